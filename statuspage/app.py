@@ -1,0 +1,44 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from statuspage.services import Services
+from statuspage.settings import Settings
+from statuspage.views import admin, api, feeds, health, probes_api, public
+
+__all__ = ["create_app"]
+
+
+def routes() -> list[BaseRoute]:
+    """Every route of the status page; each views module contributes its own list."""
+    return [
+        *health.routes(),
+        *public.routes(),
+        *api.routes(),
+        *feeds.routes(),
+        *probes_api.routes(),
+        *admin.routes(),
+    ]
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """Build the web app. Migrations are applied by the CLI before serving, not here."""
+    services = services or Services.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = Starlette(routes=routes(), lifespan=lifespan)
+    app.state.services = services
+    return app

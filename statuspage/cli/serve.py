@@ -1,0 +1,129 @@
+"""``statuspage serve | web | worker``: run the whole service or one role of it.
+
+``serve`` is the one-command start: it migrates, optionally seeds demo data, then runs the worker
+role (scheduler, bundled stamping service, probes) as a child process and the web role under
+uvicorn in the foreground. ``web`` and ``worker`` run one role each, for scale-out: many ``web``
+processes and one ``worker`` sharing one PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from statuspage.db import Database, migrate
+from statuspage.settings import Settings
+
+__all__ = ["prepare_database", "register", "run_web"]
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add ``serve``, ``web`` and ``worker``."""
+    for name, handler, helptext in (
+        ("serve", _serve, "run everything: web, worker, bundled stamping service"),
+        ("web", _web, "run the web role only"),
+    ):
+        parser = sub.add_parser(name, help=helptext)
+        common(parser)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=1, help="web processes")
+        parser.add_argument("--demo", action="store_true",
+                            help="fill a fresh database with 90 days of labelled sample history")
+        parser.set_defaults(handler=handler)
+    worker = sub.add_parser("worker", help="run the worker role only (scheduler, probes)")
+    common(worker)
+    worker.add_argument("--stamping-port", type=int, default=None,
+                        help="start the bundled stamping service on this port")
+    worker.set_defaults(handler=_worker)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from statuspage.cli import settings_from_args
+
+    return settings_from_args(args)
+
+
+def _prepare(args: argparse.Namespace) -> Settings:
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_database(settings)
+    if getattr(args, "demo", False):
+        from statuspage.demo import seed_demo
+
+        if seed_demo(settings):
+            log.info("demo history written (clearly labelled as sample data)")
+    return settings
+
+
+def prepare_database(settings: Settings) -> None:
+    """Apply migrations and bring the components table in step with the config."""
+    from statuspage.store.components import sync_components
+
+    migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            sync_components(session, settings.config)
+    finally:
+        db.dispose()
+
+
+def _env_for(settings: Settings) -> dict[str, str]:
+    """Environment that makes a child process act on the same data as this one."""
+    env = dict(os.environ)
+    env["STATUSPAGE_DATA_DIR"] = str(settings.data_dir)
+    env["STATUSPAGE_DATABASE_URL"] = settings.database_url
+    env["STATUSPAGE_SECRET_KEY"] = settings.secret_key
+    if settings.config_path is not None:
+        env["STATUSPAGE_CONFIG"] = str(settings.config_path)
+    return env
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _prepare(args)
+    env = _env_for(settings)
+    cmd = [sys.executable, "-m", "statuspage", "worker", "--stamping-port", str(args.port + 1)]
+    worker = subprocess.Popen(cmd, env=env)
+    try:
+        run_web(settings, args.host, args.port, args.workers, env)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    return 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    settings = _prepare(args)
+    run_web(settings, args.host, args.port, args.workers, _env_for(settings))
+    return 0
+
+
+def run_web(settings: Settings, host: str, port: int, workers: int, env: dict[str, str]) -> None:
+    """Serve the web role with uvicorn (``workers`` processes; settings travel by environment)."""
+    import uvicorn
+
+    os.environ.update(env)
+    log.info("status page on http://%s:%d (%d web process(es))", host, port, workers)
+    uvicorn.run("statuspage.asgi:app_from_env", factory=True, host=host, port=port,
+                workers=workers, proxy_headers=True, log_level="warning", access_log=False)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    prepare_database(settings)
+    from statuspage.worker import run_worker
+
+    run_worker(settings, stamping_port=args.stamping_port)
+    return 0

@@ -1,0 +1,332 @@
+"""The TOML page configuration: page, components, probes, evaluation rules, deadlines.
+
+Parsed once at boot into frozen dataclasses. Unknown keys and bad values stop the start with a
+``ConfigError`` naming the file, the key and the reason, so a typo never silently drops a probe.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "ComponentConfig",
+    "ConfigError",
+    "DeadlineConfig",
+    "EvaluationConfig",
+    "PageConfig",
+    "ProbeConfig",
+    "StatusConfig",
+    "load_config",
+    "parse_config",
+]
+
+PROBE_KINDS = ("http", "purchase", "stamp", "verify")
+BUNDLED = "bundled"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names file, key and reason."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        super().__init__(f"{source}: {key}: {reason}")
+        self.source = source
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PageConfig:
+    """The page's identity and presentation."""
+
+    name: str = "Status Layanan e-Meterai"
+    url: str = "http://127.0.0.1:8000"
+    description: str = "Status pembelian dan pembubuhan e-meterai, diukur setiap menit."
+    languages: tuple[str, ...] = ("id", "en")
+    time_zone: str = "Asia/Jakarta"
+    time_zone_label: str = "WIB"
+
+
+@dataclass(frozen=True)
+class ComponentConfig:
+    """One component shown on the page."""
+
+    id: str
+    name: str
+    group: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Rules that turn probe evidence into a component status (see statuspage.status)."""
+
+    window_s: int = 300
+    degraded_success: float = 0.95
+    partial_success: float = 0.75
+    major_success: float = 0.25
+    failures_to_down: int = 3
+    successes_to_recover: int = 3
+    auto_publish: bool = False
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """One scheduled synthetic check. ``target = "bundled"`` means the bundled stamping service."""
+
+    name: str
+    kind: str
+    component: str
+    target: str = BUNDLED
+    path: str = "/"
+    interval_s: float = 30.0
+    timeout_s: float = 20.0
+    latency_budget_ms: float | None = None
+    expect_status: int = 200
+    body_contains: str | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineConfig:
+    """A public deadline whose applicants depend on components (for deadline-impact notices)."""
+
+    id: str
+    name: str
+    agency: str
+    at: datetime
+    components: tuple[str, ...]
+    window_days: int = 7
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """The whole validated configuration."""
+
+    page: PageConfig = field(default_factory=PageConfig)
+    components: tuple[ComponentConfig, ...] = ()
+    probes: tuple[ProbeConfig, ...] = ()
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    deadlines: tuple[DeadlineConfig, ...] = ()
+    source: str = "<default>"
+
+    def component(self, component_id: str) -> ComponentConfig | None:
+        """The component with this id, or None."""
+        return next((c for c in self.components if c.id == component_id), None)
+
+
+def load_config(path: Path | None) -> StatusConfig:
+    """Load ``path`` or, when None, the packaged default configuration."""
+    if path is None:
+        text = resources.files("statuspage").joinpath("default.toml").read_text("utf-8")
+        return parse_config(text, "<default statuspage.toml>")
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "-", f"cannot read file: {exc.strerror}") from exc
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str) -> StatusConfig:
+    """Parse and validate TOML text; raise ConfigError on the first problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "-", f"invalid TOML: {exc}") from exc
+    reader = _Reader(source)
+    reader.only(raw, "", {"page", "components", "probes", "evaluation", "deadlines"})
+    page = reader.page(raw.get("page", {}))
+    components = tuple(
+        reader.component(item, f"components[{i}]")
+        for i, item in enumerate(reader.table_list(raw, "components"))
+    )
+    reader.unique([c.id for c in components], "components", "id")
+    ids = {c.id for c in components}
+    probes = tuple(
+        reader.probe(item, f"probes[{i}]", ids)
+        for i, item in enumerate(reader.table_list(raw, "probes"))
+    )
+    reader.unique([p.name for p in probes], "probes", "name")
+    evaluation = reader.evaluation(raw.get("evaluation", {}))
+    deadlines = tuple(
+        reader.deadline(item, f"deadlines[{i}]", ids)
+        for i, item in enumerate(reader.table_list(raw, "deadlines"))
+    )
+    reader.unique([d.id for d in deadlines], "deadlines", "id")
+    return StatusConfig(page, components, probes, evaluation, deadlines, source)
+
+
+class _Reader:
+    """Typed field access that reports the dotted key of every problem."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(self.source, key, reason)
+
+    def only(self, table: Any, prefix: str, allowed: set[str]) -> None:
+        if not isinstance(table, dict):
+            raise self.fail(prefix or "-", "expected a table")
+        for key in table:
+            if key not in allowed:
+                dotted = f"{prefix}.{key}" if prefix else key
+                raise self.fail(dotted, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def table_list(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, "expected an array of tables ([[%s]])" % key)
+        return value
+
+    def unique(self, values: list[str], prefix: str, key: str) -> None:
+        seen: set[str] = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                raise self.fail(f"{prefix}[{i}].{key}", f"duplicate value {value!r}")
+            seen.add(value)
+
+    def get(self, table: dict[str, Any], prefix: str, key: str, kind: type | tuple[type, ...],
+            default: Any = ..., ) -> Any:
+        if key not in table:
+            if default is ...:
+                raise self.fail(f"{prefix}.{key}", "required")
+            return default
+        value = table[key]
+        # bool is an int subclass; never accept it where a number is meant
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.fail(f"{prefix}.{key}", f"expected {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.fail(f"{prefix}.{key}", f"expected {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def positive(self, table: dict[str, Any], prefix: str, key: str, default: float) -> float:
+        value = float(self.get(table, prefix, key, (int, float), default))
+        if value <= 0:
+            raise self.fail(f"{prefix}.{key}", "must be greater than zero")
+        return value
+
+    def slug(self, table: dict[str, Any], prefix: str, key: str) -> str:
+        value = str(self.get(table, prefix, key, str))
+        if not _SLUG.match(value):
+            raise self.fail(f"{prefix}.{key}", "use lowercase letters, digits, '-' or '_'")
+        return value
+
+    def page(self, table: Any) -> PageConfig:
+        allowed = {"name", "url", "description", "languages", "time_zone", "time_zone_label"}
+        self.only(table, "page", allowed)
+        d = PageConfig()
+        languages = tuple(self.get(table, "page", "languages", list, list(d.languages)))
+        if not languages or any(lang not in ("id", "en") for lang in languages):
+            raise self.fail("page.languages", "a non-empty list of 'id' and/or 'en'")
+        time_zone = self.get(table, "page", "time_zone", str, d.time_zone)
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise self.fail("page.time_zone", f"unknown time zone {time_zone!r}") from exc
+        url = self.get(table, "page", "url", str, d.url).rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise self.fail("page.url", "must start with http:// or https://")
+        return PageConfig(
+            name=self.get(table, "page", "name", str, d.name),
+            url=url,
+            description=self.get(table, "page", "description", str, d.description),
+            languages=languages,
+            time_zone=time_zone,
+            time_zone_label=self.get(table, "page", "time_zone_label", str, d.time_zone_label),
+        )
+
+    def component(self, table: dict[str, Any], prefix: str) -> ComponentConfig:
+        self.only(table, prefix, {"id", "name", "group", "description"})
+        return ComponentConfig(
+            id=self.slug(table, prefix, "id"),
+            name=self.get(table, prefix, "name", str),
+            group=self.get(table, prefix, "group", str, None),
+            description=self.get(table, prefix, "description", str, ""),
+        )
+
+    def probe(self, table: dict[str, Any], prefix: str, components: set[str]) -> ProbeConfig:
+        allowed = {"name", "kind", "component", "target", "path", "interval", "timeout",
+                   "latency_budget_ms", "expect_status", "body_contains", "token"}
+        self.only(table, prefix, allowed)
+        kind = self.get(table, prefix, "kind", str)
+        if kind not in PROBE_KINDS:
+            raise self.fail(f"{prefix}.kind", f"one of {', '.join(PROBE_KINDS)}")
+        component = self.get(table, prefix, "component", str)
+        if component not in components:
+            raise self.fail(f"{prefix}.component", f"no component with id {component!r}")
+        target = self.get(table, prefix, "target", str, BUNDLED)
+        if target != BUNDLED and not target.startswith(("http://", "https://")):
+            raise self.fail(f"{prefix}.target", "'bundled' or an http(s) URL")
+        interval = self.positive(table, prefix, "interval", 30.0)
+        timeout = self.positive(table, prefix, "timeout", min(20.0, interval))
+        budget = table.get("latency_budget_ms")
+        return ProbeConfig(
+            name=self.slug(table, prefix, "name"),
+            kind=kind,
+            component=component,
+            target=target.rstrip("/") if target != BUNDLED else target,
+            path=self.get(table, prefix, "path", str, "/"),
+            interval_s=interval,
+            timeout_s=timeout,
+            latency_budget_ms=None if budget is None else self.positive(
+                table, prefix, "latency_budget_ms", 1.0),
+            expect_status=self.get(table, prefix, "expect_status", int, 200),
+            body_contains=self.get(table, prefix, "body_contains", str, None),
+            token=self.get(table, prefix, "token", str, None),
+        )
+
+    def evaluation(self, table: Any) -> EvaluationConfig:
+        d = EvaluationConfig()
+        self.only(table, "evaluation", set(d.__dataclass_fields__))
+        fractions = {}
+        for key in ("degraded_success", "partial_success", "major_success"):
+            value = float(self.get(table, "evaluation", key, (int, float), getattr(d, key)))
+            if not 0 <= value <= 1:
+                raise self.fail(f"evaluation.{key}", "a fraction between 0 and 1")
+            fractions[key] = value
+        if not fractions["degraded_success"] >= fractions["partial_success"] >= fractions[
+                "major_success"]:
+            raise self.fail("evaluation", "need degraded_success >= partial_success >= major_success")
+        counts = {}
+        for key in ("window_s", "failures_to_down", "successes_to_recover"):
+            value = self.get(table, "evaluation", key, int, getattr(d, key))
+            if value < 1:
+                raise self.fail(f"evaluation.{key}", "must be at least 1")
+            counts[key] = value
+        return EvaluationConfig(
+            **fractions, **counts,
+            auto_publish=self.get(table, "evaluation", "auto_publish", bool, d.auto_publish),
+        )
+
+    def deadline(self, table: dict[str, Any], prefix: str, components: set[str]) -> DeadlineConfig:
+        self.only(table, prefix, {"id", "name", "agency", "at", "components", "window_days"})
+        at = self.get(table, prefix, "at", datetime)
+        if at.tzinfo is None:
+            raise self.fail(f"{prefix}.at", "give an offset, e.g. 2024-09-06T23:59:00+07:00")
+        names = tuple(self.get(table, prefix, "components", list))
+        for name in names:
+            if name not in components:
+                raise self.fail(f"{prefix}.components", f"no component with id {name!r}")
+        return DeadlineConfig(
+            id=self.slug(table, prefix, "id"),
+            name=self.get(table, prefix, "name", str),
+            agency=self.get(table, prefix, "agency", str),
+            at=at,
+            components=names,
+            window_days=int(self.positive(table, prefix, "window_days", 7)),
+        )
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             list: "a list", dict: "a table", datetime: "a date-time"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)

@@ -1,0 +1,107 @@
+"""Engine, sessions and migrations.
+
+SQLite (the default) runs in WAL mode with a busy timeout so the web, worker and CLI processes on
+one host can share it; PostgreSQL is used through ``STATUSPAGE_DATABASE_URL`` for scale-out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.orm import Session, sessionmaker
+
+from statuspage.models import ChangeCounter, utcnow
+
+__all__ = ["Database", "bump_changes", "migrate"]
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine with the right settings for SQLite or PostgreSQL."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                            connect_args={"connect_timeout": 5})
+
+
+class Database:
+    """The engine and session factory; the composition root hands one to every part."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def change_counter(self) -> int:
+        """The current value of the change counter (one cheap indexed read)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(ChangeCounter.value).where(ChangeCounter.id == 1))
+            return int(value.scalar() or 0)
+
+    def ping(self) -> None:
+        """Raise when the database is unreachable."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def bump_changes(session: Session) -> None:
+    """Mark that something a public page shows has changed (call inside the write transaction)."""
+    updated = session.execute(
+        sa.update(ChangeCounter).where(ChangeCounter.id == 1).values(
+            value=ChangeCounter.value + 1, changed_at=utcnow())
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(ChangeCounter(id=1, value=1))
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration pointing at the packaged migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Apply every migration (all branch heads) to the database at ``url``."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+    finally:
+        engine.dispose()

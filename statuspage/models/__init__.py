@@ -1,0 +1,30 @@
+"""All status page tables. Importing this package registers every model on ``Base.metadata``."""
+
+from statuspage.models.base import Base, UTCDateTime, new_id, utcnow
+from statuspage.models.page import (
+    ChangeCounter,
+    Component,
+    ComponentStatusChange,
+    Incident,
+    IncidentComponent,
+    IncidentUpdate,
+    UpdateEdit,
+)
+from statuspage.models.probes import LATENCY_BUCKETS_MS, ProbeResultRow, ProbeRollup
+
+__all__ = [
+    "LATENCY_BUCKETS_MS",
+    "Base",
+    "ChangeCounter",
+    "Component",
+    "ComponentStatusChange",
+    "Incident",
+    "IncidentComponent",
+    "IncidentUpdate",
+    "ProbeResultRow",
+    "ProbeRollup",
+    "UTCDateTime",
+    "UpdateEdit",
+    "new_id",
+    "utcnow",
+]

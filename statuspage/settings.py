@@ -1,0 +1,111 @@
+"""One frozen Settings object: environment variables (STATUSPAGE_*) plus the TOML config.
+
+This is the only module that reads ``os.environ``. Command-line flags override the environment
+through ``Settings.from_env(**overrides)``, so every subcommand acts on the same database as the
+running server when given the same ``--data-dir`` / ``--config``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from statuspage.config import StatusConfig, load_config
+
+__all__ = ["Settings", "ENV_VARS"]
+
+#: Every environment variable the status page reads, with what it means (kept documented).
+ENV_VARS: dict[str, str] = {
+    "STATUSPAGE_DATA_DIR": "Directory for the SQLite database, secret key and bundled service data "
+    "(default ./var).",
+    "STATUSPAGE_DATABASE_URL": "SQLAlchemy URL; default SQLite in the data directory. "
+    "PostgreSQL: postgresql+psycopg://user@host/db.",
+    "STATUSPAGE_CONFIG": "Path of statuspage.toml; default ./statuspage.toml when present, "
+    "else the packaged default.",
+    "STATUSPAGE_SECRET_KEY": "Secret for sessions, CSRF and signatures; default a random key "
+    "kept in the data directory (set it explicitly when web processes run on several hosts).",
+    "STATUSPAGE_STAMPING_URL": "Base URL of the stamping service the default probes measure; "
+    "default: start the bundled service on port + 1.",
+    "STATUSPAGE_STAMPING_TOKEN": "Probe-account token for STATUSPAGE_STAMPING_URL.",
+    "STATUSPAGE_COOKIE_SECURE": "Mark session cookies Secure (default true unless the page URL "
+    "is plain http).",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the status page needs to start, validated once."""
+
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    config: StatusConfig
+    config_path: Path | None = None
+    stamping_url: str | None = None
+    stamping_token: str | None = None
+    cookie_secure: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        data_dir: Path | str | None = None,
+        config_path: Path | str | None = None,
+        database_url: str | None = None,
+        secret_key: str | None = None,
+    ) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``) and explicit overrides."""
+        env = os.environ if env is None else env
+        data = Path(data_dir or env.get("STATUSPAGE_DATA_DIR") or "var").resolve()
+        cfg_value = config_path or env.get("STATUSPAGE_CONFIG")
+        if cfg_value is None and Path("statuspage.toml").is_file():
+            cfg_value = "statuspage.toml"
+        cfg_path = Path(cfg_value).resolve() if cfg_value else None
+        config = load_config(cfg_path)
+        url = database_url or env.get("STATUSPAGE_DATABASE_URL") or (
+            f"sqlite:///{data / 'statuspage.sqlite3'}"
+        )
+        secure_default = config.page.url.startswith("https://")
+        secure = env.get("STATUSPAGE_COOKIE_SECURE")
+        return cls(
+            data_dir=data,
+            database_url=url,
+            secret_key=secret_key or env.get("STATUSPAGE_SECRET_KEY") or _stored_secret(data),
+            config=config,
+            config_path=cfg_path,
+            stamping_url=(env.get("STATUSPAGE_STAMPING_URL") or None),
+            stamping_token=(env.get("STATUSPAGE_STAMPING_TOKEN") or None),
+            cookie_secure=secure_default if secure is None else secure.lower() in ("1", "true"),
+        )
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (tests, CLI)."""
+        return replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite (single host)."""
+        return self.database_url.startswith("sqlite")
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """A random secret kept in the data directory so every process on this host shares it."""
+    path = data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text("ascii").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes start together, the loser reads the winner's key
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text("ascii").strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

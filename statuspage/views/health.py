@@ -1,0 +1,30 @@
+"""Liveness and readiness probes for the process manager and load balancer."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+__all__ = ["routes"]
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers. Touches no database on purpose."""
+    return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the database answers."""
+    try:
+        await run_in_threadpool(request.app.state.services.db.ping)
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        return JSONResponse({"ready": False, "error": type(exc).__name__}, status_code=503,
+                            headers={"Cache-Control": "no-store"})
+    return JSONResponse({"ready": True}, headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list[BaseRoute]:
+    """The health routes."""
+    return [Route("/healthz", healthz), Route("/readyz", readyz)]
