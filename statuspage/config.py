@@ -183,7 +183,7 @@ class _Reader:
     def table_list(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(key, "expected an array of tables ([[%s]])" % key)
+            raise self.fail(key, f"expected an array of tables ([[{key}]])")
         return value
 
     def unique(self, values: list[str], prefix: str, key: str) -> None:
@@ -292,9 +292,10 @@ class _Reader:
             if not 0 <= value <= 1:
                 raise self.fail(f"evaluation.{key}", "a fraction between 0 and 1")
             fractions[key] = value
-        if not fractions["degraded_success"] >= fractions["partial_success"] >= fractions[
-                "major_success"]:
-            raise self.fail("evaluation", "need degraded_success >= partial_success >= major_success")
+        ordered = [fractions[k] for k in ("degraded_success", "partial_success", "major_success")]
+        if ordered != sorted(ordered, reverse=True):
+            raise self.fail("evaluation", "need degraded_success >= partial_success >= "
+                            "major_success")
         counts = {}
         for key in ("window_s", "failures_to_down", "successes_to_recover"):
             value = self.get(table, "evaluation", key, int, getattr(d, key))

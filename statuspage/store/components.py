@@ -10,13 +10,10 @@ from sqlalchemy.orm import Session
 from statuspage.config import StatusConfig
 from statuspage.db import bump_changes
 from statuspage.models import Component, ComponentStatusChange, utcnow
+from statuspage.status import COMPONENT_STATUSES
 
 __all__ = ["COMPONENT_STATUSES", "list_components", "set_measured_status", "sync_components"]
 
-#: Statuspage's component statuses, best first.
-COMPONENT_STATUSES: tuple[str, ...] = (
-    "operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage",
-)
 
 
 def sync_components(session: Session, config: StatusConfig) -> None:

@@ -1,0 +1,91 @@
+"""Pure rules: the shown status of a component and the page's overall indicator.
+
+The shown status is the worse of what the probes measured and what an operator declared in an
+open incident; an active maintenance window shows ``under_maintenance`` and suppresses measured
+outages (planned work must not page anyone as an outage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "COMPONENT_STATUSES",
+    "INCIDENT_STATUSES",
+    "IMPACTS",
+    "MAINTENANCE_STATUSES",
+    "component_severity",
+    "page_indicator",
+    "shown_status",
+    "worst",
+]
+
+COMPONENT_STATUSES: tuple[str, ...] = (
+    "operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage",
+)
+INCIDENT_STATUSES: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved",
+                                      "postmortem")
+MAINTENANCE_STATUSES: tuple[str, ...] = ("scheduled", "in_progress", "verifying", "completed")
+IMPACTS: tuple[str, ...] = ("none", "minor", "major", "critical")
+
+_SEVERITY = {status: rank for rank, status in enumerate(COMPONENT_STATUSES)}
+
+#: Page indicator and Statuspage's description for it.
+INDICATOR_DESCRIPTIONS: dict[str, str] = {
+    "none": "All Systems Operational",
+    "minor": "Minor Service Outage",
+    "major": "Partial System Outage",
+    "critical": "Major Service Outage",
+    "maintenance": "Service Under Maintenance",
+}
+
+
+def component_severity(status: str) -> int:
+    """Rank of a component status, 0 = operational; unknown statuses count as operational."""
+    return _SEVERITY.get(status, 0)
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The most severe of ``statuses`` (operational when empty)."""
+    return max(statuses, key=component_severity, default="operational")
+
+
+def shown_status(measured: str, declared: Iterable[str] = (), in_maintenance: bool = False) -> str:
+    """What the page shows for one component.
+
+    >>> shown_status("major_outage", in_maintenance=True)
+    'under_maintenance'
+    >>> shown_status("degraded_performance", ["partial_outage"])
+    'partial_outage'
+    """
+    declared = list(declared)
+    if in_maintenance:
+        # declared statuses other than maintenance still win: an operator may call an outage
+        declared_worst = worst(s for s in declared if s != "under_maintenance")
+        if component_severity(declared_worst) > component_severity("under_maintenance"):
+            return declared_worst
+        return "under_maintenance"
+    return worst([measured, *declared])
+
+
+def page_indicator(component_statuses: Iterable[str],
+                   open_incident_impacts: Iterable[str] = ()) -> tuple[str, str]:
+    """Statuspage's page indicator (none/minor/major/critical) and its description.
+
+    The indicator is the worse of the components' statuses and the impact of open incidents.
+    When all components are operational or in maintenance and at least one is in maintenance,
+    the indicator is "maintenance" (as Statuspage reports it).
+    """
+    statuses = list(component_statuses)
+    rank = {"none": 0, "minor": 1, "major": 2, "critical": 3}
+    from_components = {
+        "major_outage": "critical", "partial_outage": "major", "degraded_performance": "minor",
+    }
+    level = max((from_components.get(s, "none") for s in statuses), key=rank.__getitem__,
+                default="none")
+    impact = max(open_incident_impacts, key=lambda i: rank.get(i, 0), default="none")
+    if rank.get(impact, 0) > rank[level]:
+        level = impact
+    if level == "none" and "under_maintenance" in statuses:
+        return "maintenance", INDICATOR_DESCRIPTIONS["maintenance"]
+    return level, INDICATOR_DESCRIPTIONS[level]
