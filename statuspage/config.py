@@ -10,7 +10,6 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -125,7 +124,7 @@ class StatusConfig:
 def load_config(path: Path | None) -> StatusConfig:
     """Load ``path`` or, when None, the packaged default configuration."""
     if path is None:
-        text = resources.files("statuspage").joinpath("default.toml").read_text("utf-8")
+        text = Path(__file__).with_name("default.toml").read_text("utf-8")
         return parse_config(text, "<default statuspage.toml>")
     try:
         text = path.read_text("utf-8")
@@ -286,7 +285,7 @@ class _Reader:
     def evaluation(self, table: Any) -> EvaluationConfig:
         d = EvaluationConfig()
         self.only(table, "evaluation", set(d.__dataclass_fields__))
-        fractions = {}
+        fractions: dict[str, float] = {}
         for key in ("degraded_success", "partial_success", "major_success"):
             value = float(self.get(table, "evaluation", key, (int, float), getattr(d, key)))
             if not 0 <= value <= 1:
@@ -296,14 +295,19 @@ class _Reader:
         if ordered != sorted(ordered, reverse=True):
             raise self.fail("evaluation", "need degraded_success >= partial_success >= "
                             "major_success")
-        counts = {}
+        counts: dict[str, int] = {}
         for key in ("window_s", "failures_to_down", "successes_to_recover"):
             value = self.get(table, "evaluation", key, int, getattr(d, key))
             if value < 1:
                 raise self.fail(f"evaluation.{key}", "must be at least 1")
             counts[key] = value
         return EvaluationConfig(
-            **fractions, **counts,
+            window_s=counts["window_s"],
+            degraded_success=fractions["degraded_success"],
+            partial_success=fractions["partial_success"],
+            major_success=fractions["major_success"],
+            failures_to_down=counts["failures_to_down"],
+            successes_to_recover=counts["successes_to_recover"],
             auto_publish=self.get(table, "evaluation", "auto_publish", bool, d.auto_publish),
         )
 
