@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,6 +103,11 @@ class DeadlineConfig:
     at: datetime
     components: tuple[str, ...]
     window_days: int = 7
+
+    @property
+    def window_days_delta(self) -> timedelta:
+        """The window before the deadline that the impact report covers."""
+        return timedelta(days=self.window_days)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""Deadline impact from the recorded status history (see statuspage.impact for the rules)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from statuspage.config import DeadlineConfig
+from statuspage.impact import DeadlineImpact, Episode, StatusChange, deadline_impact
+from statuspage.models import ComponentStatusChange
+
+__all__ = ["impact_for_deadline"]
+
+SOURCES = ("measured", "declared")
+
+
+def impact_for_deadline(session: Session, deadline: DeadlineConfig, now: datetime
+                        ) -> DeadlineImpact:
+    """The impact of the recorded statuses on ``deadline``, as of ``now``.
+
+    Measured and declared statuses are recorded separately and the page showed the worse of the
+    two, so each (component, source) is a timeline of its own and the combination takes the
+    worst. Reads are bounded by the number of status changes in the window.
+    """
+    window = deadline.window_days_delta
+    start = deadline.at - window
+    changes: list[StatusChange] = []
+    initial: dict[str, str] = {}
+    for cid in deadline.components:
+        for source in SOURCES:
+            key = f"{cid}:{source}"
+            of_key = (ComponentStatusChange.component_id == cid,
+                      ComponentStatusChange.source == source)
+            before = session.scalars(
+                sa.select(ComponentStatusChange.status).where(*of_key,
+                                                              ComponentStatusChange.at <= start)
+                .order_by(ComponentStatusChange.at.desc()).limit(1)
+            ).first()
+            if before is not None:
+                initial[key] = before
+            rows = session.execute(
+                sa.select(ComponentStatusChange.status, ComponentStatusChange.at)
+                .where(*of_key, ComponentStatusChange.at > start,
+                       ComponentStatusChange.at <= deadline.at)
+                .order_by(ComponentStatusChange.at)
+            )
+            changes.extend(StatusChange(key, status, at) for status, at in rows)
+
+    def keys(cids: tuple[str, ...]) -> list[str]:
+        return [f"{cid}:{source}" for cid in cids for source in SOURCES]
+
+    total = deadline_impact(changes, keys(deadline.components), deadline.at, window, now=now,
+                            initial=initial)
+    per_component = {
+        cid: deadline_impact(changes, keys((cid,)), deadline.at, window, now=now,
+                             initial=initial).lost
+        for cid in deadline.components
+    }
+    episodes = tuple(
+        Episode(e.start, e.end, e.status, tuple(sorted({c.split(":", 1)[0] for c in e.components})))
+        for e in total.episodes
+    )
+    return replace(total, per_component_lost=per_component, episodes=episodes)
