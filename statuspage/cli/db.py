@@ -1,12 +1,10 @@
-"""``statuspage db upgrade``: apply migrations."""
+"""``statuspage db upgrade``: apply migrations and sync the configured components."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from typing import Any
-
-from statuspage.db import migrate
 
 __all__ = ["register"]
 
@@ -22,9 +20,10 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 def _upgrade(args: argparse.Namespace) -> int:
     from statuspage.cli import settings_from_args
+    from statuspage.cli.serve import prepare_database
 
     settings = settings_from_args(args)
-    migrate(settings.database_url)
+    prepare_database(settings)
     print(f"database at {_redacted(settings.database_url)} is up to date")
     return 0
 
