@@ -21,6 +21,7 @@ __all__ = [
     "EvaluationConfig",
     "PageConfig",
     "ProbeConfig",
+    "RetentionConfig",
     "StatusConfig",
     "load_config",
     "parse_config",
@@ -77,6 +78,19 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long probe measurements are kept ([retention]); day rollups are kept for good.
+
+    Raw results feed evaluation and the last-result view; minute and hour rollups feed the
+    short-range charts; day rollups feed uptime bars and the cumulative /metrics counters.
+    """
+
+    raw_days: int = 7
+    minute_days: int = 3
+    hour_days: int = 120
+
+
+@dataclass(frozen=True)
 class ProbeConfig:
     """One scheduled synthetic check. ``target = "bundled"`` means the bundled stamping service."""
 
@@ -120,6 +134,7 @@ class StatusConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     deadlines: tuple[DeadlineConfig, ...] = ()
     source: str = "<default>"
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def component(self, component_id: str) -> ComponentConfig | None:
         """The component with this id, or None."""
@@ -145,7 +160,8 @@ def parse_config(text: str, source: str) -> StatusConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "-", f"invalid TOML: {exc}") from exc
     reader = _Reader(source)
-    reader.only(raw, "", {"page", "components", "probes", "evaluation", "deadlines"})
+    reader.only(raw, "", {"page", "components", "probes", "evaluation", "deadlines",
+                          "retention"})
     page = reader.page(raw.get("page", {}))
     components = tuple(
         reader.component(item, f"components[{i}]")
@@ -164,7 +180,9 @@ def parse_config(text: str, source: str) -> StatusConfig:
         for i, item in enumerate(reader.table_list(raw, "deadlines"))
     )
     reader.unique([d.id for d in deadlines], "deadlines", "id")
-    return StatusConfig(page, components, probes, evaluation, deadlines, source)
+    retention = reader.retention(raw.get("retention", {}))
+    return StatusConfig(page, components, probes, evaluation, deadlines, source,
+                        retention=retention)
 
 
 class _Reader:
@@ -315,6 +333,17 @@ class _Reader:
             successes_to_recover=counts["successes_to_recover"],
             auto_publish=self.get(table, "evaluation", "auto_publish", bool, d.auto_publish),
         )
+
+    def retention(self, table: Any) -> RetentionConfig:
+        d = RetentionConfig()
+        self.only(table, "retention", set(d.__dataclass_fields__))
+        days: dict[str, int] = {}
+        for key in d.__dataclass_fields__:
+            value = self.get(table, "retention", key, int, getattr(d, key))
+            if value < 1:
+                raise self.fail(f"retention.{key}", "must be at least 1 (days)")
+            days[key] = value
+        return RetentionConfig(**days)
 
     def deadline(self, table: dict[str, Any], prefix: str, components: set[str]) -> DeadlineConfig:
         self.only(table, prefix, {"id", "name", "agency", "at", "components", "window_days"})

@@ -1,5 +1,7 @@
 """All status page tables. Importing this package registers every model on ``Base.metadata``."""
 
+from statuspage.models.agents import AgentToken as AgentToken  # probe agents (issue 4)
+from statuspage.models.agents import ProbeMark as ProbeMark  # worker marks (issue 4)
 from statuspage.models.base import Base, UTCDateTime, new_id, utcnow
 from statuspage.models.page import (
     ChangeCounter,

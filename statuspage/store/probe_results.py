@@ -1,0 +1,309 @@
+"""Probe measurements: record raw results, keep minute/hour/day rollups, prune, summarise.
+
+Local results (this worker's scheduler) and pushed results (remote agents, through any web
+process) are written by the same verb, ``record_results``, in the caller's transaction. Rollups
+are upserted in that same transaction, so they never disagree with the raw rows; the upsert is
+"insert if missing, lock the row, add" which is safe with many concurrent writers on PostgreSQL
+(row locks, keys taken in sorted order so two writers cannot deadlock) and on SQLite (one writer
+at a time). Bucket starts are UTC-aligned.
+
+Reading verbs touch a bounded number of rows whatever the history length: summaries read
+rollups, and only the evaluation window reads raw results.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from statuspage import histogram
+from statuspage.config import RetentionConfig
+from statuspage.db import bump_changes
+from statuspage.models import ProbeMark, ProbeResultRow, ProbeRollup, utcnow
+
+__all__ = [
+    "FLUSH_MARK",
+    "LatencySummary",
+    "ResultLike",
+    "Sample",
+    "bucket_start",
+    "flush_rollups",
+    "last_results",
+    "latency_summary",
+    "probe_locations",
+    "prune",
+    "record_results",
+    "window_samples",
+]
+
+log = logging.getLogger(__name__)
+
+FLUSH_MARK = "rollups_flushed_id"
+OUTCOMES = ("ok", "degraded", "failed")
+_KEY = ("probe", "location", "period", "bucket_start")
+
+
+class ResultLike(Protocol):
+    """What ``record_results`` needs of a result (``probes.ProbeResult`` fits)."""
+
+    probe: str
+    kind: str
+    started_at: datetime
+    outcome: str
+    total_ms: float
+    phases: Mapping[str, float]
+    error_class: str | None
+    message: str | None
+    location: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One raw result as the evaluation rules see it."""
+
+    probe: str
+    location: str
+    started_at: datetime
+    outcome: str
+    total_ms: float
+    error_class: str | None = None
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Counts and latency percentiles over a period, from rollup histograms."""
+
+    count: int = 0
+    ok: int = 0
+    degraded: int = 0
+    failed: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    mean_ms: float | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of runs that did not fail (None without runs)."""
+        return None if self.count == 0 else (self.ok + self.degraded) / self.count
+
+
+@dataclass
+class _Aggregate:
+    component_id: str
+    count: int = 0
+    ok: int = 0
+    degraded: int = 0
+    failed: int = 0
+    latency_sum_ms: float = 0.0
+    latency_max_ms: float = 0.0
+    histogram: list[int] = field(default_factory=histogram.empty)
+
+
+def bucket_start(at: datetime, period: str) -> datetime:
+    """The UTC start of the ``period`` ("minute", "hour", "day") bucket holding ``at``."""
+    if period == "minute":
+        return at.replace(second=0, microsecond=0)
+    if period == "hour":
+        return at.replace(minute=0, second=0, microsecond=0)
+    if period == "day":
+        return at.replace(hour=0, minute=0, second=0, microsecond=0)
+    raise ValueError(f"unknown rollup period {period!r}")
+
+
+def record_results(session: Session, results: Iterable[ResultLike],
+                   component_of: Mapping[str, str]) -> int:
+    """Store raw results and add them to their minute, hour and day rollups.
+
+    ``component_of`` maps probe name to component id; the caller has validated the names. No
+    change-counter bump here: ``flush_rollups`` announces new rollups once per flush.
+    """
+    rows: list[dict[str, Any]] = []
+    aggregates: dict[tuple[str, str, str, datetime], _Aggregate] = {}
+    for result in results:
+        component = component_of[result.probe]
+        started = result.started_at
+        rows.append({
+            "probe": result.probe, "kind": result.kind, "component_id": component,
+            "location": result.location, "started_at": started, "outcome": result.outcome,
+            "error_class": result.error_class, "message": result.message,
+            "total_ms": float(result.total_ms), "phases": dict(result.phases),
+        })
+        for period in ("minute", "hour", "day"):
+            key = (result.probe, result.location, period, bucket_start(started, period))
+            agg = aggregates.setdefault(key, _Aggregate(component))
+            agg.count += 1
+            if result.outcome in OUTCOMES:
+                setattr(agg, result.outcome, getattr(agg, result.outcome) + 1)
+            agg.latency_sum_ms += float(result.total_ms)
+            agg.latency_max_ms = max(agg.latency_max_ms, float(result.total_ms))
+            histogram.add(agg.histogram, result.total_ms)
+    if not rows:
+        return 0
+    session.execute(sa.insert(ProbeResultRow), rows)
+    _upsert_rollups(session, aggregates)
+    return len(rows)
+
+
+def _upsert_rollups(session: Session,
+                    aggregates: Mapping[tuple[str, str, str, datetime], _Aggregate]) -> None:
+    table = cast(sa.Table, ProbeRollup.__table__)
+    insert_fn = _insert_for(session)
+    # sorted keys: concurrent writers lock rows in the same order and cannot deadlock
+    for key in sorted(aggregates):
+        probe, location, period, start = key
+        agg = aggregates[key]
+        ensure = insert_fn(table).values(
+            probe=probe, location=location, period=period, bucket_start=start,
+            component_id=agg.component_id, count=0, ok=0, degraded=0, failed=0,
+            latency_sum_ms=0.0, latency_max_ms=0.0, histogram=histogram.empty(),
+        ).on_conflict_do_nothing(index_elements=list(_KEY))
+        session.execute(ensure)
+        where = sa.and_(table.c.probe == probe, table.c.location == location,
+                        table.c.period == period, table.c.bucket_start == start)
+        current = session.execute(
+            sa.select(table.c.id, table.c.latency_max_ms, table.c.histogram).where(where)
+            .with_for_update()
+        ).one()
+        session.execute(
+            sa.update(table).where(table.c.id == current.id).values(
+                count=table.c.count + agg.count,
+                ok=table.c.ok + agg.ok,
+                degraded=table.c.degraded + agg.degraded,
+                failed=table.c.failed + agg.failed,
+                latency_sum_ms=table.c.latency_sum_ms + agg.latency_sum_ms,
+                latency_max_ms=max(float(current.latency_max_ms), agg.latency_max_ms),
+                histogram=histogram.merge([current.histogram, agg.histogram]),
+            )
+        )
+
+
+def flush_rollups(session: Session) -> bool:
+    """Bump the change counter once if results arrived since the last flush; return whether.
+
+    Pages cache rendered bytes until the counter moves; calling this every minute keeps the
+    charts at most a minute behind without re-rendering the page for every probe result.
+    """
+    newest = session.scalar(sa.select(sa.func.max(ProbeResultRow.id)))
+    if newest is None:
+        return False
+    table = cast(sa.Table, ProbeMark.__table__)
+    # the row is created by whichever flusher comes first; the others lock and read it
+    session.execute(_insert_for(session)(table).values(name=FLUSH_MARK, value=0,
+                                                        updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["name"]))
+    seen = session.scalar(sa.select(table.c.value).where(table.c.name == FLUSH_MARK)
+                          .with_for_update())
+    if seen is not None and seen >= newest:
+        return False
+    session.execute(sa.update(table).where(table.c.name == FLUSH_MARK)
+                    .values(value=int(newest), updated_at=utcnow()))
+    bump_changes(session)
+    return True
+
+
+def _insert_for(session: Session) -> Any:
+    """The dialect's INSERT construct (both offer ``on_conflict_do_nothing``)."""
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def prune(session: Session, retention: RetentionConfig,
+          now: datetime | None = None) -> dict[str, int]:
+    """Delete raw results and minute/hour rollups past their retention; day rollups stay."""
+    now = now or utcnow()
+    statements: dict[str, sa.Delete] = {
+        "raw": sa.delete(ProbeResultRow).where(
+            ProbeResultRow.started_at < now - timedelta(days=retention.raw_days)),
+    }
+    for period, days in (("minute", retention.minute_days), ("hour", retention.hour_days)):
+        statements[period] = sa.delete(ProbeRollup).where(
+            ProbeRollup.period == period, ProbeRollup.bucket_start < now - timedelta(days=days))
+    deleted: dict[str, int] = {}
+    for name, statement in statements.items():
+        result: Any = session.execute(statement)
+        deleted[name] = int(result.rowcount or 0)
+    return deleted
+
+
+def window_samples(session: Session, probes: Sequence[str], since: datetime) -> list[Sample]:
+    """Raw results of ``probes`` started at or after ``since``, oldest first."""
+    if not probes:
+        return []
+    rows = session.execute(
+        sa.select(ProbeResultRow.probe, ProbeResultRow.location, ProbeResultRow.started_at,
+                  ProbeResultRow.outcome, ProbeResultRow.total_ms, ProbeResultRow.error_class)
+        .where(ProbeResultRow.probe.in_(list(probes)), ProbeResultRow.started_at >= since)
+        .order_by(ProbeResultRow.started_at, ProbeResultRow.id)
+    )
+    return [Sample(r.probe, r.location, r.started_at, r.outcome, float(r.total_ms),
+                   r.error_class) for r in rows]
+
+
+def probe_locations(session: Session, probes: Sequence[str],
+                    since: datetime) -> dict[str, list[str]]:
+    """The locations each probe reported from since ``since`` (read from hour rollups)."""
+    if not probes:
+        return {}
+    rows = session.execute(
+        sa.select(ProbeRollup.probe, ProbeRollup.location).distinct()
+        .where(ProbeRollup.probe.in_(list(probes)), ProbeRollup.period == "hour",
+               ProbeRollup.bucket_start >= bucket_start(since, "hour"))
+    )
+    found: dict[str, list[str]] = {}
+    for probe, location in rows:
+        found.setdefault(probe, []).append(location)
+    return {probe: sorted(locations) for probe, locations in found.items()}
+
+
+def last_results(session: Session, probes: Sequence[str],
+                 since: datetime) -> dict[tuple[str, str], ProbeResultRow]:
+    """The newest raw result per (probe, location) among those reported since ``since``."""
+    latest: dict[tuple[str, str], ProbeResultRow] = {}
+    for probe, locations in probe_locations(session, probes, since).items():
+        for location in locations:
+            row = session.scalars(
+                sa.select(ProbeResultRow)
+                .where(ProbeResultRow.probe == probe, ProbeResultRow.location == location,
+                       ProbeResultRow.started_at >= since)
+                .order_by(ProbeResultRow.started_at.desc(), ProbeResultRow.id.desc()).limit(1)
+            ).first()
+            if row is not None:
+                latest[(probe, location)] = row
+    return latest
+
+
+def latency_summary(session: Session, probe: str, *, period: str, since: datetime,
+                    locations: Sequence[str] | None = None) -> LatencySummary:
+    """Counts and p50/p95 of ``probe`` from ``period`` rollups starting at or after ``since``.
+
+    ``since`` is floored to the period, so "last 5 minutes" reads 5-6 minute rows and "last 24
+    hours" 24-25 hour rows, whatever the history length.
+    """
+    # labelled: a result Row is a tuple, whose .count is the tuple method, not the column
+    query = sa.select(ProbeRollup.count.label("n"), ProbeRollup.ok, ProbeRollup.degraded,
+                      ProbeRollup.failed, ProbeRollup.latency_sum_ms, ProbeRollup.latency_max_ms,
+                      ProbeRollup.histogram).where(
+        ProbeRollup.probe == probe, ProbeRollup.period == period,
+        ProbeRollup.bucket_start >= bucket_start(since, period))
+    if locations is not None:
+        query = query.where(ProbeRollup.location.in_(list(locations)))
+    rows = session.execute(query).all()
+    count = sum(r.n for r in rows)
+    if count == 0:
+        return LatencySummary()
+    merged = histogram.merge(r.histogram for r in rows)
+    top = max(float(r.latency_max_ms) for r in rows)
+    return LatencySummary(
+        count=count, ok=sum(r.ok for r in rows), degraded=sum(r.degraded for r in rows),
+        failed=sum(r.failed for r in rows),
+        p50_ms=histogram.percentile(merged, 0.5, max_ms=top),
+        p95_ms=histogram.percentile(merged, 0.95, max_ms=top),
+        mean_ms=sum(float(r.latency_sum_ms) for r in rows) / count,
+    )
