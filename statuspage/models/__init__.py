@@ -13,6 +13,7 @@ from statuspage.models.page import (
     UpdateEdit,
 )
 from statuspage.models.probes import LATENCY_BUCKETS_MS, ProbeResultRow, ProbeRollup
+from statuspage.models.public import PageMarker as PageMarker  # public page flags (issue 2)
 
 __all__ = [
     "LATENCY_BUCKETS_MS",
