@@ -1,0 +1,71 @@
+"""The ASGI application: ``create_app(settings)`` wires routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from stamping.errors import exception_handlers
+from stamping.faults import FaultMiddleware
+from stamping.metrics import MetricsMiddleware
+from stamping.service import Service
+from stamping.settings import Settings
+from stamping.views import api, pages, stamps
+
+__all__ = ["app_from_env", "create_app", "routes"]
+
+logger = logging.getLogger(__name__)
+
+
+def routes() -> list[Route]:
+    """Every route of the service."""
+    return [
+        Route("/", pages.index),
+        Route("/verify/{serial}", stamps.verify_serial),
+        Route("/ca.pem", stamps.ca_pem),
+        Route("/healthz", stamps.healthz),
+        Route("/readyz", stamps.readyz),
+        Route("/metrics", stamps.metrics),
+        Route("/api/v1/accounts", api.create_account, methods=["POST"]),
+        Route("/api/v1/accounts/verify", api.verify_account, methods=["POST"]),
+        Route("/api/v1/login", api.login, methods=["POST"]),
+        Route("/api/v1/orders", api.create_order, methods=["POST"]),
+        Route("/api/v1/orders/{order_id}", api.get_order),
+        Route("/api/v1/quota", api.get_quota),
+        Route("/api/v1/payments/callback", api.payment_callback, methods=["POST"]),
+        Route("/api/v1/payments/simulate/{payment_ref}", api.simulate_payment,
+              methods=["POST"]),
+        Route("/api/v1/stamps", stamps.create_stamp, methods=["POST"]),
+        Route("/api/v1/verify", stamps.verify_upload, methods=["POST"]),
+        Route("/api/v1/admin/faults", api.admin_faults, methods=["GET", "POST"]),
+    ]
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the app; resources start in the lifespan (migrations, CA, signing pool)."""
+    service = Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with service.lifespan():
+            yield
+
+    app = Starlette(
+        routes=routes(),
+        middleware=[Middleware(MetricsMiddleware, metrics=service.metrics),
+                    Middleware(FaultMiddleware, cache=service.faults)],
+        exception_handlers=exception_handlers,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory stamping.app:app_from_env`` (settings from env)."""
+    return create_app(Settings.from_env())

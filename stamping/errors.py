@@ -1,0 +1,95 @@
+"""Every refusal becomes JSON ``{error, message}`` with a fitting status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from stamping.admission import Overloaded
+from stamping.gateway import NotificationError
+from stamping.pool import PoolUnavailable
+from stamping.signer import DocumentError
+from stamping.store import StoreError
+
+__all__ = ["ApiError", "exception_handlers", "json_error"]
+
+logger = logging.getLogger(__name__)
+
+#: HTTP status for each document error code (all 4xx: the caller sent something unusable).
+DOCUMENT_STATUS = {"not_pdf": 415, "too_large": 413}
+
+
+class ApiError(Exception):
+    """Raise from a handler to answer ``{error, message}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(code, message)
+        self.status, self.code, self.message = status, code, message
+        self.headers, self.extra = headers or {}, extra
+
+
+def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+               **extra: Any) -> JSONResponse:
+    """The JSON error body every endpoint uses."""
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status,
+                        headers=headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return json_error(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StoreError | NotificationError)
+    return json_error(exc.status, exc.code, exc.message)
+
+
+async def _document_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DocumentError)
+    request.app.state.service.metrics.bad_input.labels(exc.code).inc()
+    return json_error(DOCUMENT_STATUS.get(exc.code, 422), exc.code, exc.message)
+
+
+async def _overloaded(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Overloaded)
+    request.app.state.service.metrics.rejected.labels(exc.gate).inc()
+    return json_error(
+        503, "overloaded",
+        "the service is at capacity; retry after the indicated time",
+        {"Retry-After": str(exc.retry_after)},
+        estimated_wait_seconds=round(exc.estimated_wait, 3), queue=exc.gate,
+    )
+
+
+async def _pool_unavailable(request: Request, exc: Exception) -> Response:
+    return json_error(503, "signing_unavailable", str(exc), {"Retry-After": "2"})
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return json_error(exc.status_code, code, str(exc.detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path,
+                     exc_info=exc)
+    return json_error(500, "internal_error", "an unexpected error occurred")
+
+
+exception_handlers: dict[Any, Any] = {
+    ApiError: _api_error,
+    StoreError: _store_error,
+    NotificationError: _store_error,
+    DocumentError: _document_error,
+    Overloaded: _overloaded,
+    PoolUnavailable: _pool_unavailable,
+    HTTPException: _http_exception,
+    Exception: _unexpected,
+}

@@ -1,0 +1,1 @@
+"""Alembic migrations of the stamping database (applied by ``stamping serve`` on start)."""

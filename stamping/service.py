@@ -1,0 +1,110 @@
+"""The composition root: one Service per app holds every shared resource."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+
+from stamping import store
+from stamping.admission import Gate
+from stamping.db import Database
+from stamping.faults import FaultCache
+from stamping.metrics import Metrics
+from stamping.pki import PkiPaths, ensure_pki
+from stamping.pool import SigningPool
+from stamping.settings import Settings
+
+__all__ = ["Service", "TEMPLATE_DIR"]
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "stamping"
+_SWEEP_SECONDS = 30.0
+
+
+def now() -> dt.datetime:
+    """The current time in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Service:
+    """Settings, database, signing pool, admission gates, faults, metrics and templates."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.effective_database_url)
+        self.pki = PkiPaths.in_dir(settings.data_dir)
+        self.pool = SigningPool(self.pki, settings.workers)
+        slots = settings.workers * settings.sign_slots_per_worker
+        # Initial service-time guesses only seed the Retry-After estimate.
+        self.stamp_gate = Gate("stamp", slots, settings.stamp_queue, 0.04)
+        self.verify_gate = Gate("verify", settings.verify_slots, settings.verify_queue, 0.03)
+        self.purchase_gate = Gate("purchase", settings.purchase_slots, settings.purchase_queue,
+                                  0.01)
+        self.faults = FaultCache(self.db, settings.fault_cache_seconds)
+        self.metrics = Metrics()
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True
+        )
+        self.payment_key = b""
+        self.ca_pem = b""
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def gates(self) -> list[Gate]:
+        """All admission gates."""
+        return [self.stamp_gate, self.verify_gate, self.purchase_gate]
+
+    async def start(self) -> None:
+        """Create the data directory, PKI and schema, then start the pool and the sweeper."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await run_in_threadpool(ensure_pki, self.settings.data_dir)
+        self.ca_pem = self.pki.ca_cert.read_bytes()
+        self.payment_key = await run_in_threadpool(self.settings.payment_key)
+        await run_in_threadpool(self.db.migrate)
+        await self.sweep()
+        await self.pool.start()
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        """Stop the sweeper and the pool; close the database."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await run_in_threadpool(self.pool.shutdown)
+        self.db.dispose()
+
+    async def sweep(self) -> None:
+        """Expire unpaid orders and release reservations orphaned by a crash."""
+        t = now()
+        expired = await self.db.write(store.expire_orders, t)
+        stale = t - dt.timedelta(seconds=self.settings.reservation_timeout_seconds)
+        released = await self.db.write(store.release_stale, stale)
+        if expired or released:
+            logger.info("sweep: %d orders expired, %d stale reservations released",
+                        expired, released)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP_SECONDS)
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("sweep failed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Start and stop around the app's life."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,134 @@
+"""Settings of the stamping service: one frozen object, read from ``STAMPING_*`` once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "SettingsError"]
+
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A ``STAMPING_*`` variable has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service is configured with; build it with :meth:`from_env`.
+
+    Each field maps to the environment variable ``STAMPING_<FIELD NAME IN CAPITALS>``.
+    """
+
+    data_dir: Path = Path("var/stamping")
+    #: SQLAlchemy URL; empty means SQLite (WAL mode) at ``<data_dir>/stamping.sqlite3``.
+    database_url: str = ""
+    #: Bearer token of the fault-injection admin API; empty disables that API.
+    admin_token: str = ""
+    #: Base URL printed in the QR code: ``{public_url}/verify/{serial}``.
+    public_url: str = "http://127.0.0.1:8001"
+    #: Largest accepted upload; bigger bodies are refused while streaming (413).
+    max_upload_bytes: int = 10 * MiB
+    #: Stamp duty per stamp (UU 10/2020) and the channel's service fee, in rupiah.
+    stamp_price: int = 10_000
+    service_fee: int = 2_500
+    max_order_quantity: int = 1_000
+    #: Unpaid orders expire after this many seconds.
+    order_ttl_seconds: int = 900
+    otp_ttl_seconds: int = 300
+    otp_max_attempts: int = 5
+    #: HMAC key shared with the (simulated) payment gateway; empty means a key stored in
+    #: ``<data_dir>/payment-secret``, created on first start.
+    payment_secret: str = ""
+    #: Callbacks older than this are refused as replays.
+    callback_max_age_seconds: int = 600
+    #: Signing worker processes; 0 means one per CPU.
+    sign_workers: int = 0
+    #: Documents handed to the pool at once per worker (2 keeps a worker busy between jobs).
+    sign_slots_per_worker: int = 2
+    #: Stamp requests allowed to wait for a signing slot; past this they get 503 at once.
+    stamp_queue: int = 64
+    verify_slots: int = 2
+    verify_queue: int = 16
+    purchase_slots: int = 16
+    purchase_queue: int = 256
+    #: How long the in-process copy of the fault settings may be stale (seconds).
+    fault_cache_seconds: float = 1.0
+    #: Reservations older than this are assumed orphaned by a crash and released.
+    reservation_timeout_seconds: int = 600
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``STAMPING_*`` variables (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("STAMPING_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            default = f.default
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = raw.lower() in {"1", "true", "yes", "on"}
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, float):
+                    values[f.name] = float(raw)
+                elif isinstance(default, Path):
+                    values[f.name] = Path(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                raise SettingsError(
+                    f"STAMPING_{f.name.upper()}={raw!r} is not a valid {type(default).__name__}"
+                ) from None
+        values.update(overrides)
+        return cls(**values).validated()
+
+    def validated(self) -> Settings:
+        """Check ranges; raise SettingsError with the variable name on a bad value."""
+        positive = ["max_upload_bytes", "stamp_price", "max_order_quantity",
+                    "order_ttl_seconds", "otp_ttl_seconds", "otp_max_attempts",
+                    "sign_slots_per_worker", "verify_slots", "purchase_slots"]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"STAMPING_{name.upper()} must be positive")
+        for name in ["service_fee", "sign_workers", "stamp_queue", "verify_queue",
+                     "purchase_queue"]:
+            if getattr(self, name) < 0:
+                raise SettingsError(f"STAMPING_{name.upper()} must not be negative")
+        if not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("STAMPING_PUBLIC_URL must be an http(s) URL")
+        return replace(self, public_url=self.public_url.rstrip("/"))
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'stamping.sqlite3'}"
+
+    @property
+    def workers(self) -> int:
+        """Number of signing worker processes."""
+        return self.sign_workers or os.cpu_count() or 1
+
+    def payment_key(self) -> bytes:
+        """The gateway HMAC key (created in the data directory when not configured)."""
+        if self.payment_secret:
+            return self.payment_secret.encode()
+        path = self.data_dir / "payment-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"payment-secret.tmp{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            if path.exists():
+                tmp.unlink()
+            else:
+                os.replace(tmp, path)
+        return path.read_text().strip().encode()

@@ -1,0 +1,346 @@
+"""PDF stamping and verification, run inside the signing worker processes.
+
+pyHanko is bound by the interpreter lock, so the web process hands every document to a
+``ProcessPoolExecutor`` whose initializer (:func:`init_worker`) loads the signing key and
+certificates once per worker.  The functions here are plain and synchronous: they take bytes
+and simple values and return picklable results, or raise :class:`DocumentError` (also
+picklable) for input the service must refuse with a 4xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.stamp import QRPosition, QRStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+__all__ = [
+    "DocumentError",
+    "StampJob",
+    "StampOutput",
+    "VerifyOutput",
+    "init_worker",
+    "parse_box",
+    "ping",
+    "stamp_document",
+    "verify_document",
+]
+
+logger = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+#: Decoding limits for untrusted uploads.  A single Deflate layer expands at most ~1032:1,
+#: so the ratio limit alone lets a 10 MB upload inflate to 10 GB; the absolute caps are what
+#: stop a bomb.  Real one-page forms decode to well under a megabyte.
+DECODE_LIMITS = DecodeLimits(
+    per_stream=StreamDecodeLimits(max_ratio=1100, ratio_floor=MiB, max_output_size=32 * MiB),
+    document_budget=DocumentDecodeBudget(base_allowance=64 * MiB, max_ratio=20),
+)
+#: Signature space reserved up front so pyHanko skips its dummy signing pass.  An ECDSA
+#: CMS blob with the two-certificate chain and PAdES attributes is about 1.3 KB.
+BYTES_RESERVED = 6144
+STAMP_TEXT = "METERAI ELEKTRONIK\n10000\n%(serial)s"
+FIELD_PREFIX = "Meterai_"
+DEFAULT_BOX_SIZE = 100.0
+_MARGIN = 36.0
+
+
+class DocumentError(Exception):
+    """An uploaded document the service refuses: ``code`` is a stable machine name."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StampJob:
+    """Everything a worker needs to stamp one document."""
+
+    pdf: bytes
+    serial: str
+    verify_url: str
+    page: int | None  # 1-based; None means the last page
+    box: tuple[float, float, float, float] | None  # None means bottom right, 100 x 100 pt
+
+
+@dataclass(frozen=True)
+class StampOutput:
+    """A stamped document with the hashes the ledger records."""
+
+    pdf: bytes
+    sha256_before: str
+    sha256_after: str
+
+
+@dataclass(frozen=True)
+class VerifyOutput:
+    """The cryptographic half of a verification; the web process cross-checks the ledger."""
+
+    found: bool
+    serial: str | None = None
+    intact: bool = False
+    trusted: bool = False
+    signed_at: str | None = None
+    document_sha256: str | None = None
+    whole_file: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+
+class _PreloadedSigner(signers.SimpleSigner):
+    """A SimpleSigner that keeps the parsed private key instead of reloading it per signature."""
+
+    def __init__(self, cert: asn1_x509.Certificate, key_pem: bytes,
+                 registry: SimpleCertificateStore) -> None:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        info = asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption())
+        )
+        super().__init__(signing_cert=cert, signing_key=info, cert_registry=registry)
+        self._key = key
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        """Sign with the key parsed once at start-up (ECDSA only)."""
+        from pyhanko.sign.general import get_pyca_cryptography_hash
+
+        return self._key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
+
+
+@dataclass
+class _WorkerState:
+    signer: _PreloadedSigner
+    ca: asn1_x509.Certificate
+    style: QRStampStyle
+
+
+_state: _WorkerState | None = None  # one per worker process, set by init_worker
+
+
+def _load_cert(path: Path) -> asn1_x509.Certificate:
+    cert = cx509.load_pem_x509_certificate(path.read_bytes())
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def init_worker(signer_cert: str, signer_key: str, ca_cert: str) -> None:
+    """Load the signing key and certificates once in this worker process."""
+    global _state
+    ca = _load_cert(Path(ca_cert))
+    cert = _load_cert(Path(signer_cert))
+    registry = SimpleCertificateStore.from_certs([ca])
+    signer = _PreloadedSigner(cert, Path(signer_key).read_bytes(), registry)
+    style = QRStampStyle(
+        stamp_text=STAMP_TEXT, border_width=1, qr_position=QRPosition.ABOVE_TEXT, innsep=2
+    )
+    _state = _WorkerState(signer=signer, ca=ca, style=style)
+
+
+def ping() -> int:
+    """Used to start workers ahead of traffic: returns the worker's pid once its key is loaded."""
+    _require_state()
+    return os.getpid()
+
+
+def _require_state() -> _WorkerState:
+    if _state is None:
+        raise RuntimeError("init_worker was not called in this process")
+    return _state
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """Parse ``"llx,lly,urx,ury"`` (points); raise DocumentError when malformed."""
+    parts = text.split(",")
+    try:
+        llx, lly, urx, ury = (float(p) for p in parts)
+    except ValueError:
+        raise DocumentError(
+            "bad_box", "box must be four numbers 'llx,lly,urx,ury' in points"
+        ) from None
+    if not (urx > llx and ury > lly):
+        raise DocumentError("bad_box", "box must have urx > llx and ury > lly")
+    if urx - llx < 20 or ury - lly < 20:
+        raise DocumentError("bad_box", "box must be at least 20 x 20 points")
+    return llx, lly, urx, ury
+
+
+def _open(pdf: bytes) -> IncrementalPdfFileWriter:
+    if not pdf.lstrip()[:5].startswith(b"%PDF-") and b"%PDF-" not in pdf[:1024]:
+        raise DocumentError("not_pdf", "the file is not a PDF document")
+    try:
+        # Non-strict: real-world files (hybrid xref tables, small offset errors) must open.
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False,
+                                          decode_limits=DECODE_LIMITS)
+    except PdfError as exc:
+        raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
+    except Exception as exc:  # parser errors surface as many exception types
+        raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
+    if writer.prev.encrypted:
+        raise DocumentError("encrypted_pdf", "encrypted or password-protected PDFs cannot be stamped")
+    return writer
+
+
+def _check_streams(reader: PdfFileReader) -> None:
+    """Decode every stream once under DECODE_LIMITS so bombs and broken streams fail here."""
+    refs: set[generic.Reference] = set()
+    for revision in range(reader.xrefs.total_revisions):
+        refs |= reader.xrefs.explicit_refs_in_revision(revision)
+    for ref in sorted(refs, key=lambda r: (r.idnum, r.generation)):
+        try:
+            obj = ref.get_object()
+            if isinstance(obj, generic.StreamObject):
+                obj.data  # noqa: B018 - decoding is the point
+        except PdfError as exc:
+            if "limit" in str(exc).lower() or type(exc).__name__ == "PdfDecodeLimitError":
+                raise DocumentError(
+                    "decompression_bomb", "a stream in the PDF expands beyond the allowed size"
+                ) from None
+            raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
+        except Exception as exc:
+            raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
+
+
+def _page_geometry(writer: IncrementalPdfFileWriter, page: int | None) -> tuple[int, list[float]]:
+    try:
+        count = int(writer.root["/Pages"]["/Count"])
+    except Exception:
+        raise DocumentError("corrupt_pdf", "the PDF has no readable page tree") from None
+    if count < 1:
+        raise DocumentError("corrupt_pdf", "the PDF has no pages")
+    index = count - 1 if page is None else page - 1
+    if not 0 <= index < count:
+        raise DocumentError("bad_page", f"page {page} is outside the document (1..{count})")
+    try:
+        page_ref, _ = writer.find_page_for_modification(index)
+        page_obj = page_ref.get_object()
+        node = page_obj
+        mediabox = None
+        while node is not None and mediabox is None:  # /MediaBox is inheritable
+            mediabox = node.get("/MediaBox")
+            node = node.get("/Parent")
+            node = node.get_object() if node is not None else None
+        mb = [float(v) for v in mediabox] if mediabox is not None else [0, 0, 595.0, 842.0]
+    except DocumentError:
+        raise
+    except Exception as exc:
+        raise DocumentError("corrupt_pdf", f"the page tree cannot be read: {exc}") from None
+    return index, [min(mb[0], mb[2]), min(mb[1], mb[3]), max(mb[0], mb[2]), max(mb[1], mb[3])]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def stamp_document(job: StampJob) -> StampOutput:
+    """Place the visible stamp and a PAdES signature; raise DocumentError for bad input."""
+    state = _require_state()
+    writer = _open(job.pdf)
+    _check_streams(writer.prev)
+    index, mb = _page_geometry(writer, job.page)
+    if job.box is None:
+        urx, lly = mb[2] - _MARGIN, mb[1] + _MARGIN
+        box = (urx - DEFAULT_BOX_SIZE, lly, urx, lly + DEFAULT_BOX_SIZE)
+        if box[0] < mb[0] or box[3] > mb[3]:
+            raise DocumentError("bad_box", "the page is too small for the default stamp box")
+    else:
+        box = job.box
+        if box[0] < mb[0] or box[1] < mb[1] or box[2] > mb[2] or box[3] > mb[3]:
+            raise DocumentError(
+                "bad_box", f"box {list(box)} is outside page {index + 1} ({mb})"
+            )
+    field_name = FIELD_PREFIX + job.serial
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        subfilter=SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=f"Meterai elektronik {job.serial}",
+        location="Indonesia",
+        name=job.serial,
+    )
+    pdf_signer = signers.PdfSigner(
+        meta,
+        signer=state.signer,
+        stamp_style=state.style,
+        new_field_spec=fields.SigFieldSpec(
+            sig_field_name=field_name, on_page=index, box=tuple(int(round(v)) for v in box)
+        ),
+    )
+    out = io.BytesIO()
+    try:
+        asyncio.run(
+            pdf_signer.async_sign_pdf(
+                writer,
+                output=out,
+                bytes_reserved=BYTES_RESERVED,
+                appearance_text_params={"url": job.verify_url, "serial": job.serial},
+            )
+        )
+    except PdfError as exc:
+        raise DocumentError("corrupt_pdf", f"the PDF cannot be stamped: {exc}") from None
+    signed = out.getvalue()
+    return StampOutput(pdf=signed, sha256_before=_sha256(job.pdf), sha256_after=_sha256(signed))
+
+
+async def _validate(pdf: bytes, state: _WorkerState) -> VerifyOutput:
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=DECODE_LIMITS)
+    except Exception as exc:
+        raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
+    if reader.encrypted:
+        raise DocumentError("encrypted_pdf", "encrypted PDFs cannot be verified")
+    ours = [s for s in reader.embedded_regular_signatures
+            if str(s.field_name).startswith(FIELD_PREFIX)]
+    if not ours:
+        return VerifyOutput(found=False, reasons=["no e-meterai signature in the document"])
+    sig = ours[-1]
+    serial = str(sig.field_name)[len(FIELD_PREFIX):]
+    byte_range = [int(v) for v in sig.sig_object["/ByteRange"]]
+    revision_end = byte_range[2] + byte_range[3]
+    vc = ValidationContext(trust_roots=[state.ca], allow_fetching=False)
+    status = await async_validate_pdf_signature(sig, signer_validation_context=vc)
+    reasons: list[str] = []
+    if not status.intact or not status.valid:
+        reasons.append("the signature does not match the document (altered after stamping)")
+    if not status.trusted:
+        reasons.append("the signing certificate is not issued by this service's CA")
+    whole = revision_end == len(pdf)
+    signed_at = status.signer_reported_dt.isoformat() if status.signer_reported_dt else None
+    return VerifyOutput(
+        found=True,
+        serial=serial,
+        intact=bool(status.intact and status.valid),
+        trusted=bool(status.trusted),
+        signed_at=signed_at,
+        document_sha256=_sha256(pdf[:revision_end]),
+        whole_file=whole,
+        reasons=reasons,
+    )
+
+
+def verify_document(pdf: bytes) -> VerifyOutput:
+    """Validate the e-meterai signature in ``pdf`` against the service CA."""
+    state = _require_state()
+    if b"%PDF-" not in pdf[:1024]:
+        raise DocumentError("not_pdf", "the file is not a PDF document")
+    return asyncio.run(_validate(pdf, state))

@@ -1,0 +1,1 @@
+"""HTTP handlers of the stamping service (thin: parse, call a verb, render)."""

@@ -1,0 +1,57 @@
+"""Helpers shared by the handlers: the service, authentication, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from stamping import store
+from stamping.errors import ApiError
+from stamping.rules import hash_token
+from stamping.service import Service
+
+__all__ = ["authenticate", "json_body", "service"]
+
+
+def service(request: Request) -> Service:
+    """The app's composition root."""
+    svc = request.app.state.service
+    assert isinstance(svc, Service)
+    return svc
+
+
+def bearer(request: Request) -> str | None:
+    """The bearer token of the request, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def authenticate(request: Request) -> store.AccountView:
+    """The calling account; 401 without a valid token."""
+    token = bearer(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'",
+                       {"WWW-Authenticate": "Bearer"})
+    account = await service(request).db.read(store.account_for_token, hash_token(token))
+    if account is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked token",
+                       {"WWW-Authenticate": "Bearer"})
+    request.state.account_kind = "probe" if account.is_probe else "real"
+    return account
+
+
+async def json_body(request: Request, limit: int = 64 * 1024) -> dict[str, Any]:
+    """A JSON object body (at most ``limit`` bytes); 400 otherwise."""
+    body = await request.body()
+    if len(body) > limit:
+        raise ApiError(413, "too_large", "the request body is too large")
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "the body must be a JSON object")
+    return data

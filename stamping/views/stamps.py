@@ -1,0 +1,169 @@
+"""Stamping and verification endpoints, plus health, metrics and the CA certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from stamping import store
+from stamping.errors import ApiError
+from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH, new_serial
+from stamping.service import Service, now
+from stamping.signer import DocumentError, StampJob, parse_box
+from stamping.upload import read_upload
+from stamping.views.common import authenticate, service
+
+__all__ = ["ca_pem", "create_stamp", "healthz", "metrics", "readyz", "verify_serial",
+           "verify_upload"]
+
+logger = logging.getLogger(__name__)
+
+
+def _page(fields: dict[str, str]) -> int | None:
+    raw = fields.get("page", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise DocumentError("bad_page", "page must be a positive integer (1-based)")
+    return int(raw)
+
+
+async def _release(svc: Service, serial: str) -> None:
+    try:
+        await svc.db.write(store.release_stamp, serial)
+    except Exception:  # the sweeper releases it later
+        logger.exception("could not release reservation %s", serial)
+
+
+async def _reserve(svc: Service, account: store.AccountView) -> str:
+    for _ in range(3):
+        serial = new_serial()
+        try:
+            if not await svc.db.write(store.reserve_stamp, account, serial, now()):
+                raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
+            return serial
+        except IntegrityError:  # a serial collision: astronomically rare, try another
+            continue
+    raise ApiError(500, "serial_allocation_failed", "could not allocate a serial number")
+
+
+async def create_stamp(request: Request) -> Response:
+    """Stamp an uploaded PDF: one quota unit is spent only if the stamped PDF is produced."""
+    svc = service(request)
+    account = await authenticate(request)
+    if account.available <= 0:
+        raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
+    faults = await svc.faults.current()
+    async with svc.stamp_gate.admit(faults.capacity):
+        upload = await read_upload(request, svc.settings.max_upload_bytes)
+        page = _page(upload.fields)
+        box_text = upload.fields.get("box", "").strip()
+        box = parse_box(box_text) if box_text else None
+        if b"%PDF-" not in upload.data[:1024]:
+            raise DocumentError("not_pdf", "the file is not a PDF document")
+        serial = await _reserve(svc, account)
+        try:
+            async with svc.stamp_gate.slot():
+                started = time.perf_counter()
+                result = await svc.pool.stamp(StampJob(
+                    pdf=upload.data, serial=serial, page=page, box=box,
+                    verify_url=f"{svc.settings.public_url}/verify/{serial}"))
+                svc.metrics.signing.observe(time.perf_counter() - started)
+            await svc.db.write(store.complete_stamp, serial, result.sha256_before,
+                               result.sha256_after, now())
+        except BaseException:
+            # Shielded so that a cancelled request still gives its unit back.
+            await asyncio.shield(_release(svc, serial))
+            raise
+    svc.metrics.quota_spent.labels("probe" if account.is_probe else "real").inc()
+    return Response(result.pdf, status_code=201, media_type="application/pdf",
+                    headers={"X-Serial-Number": serial,
+                             "Content-Disposition": f'attachment; filename="{serial}.pdf"'})
+
+
+async def verify_upload(request: Request) -> Response:
+    """Validate an uploaded stamped PDF: signature, trust, serial and document hash."""
+    svc = service(request)
+    async with svc.verify_gate.admit():
+        upload = await read_upload(request, svc.settings.max_upload_bytes)
+        async with svc.verify_gate.slot():
+            result = await svc.pool.verify(upload.data)
+    reasons = list(result.reasons)
+    record = None
+    if result.serial is not None:
+        record = await svc.db.read(store.stamp_record, result.serial)
+        if record is None or record.status != "issued":
+            reasons.append("the serial number is not in the ledger")
+        elif record.sha256_after != result.document_sha256:
+            reasons.append("the document differs from the one stamped with this serial")
+    if result.found and not result.whole_file:
+        reasons.append("the document was changed after stamping")
+    valid = bool(result.found and result.intact and result.trusted and not reasons)
+    return JSONResponse({
+        "valid": valid,
+        "serial": result.serial,
+        "stamped_at": record.stamped_at.isoformat() if record and record.stamped_at else None,
+        "document_sha256": result.document_sha256,
+        "reasons": reasons,
+    })
+
+
+def _serial_ok(serial: str) -> bool:
+    return len(serial) == SERIAL_LENGTH and all(c in SERIAL_ALPHABET for c in serial)
+
+
+async def verify_serial(request: Request) -> Response:
+    """The QR target: whether a serial exists, when it was used, and the document hash."""
+    svc = service(request)
+    serial = request.path_params["serial"].strip().upper()
+    record = await svc.db.read(store.stamp_record, serial) if _serial_ok(serial) else None
+    issued = record is not None and record.status == "issued"
+    data = {
+        "serial": serial,
+        "exists": issued,
+        "stamped_at": record.stamped_at.isoformat() if issued and record and record.stamped_at
+        else None,
+        "document_sha256": record.sha256_after if issued and record else None,
+    }
+    status = 200 if issued else 404
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(data, status_code=status)
+    html = svc.templates.get_template("verify.html").render(
+        record=data, public_url=svc.settings.public_url)
+    return HTMLResponse(html, status_code=status)
+
+
+async def ca_pem(request: Request) -> Response:
+    """The service CA certificate, for verifiers."""
+    return Response(service(request).ca_pem, media_type="application/x-pem-file")
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the database answers and the signing pool is up."""
+    svc = service(request)
+    try:
+        await svc.db.read(store.quota_probe)
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+    if not svc.pool.ready:
+        return JSONResponse({"status": "unavailable", "pool": "starting"}, status_code=503)
+    return JSONResponse({"status": "ready", "workers": svc.pool.workers,
+                         "queue": {g.name: g.waiting for g in svc.gates}})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition."""
+    svc = service(request)
+    svc.metrics.observe_gates(svc.gates)
+    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
