@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import qrcode
+import qrcode.constants
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
@@ -30,7 +32,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.pdf_utils.writer import init_xobject_dictionary
+from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.stamp import QRPosition, QRStampStyle
+from pyhanko.stamp.qr import QRStamp
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -129,11 +134,40 @@ class _PreloadedSigner(signers.SimpleSigner):
         return self._key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
 
 
+class _FixedMaskQRStamp(QRStamp):
+    """pyHanko's QR stamp with a fixed QR mask pattern.
+
+    ``qrcode`` otherwise renders all eight masks to pick the best-scoring one, which was a
+    quarter of the whole stamping time; any mask is valid for scanners (the chosen one is
+    encoded in the symbol).  Overrides a private pyHanko method: re-check on upgrades.
+    """
+
+    def _qr_xobject(self):  # type: ignore[no-untyped-def]
+        qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=2)
+        qr.add_data(self.url)
+        qr.make()
+        img = qr.make_image(image_factory=PdfStreamQRImage)
+        bbox_size = (qr.modules_count + 2 * qr.border) * qr.box_size
+        qr_xobj = init_xobject_dictionary(img.render_command_stream(), bbox_size, bbox_size)
+        qr_xobj.compress()
+        return self.writer.add_object(qr_xobj), bbox_size
+
+
+class _MeteraiStampStyle(QRStampStyle):
+    """QR above the text "METERAI ELEKTRONIK / 10000 / serial"."""
+
+    def create_stamp(self, writer, box, text_params):  # type: ignore[no-untyped-def]
+        """Build the stamp with the fixed-mask QR renderer."""
+        url = text_params.pop("url")
+        return _FixedMaskQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
+
+
 @dataclass
 class _WorkerState:
     signer: _PreloadedSigner
     ca: asn1_x509.Certificate
     style: QRStampStyle
+    loop: asyncio.AbstractEventLoop
 
 
 _state: _WorkerState | None = None  # one per worker process, set by init_worker
@@ -151,10 +185,12 @@ def init_worker(signer_cert: str, signer_key: str, ca_cert: str) -> None:
     cert = _load_cert(Path(signer_cert))
     registry = SimpleCertificateStore.from_certs([ca])
     signer = _PreloadedSigner(cert, Path(signer_key).read_bytes(), registry)
-    style = QRStampStyle(
+    style = _MeteraiStampStyle(
         stamp_text=STAMP_TEXT, border_width=1, qr_position=QRPosition.ABOVE_TEXT, innsep=2
     )
-    _state = _WorkerState(signer=signer, ca=ca, style=style)
+    # One event loop per worker: pyHanko's signing API is async, and asyncio.run per
+    # document would build and tear down a loop each time.
+    _state = _WorkerState(signer=signer, ca=ca, style=style, loop=asyncio.new_event_loop())
 
 
 def ping() -> int:
@@ -288,7 +324,7 @@ def stamp_document(job: StampJob) -> StampOutput:
     )
     out = io.BytesIO()
     try:
-        asyncio.run(
+        state.loop.run_until_complete(
             pdf_signer.async_sign_pdf(
                 writer,
                 output=out,
@@ -343,4 +379,4 @@ def verify_document(pdf: bytes) -> VerifyOutput:
     state = _require_state()
     if b"%PDF-" not in pdf[:1024]:
         raise DocumentError("not_pdf", "the file is not a PDF document")
-    return asyncio.run(_validate(pdf, state))
+    return state.loop.run_until_complete(_validate(pdf, state))
