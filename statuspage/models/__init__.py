@@ -3,6 +3,7 @@
 from statuspage.models.agents import AgentToken as AgentToken  # probe agents (issue 4)
 from statuspage.models.agents import ProbeMark as ProbeMark  # worker marks (issue 4)
 from statuspage.models.base import Base, UTCDateTime, new_id, utcnow
+from statuspage.models.operators import ROLES as ROLES  # operator console (issue 5)
 from statuspage.models.page import (
     ChangeCounter,
     Component,

@@ -1,0 +1,168 @@
+"""Security primitives of the operator console: passwords, tokens, CSRF, origins, throttling rules.
+
+Pure functions and constants, no database: the persistence of sessions, tokens and throttles is in
+``statuspage.store.operators``. Choices, and why:
+
+- Passwords: argon2id with argon2-cffi's defaults (RFC 9106 "low memory" profile). Tests pass
+  ``Settings.extra["argon2_profile"] = "test"`` for cheap parameters; production never does.
+- Session ids and API tokens: 256-bit random strings; the database keeps only their SHA-256, a
+  fast hash being enough for high-entropy secrets (and one indexed lookup per request).
+- CSRF: the synchroniser token is an HMAC of the session id (or, before login, of a random
+  pre-login cookie) under the secret key, so no extra storage is needed and every process agrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "CSRF_FIELD",
+    "PRELOGIN_COOKIE",
+    "SESSION_COOKIE",
+    "SESSION_IDLE",
+    "SESSION_MAX_AGE",
+    "ThrottlePolicy",
+    "csrf_token",
+    "csrf_valid",
+    "generate_password",
+    "hash_password",
+    "new_secret",
+    "origin_allowed",
+    "password_hasher",
+    "password_problem",
+    "token_digest",
+    "verify_password",
+]
+
+SESSION_COOKIE = "sp_session"
+PRELOGIN_COOKIE = "sp_prelogin"
+CSRF_FIELD = "csrf_token"
+API_TOKEN_PREFIX = "spt_"  # noqa: S105 - a public prefix, not a secret
+#: A session ends after this long without a request...
+SESSION_IDLE = timedelta(hours=8)
+#: ...and in any case this long after login (operators log in again once a week).
+SESSION_MAX_AGE = timedelta(days=7)
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+
+_PROFILES: dict[str, tuple[int, int, int]] = {
+    # (time_cost, memory_cost KiB, parallelism); argon2-cffi's defaults, RFC 9106 low-memory
+    "default": (3, 65536, 4),
+    # only for tests: a hash in well under a millisecond
+    "test": (1, 8, 1),
+}
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """When failed logins lock an account or an address, and for how long.
+
+    Per account the limit is low (guessing one password); per address it is higher, since many
+    operators may share an office NAT. A lockout expires by itself so an attacker cannot keep
+    operators out for good during an incident, and an admin can lift it at once.
+    """
+
+    window: timedelta = timedelta(minutes=15)
+    account_failures: int = 5
+    address_failures: int = 20
+    lockout: timedelta = timedelta(minutes=15)
+
+
+def password_hasher(extra: Mapping[str, Any] | None = None) -> PasswordHasher:
+    """The argon2 hasher for these settings' ``extra`` (``argon2_profile``: default or test)."""
+    profile = str((extra or {}).get("argon2_profile", "default"))
+    if profile not in _PROFILES:
+        raise ValueError(f"unknown argon2_profile {profile!r}")
+    time_cost, memory_cost, parallelism = _PROFILES[profile]
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def hash_password(hasher: PasswordHasher, password: str) -> str:
+    """The argon2 hash of ``password``."""
+    return hasher.hash(password)
+
+
+def verify_password(hasher: PasswordHasher, stored_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; with no stored hash, spend the same time and say no."""
+    if stored_hash is None:
+        # equalise timing so a response time does not reveal whether the account exists
+        hasher.hash(password)
+        return False
+    try:
+        return hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` is unacceptable (in Indonesian, for the form), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Kata sandi maksimal {MAX_PASSWORD_LENGTH} karakter."
+    return None
+
+
+def generate_password(length: int = 20) -> str:
+    """A random password without look-alike characters, easy to read out loud."""
+    alphabet = [c for c in string.ascii_letters + string.digits if c not in "O0Il1"]
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def new_secret(prefix: str = "") -> str:
+    """A fresh 256-bit random token (URL-safe), optionally prefixed so leaks are recognisable."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 hex digest of a session id or API token (what the database stores)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def csrf_token(secret_key: str, binding: str) -> str:
+    """The CSRF token for a session (``binding`` = session digest or pre-login cookie)."""
+    mac = hmac.new(secret_key.encode("utf-8"), b"csrf\x00" + binding.encode("utf-8"),
+                   hashlib.sha256)
+    return mac.hexdigest()
+
+
+def csrf_valid(secret_key: str, binding: str | None, candidate: str | None) -> bool:
+    """Whether ``candidate`` is the CSRF token of ``binding`` (constant-time comparison)."""
+    if not binding or not candidate:
+        return False
+    return hmac.compare_digest(csrf_token(secret_key, binding), candidate)
+
+
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def origin_allowed(headers: Mapping[str, str], allowed: Iterable[str]) -> bool:
+    """Whether a state-changing request's Origin (or Referer) is one of ``allowed`` origins.
+
+    Browsers send Origin on POST; when neither header is present (old clients, privacy
+    settings) the CSRF token alone decides. ``Origin: null`` is refused.
+    """
+    allowed_set = {o for o in (_origin_of(a) for a in allowed) if o}
+    origin = headers.get("origin")
+    if origin is not None:
+        return _origin_of(origin) in allowed_set
+    referer = headers.get("referer")
+    if referer:
+        return _origin_of(referer) in allowed_set
+    return True

@@ -1,0 +1,368 @@
+"""Operators, their sessions and API tokens, and login throttling, all in the database.
+
+Every check reads the database, so a lockout, a revoked token or a "log out everywhere" holds in
+every web process the moment its transaction commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
+
+from statuspage.auth import (
+    API_TOKEN_PREFIX,
+    SESSION_IDLE,
+    SESSION_MAX_AGE,
+    ThrottlePolicy,
+    hash_password,
+    new_secret,
+    password_problem,
+    token_digest,
+    verify_password,
+)
+from statuspage.models import utcnow
+from statuspage.models.operators import (
+    ROLES,
+    ApiToken,
+    IncidentTemplate,
+    LoginThrottle,
+    Operator,
+    OperatorSession,
+)
+from statuspage.store.audit import Actor, record_audit
+
+__all__ = [
+    "LoginResult",
+    "OperatorError",
+    "authenticate",
+    "create_operator",
+    "create_token",
+    "end_all_sessions",
+    "end_session",
+    "find_operator",
+    "list_locks",
+    "list_operators",
+    "list_templates",
+    "list_tokens",
+    "revoke_token",
+    "session_operator",
+    "set_password",
+    "start_session",
+    "token_operator",
+    "unlock",
+    "update_operator",
+]
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+#: last_seen_at is written at most this often (not on every request)
+_TOUCH_EVERY_S = 60
+
+
+class OperatorError(ValueError):
+    """A refused account or token change, with a message fit to show an admin."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Outcome of a login attempt: the operator, or why not (``invalid`` / ``locked``)."""
+
+    operator: Operator | None
+    reason: str | None = None
+
+
+def normalise_email(email: str) -> str:
+    """Lower-cased, stripped email (logins are case-insensitive)."""
+    return email.strip().lower()
+
+
+def _validate_email(email: str) -> str:
+    email = normalise_email(email)
+    if not _EMAIL.match(email):
+        raise OperatorError("Alamat email tidak valid.", "email")
+    return email
+
+
+def find_operator(session: Session, email: str) -> Operator | None:
+    """The operator with this email (any case), or None."""
+    return session.scalars(
+        sa.select(Operator).where(Operator.email == normalise_email(email))).first()
+
+
+def list_operators(session: Session) -> Sequence[Operator]:
+    """All operators by email."""
+    return session.scalars(sa.select(Operator).order_by(Operator.email)).all()
+
+
+def create_operator(session: Session, hasher: PasswordHasher, *, email: str, password: str,
+                    role: str = "operator", actor: Actor | None = None) -> Operator:
+    """Add an operator; refuses a bad email, duplicate, unknown role or weak password."""
+    email = _validate_email(email)
+    if role not in ROLES:
+        raise OperatorError("Peran tidak dikenal.", "role")
+    if (problem := password_problem(password)) is not None:
+        raise OperatorError(problem, "password")
+    if find_operator(session, email) is not None:
+        raise OperatorError("Email ini sudah terdaftar.", "email")
+    operator = Operator(email=email, role=role, password_hash=hash_password(hasher, password))
+    session.add(operator)
+    session.flush()
+    record_audit(session, actor, "operator.create", target=email, detail={"role": role})
+    return operator
+
+
+def update_operator(session: Session, email: str, *, role: str | None = None,
+                    active: bool | None = None, actor: Actor | None = None) -> Operator:
+    """Change role and/or active flag; deactivation also ends the operator's sessions.
+
+    Refuses to leave the console without an active admin.
+    """
+    operator = find_operator(session, email)
+    if operator is None:
+        raise OperatorError("Operator tidak ditemukan.", "email")
+    if role is not None and role not in ROLES:
+        raise OperatorError("Peran tidak dikenal.", "role")
+    changes: dict[str, object] = {}
+    new_role = role if role is not None else operator.role
+    new_active = active if active is not None else operator.active
+    if operator.role == "admin" and (new_role != "admin" or not new_active):
+        admins = session.scalar(sa.select(sa.func.count()).select_from(Operator).where(
+            Operator.role == "admin", Operator.active.is_(True), Operator.id != operator.id))
+        if not admins:
+            raise OperatorError("Harus ada setidaknya satu admin aktif.", "role")
+    if new_role != operator.role:
+        changes["role"] = [operator.role, new_role]
+        operator.role = new_role
+    if new_active != operator.active:
+        changes["active"] = [operator.active, new_active]
+        operator.active = new_active
+        if not new_active:
+            end_all_sessions(session, operator.id)
+    if changes:
+        record_audit(session, actor, "operator.update", target=operator.email, detail=changes)
+    return operator
+
+
+def set_password(session: Session, hasher: PasswordHasher, email: str, password: str, *,
+                 actor: Actor | None = None) -> Operator:
+    """Replace an operator's password and end all their sessions."""
+    operator = find_operator(session, email)
+    if operator is None:
+        raise OperatorError("Operator tidak ditemukan.", "email")
+    if (problem := password_problem(password)) is not None:
+        raise OperatorError(problem, "password")
+    operator.password_hash = hash_password(hasher, password)
+    operator.password_changed_at = utcnow()
+    end_all_sessions(session, operator.id)
+    record_audit(session, actor, "operator.password", target=operator.email)
+    return operator
+
+
+# --- login throttling -------------------------------------------------------------------------
+
+def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
+    """The throttle row for ``key``, created if missing, locked FOR UPDATE on PostgreSQL."""
+    dialect = session.get_bind().dialect.name
+    values = {"key": key, "failures": 0, "window_start": now, "updated_at": now}
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(LoginThrottle).values(**values).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(LoginThrottle).values(**values).on_conflict_do_nothing())
+    row = session.scalars(sa.select(LoginThrottle).where(LoginThrottle.key == key)
+                          .with_for_update().execution_options(populate_existing=True)).one()
+    return row
+
+
+def _locked(row: LoginThrottle, now: datetime) -> bool:
+    return row.locked_until is not None and row.locked_until > now
+
+
+def _fail(row: LoginThrottle, limit: int, policy: ThrottlePolicy, now: datetime) -> bool:
+    """Count one failure; returns whether this failure started a lockout."""
+    if now - row.window_start > policy.window:
+        row.failures, row.window_start = 0, now
+    row.failures += 1
+    row.updated_at = now
+    if row.failures >= limit:
+        row.locked_until = now + policy.lockout
+        row.failures, row.window_start = 0, now
+        return True
+    return False
+
+
+def authenticate(session: Session, hasher: PasswordHasher, email: str, password: str, *,
+                 address: str | None, policy: ThrottlePolicy | None = None,
+                 now: datetime | None = None) -> LoginResult:
+    """Check a login against the throttles and the password; audit the outcome.
+
+    A locked account or address is refused before the password is checked, with the same
+    answer whether or not the account exists (no enumeration). The caller must commit even a
+    failed attempt: the failure counters are the point.
+    """
+    policy = policy or ThrottlePolicy()
+    now = now or utcnow()
+    email = normalise_email(email)[:320]
+    actor = Actor(email or None, "operator", address)
+    account = _throttle_row(session, f"account:{email}", now)
+    by_address = _throttle_row(session, f"address:{address or '-'}", now)
+    if _locked(account, now) or _locked(by_address, now):
+        record_audit(session, actor, "login.refused_locked", target=email)
+        return LoginResult(None, "locked")
+    operator = find_operator(session, email)
+    stored = operator.password_hash if operator is not None and operator.active else None
+    if not verify_password(hasher, stored, password):
+        started = _fail(account, policy.account_failures, policy, now)
+        started |= _fail(by_address, policy.address_failures, policy, now)
+        record_audit(session, actor, "login.failed", target=email,
+                     detail={"lockout": True} if started else None)
+        return LoginResult(None, "locked" if started else "invalid")
+    assert operator is not None
+    account.failures = 0
+    if hasher.check_needs_rehash(operator.password_hash):
+        operator.password_hash = hash_password(hasher, password)
+    operator.last_login_at = now
+    record_audit(session, actor, "login", target=email)
+    return LoginResult(operator)
+
+
+def list_locks(session: Session, now: datetime | None = None) -> Sequence[LoginThrottle]:
+    """Throttle keys currently locked out (accounts and addresses)."""
+    now = now or utcnow()
+    return session.scalars(sa.select(LoginThrottle).where(LoginThrottle.locked_until > now)
+                           .order_by(LoginThrottle.key)).all()
+
+
+def unlock(session: Session, key_or_email: str, *, actor: Actor | None = None) -> bool:
+    """Lift a lockout: an email (its account) or a full key (``address:1.2.3.4``)."""
+    key = key_or_email if ":" in key_or_email else f"account:{normalise_email(key_or_email)}"
+    row = session.get(LoginThrottle, key)
+    if row is None:
+        return False
+    was_locked = row.locked_until is not None
+    row.locked_until, row.failures, row.updated_at = None, 0, utcnow()
+    record_audit(session, actor, "login.unlock", target=key)
+    return was_locked
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+def start_session(session: Session, operator: Operator, *, address: str | None,
+                  user_agent: str | None, now: datetime | None = None) -> str:
+    """Open a session; returns the cookie value (only its digest is stored)."""
+    now = now or utcnow()
+    secret = new_secret()
+    session.add(OperatorSession(id=token_digest(secret), operator_id=operator.id,
+                                created_at=now, last_seen_at=now, expires_at=now + SESSION_MAX_AGE,
+                                address=address, user_agent=(user_agent or "")[:300] or None))
+    return secret
+
+
+def session_operator(session: Session, secret: str | None, now: datetime | None = None
+                     ) -> tuple[Operator, str] | None:
+    """The active operator of a live session and the session digest, or None."""
+    if not secret or len(secret) > 200:
+        return None
+    now = now or utcnow()
+    digest = token_digest(secret)
+    row = session.get(OperatorSession, digest)
+    if row is None:
+        return None
+    if row.expires_at <= now or now - row.last_seen_at > SESSION_IDLE:
+        session.delete(row)
+        return None
+    operator = session.get(Operator, row.operator_id)
+    if operator is None or not operator.active:
+        return None
+    if (now - row.last_seen_at).total_seconds() > _TOUCH_EVERY_S:
+        row.last_seen_at = now
+    return operator, digest
+
+
+def end_session(session: Session, secret: str | None) -> None:
+    """Log one browser out."""
+    if secret:
+        session.execute(sa.delete(OperatorSession).where(
+            OperatorSession.id == token_digest(secret)))
+
+
+def end_all_sessions(session: Session, operator_id: str) -> int:
+    """Log an operator out everywhere; returns how many sessions ended."""
+    result = session.execute(sa.delete(OperatorSession).where(
+        OperatorSession.operator_id == operator_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+def create_token(session: Session, email: str, name: str, *, actor: Actor | None = None
+                 ) -> tuple[ApiToken, str]:
+    """A new API token acting as ``email``; returns the row and the secret (shown once)."""
+    operator = find_operator(session, email)
+    if operator is None or not operator.active:
+        raise OperatorError("Operator tidak ditemukan atau nonaktif.", "email")
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise OperatorError("Nama token wajib diisi (maksimal 100 karakter).", "name")
+    secret = new_secret(API_TOKEN_PREFIX)
+    row = ApiToken(operator_id=operator.id, name=name, token_sha256=token_digest(secret),
+                   prefix=secret[:10], created_by=actor.name if actor else None)
+    session.add(row)
+    session.flush()
+    record_audit(session, actor, "token.create", target=row.id,
+                 detail={"name": name, "operator": operator.email})
+    return row, secret
+
+
+def list_tokens(session: Session) -> Sequence[tuple[ApiToken, str]]:
+    """Every token with its operator's email, newest first."""
+    rows = session.execute(sa.select(ApiToken, Operator.email)
+                           .join(Operator, Operator.id == ApiToken.operator_id)
+                           .order_by(ApiToken.created_at.desc()))
+    return [(t, e) for t, e in rows]
+
+
+def revoke_token(session: Session, token_id: str, *, actor: Actor | None = None) -> bool:
+    """Revoke a token (kept for the record); returns whether it was live."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    record_audit(session, actor, "token.revoke", target=row.id, detail={"name": row.name})
+    return True
+
+
+def token_operator(session: Session, secret: str | None, now: datetime | None = None
+                   ) -> tuple[ApiToken, Operator] | None:
+    """The live token and its active operator for a bearer secret; records the use time."""
+    if not secret or not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    row = session.scalars(sa.select(ApiToken).where(
+        ApiToken.token_sha256 == token_digest(secret))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    operator = session.get(Operator, row.operator_id)
+    if operator is None or not operator.active:
+        return None
+    row.last_used_at = now or utcnow()
+    return row, operator
+
+
+# --- incident templates -----------------------------------------------------------------------
+
+def list_templates(session: Session) -> Sequence[IncidentTemplate]:
+    """Incident templates in display order."""
+    return session.scalars(sa.select(IncidentTemplate)
+                           .order_by(IncidentTemplate.position, IncidentTemplate.name)).all()
