@@ -78,6 +78,16 @@ class StampView:
     sha256_after: str | None
 
 
+def _update(model: type[Any]) -> Any:
+    # Conditional UPDATEs are decided by the database; don't let the ORM re-evaluate
+    # them in Python against loaded objects (SQLite hands back naive datetimes).
+    return sa.update(model).execution_options(synchronize_session=False)
+
+
+def _delete(model: type[Any]) -> Any:
+    return sa.delete(model).execution_options(synchronize_session=False)
+
+
 def utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite returns naive datetimes; everything stored is UTC."""
     if value is None or value.tzinfo is not None:
@@ -200,7 +210,7 @@ def _order_view(o: Order, now: dt.datetime | None = None) -> OrderView:
 
 
 def _credit(session: Session, account_id: int, quantity: int) -> None:
-    session.execute(sa.update(Account).where(Account.id == account_id)
+    session.execute(_update(Account).where(Account.id == account_id)
                     .values(available=Account.available + quantity))
 
 
@@ -265,7 +275,7 @@ def apply_payment(session: Session, event_id: str, order_id: str, amount: int,
     except IntegrityError:
         raise StoreError("replayed", "this notification was already processed", 409) from None
     paid = session.execute(
-        sa.update(Order)
+        _update(Order)
         .where(Order.id == order_id, Order.status == "pending", Order.expires_at > now)
         .values(status="paid", paid_at=now)
     ).rowcount
@@ -280,7 +290,7 @@ def apply_payment(session: Session, event_id: str, order_id: str, amount: int,
 
 def expire_orders(session: Session, now: dt.datetime) -> int:
     """Mark unpaid orders past their deadline as expired."""
-    return int(session.execute(sa.update(Order).where(Order.status == "pending",
+    return int(session.execute(_update(Order).where(Order.status == "pending",
                                                       Order.expires_at <= now)
                                .values(status="expired")).rowcount)
 
@@ -289,7 +299,7 @@ def expire_orders(session: Session, now: dt.datetime) -> int:
 
 def reserve_stamp(session: Session, account: AccountView, serial: str, now: dt.datetime) -> bool:
     """Take one unit of quota and hold ``serial`` for it; False when the quota is empty."""
-    taken = session.execute(sa.update(Account)
+    taken = session.execute(_update(Account)
                             .where(Account.id == account.id, Account.available > 0)
                             .values(available=Account.available - 1)).rowcount
     if taken != 1:
@@ -307,13 +317,13 @@ def complete_stamp(session: Session, serial: str, sha256_before: str, sha256_aft
         raise StoreError("reservation_lost", "the quota reservation is gone", 500)
     stamp.status, stamp.stamped_at = "issued", now
     stamp.sha256_before, stamp.sha256_after = sha256_before, sha256_after
-    session.execute(sa.update(Account).where(Account.id == stamp.account_id)
+    session.execute(_update(Account).where(Account.id == stamp.account_id)
                     .values(spent=Account.spent + 1))
 
 
 def release_stamp(session: Session, serial: str) -> None:
     """Give back a reservation whose document was not produced."""
-    deleted = session.execute(sa.delete(Stamp).where(Stamp.serial == serial,
+    deleted = session.execute(_delete(Stamp).where(Stamp.serial == serial,
                                                      Stamp.status == "reserved")
                               .returning(Stamp.account_id)).first()
     if deleted is not None:
