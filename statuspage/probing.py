@@ -1,0 +1,169 @@
+"""The bridge between the configuration, the pure ``probes`` package and the store.
+
+- ``build_specs``: ``[[probes]]`` entries to ``probes.ProbeSpec`` with "bundled" targets
+  resolved to the bundled (or externally configured) stamping service.
+- ``store_results``: the ONE path by which results reach the database, used by the local
+  scheduler (through ``DatabaseSink``) and by agents' pushes (through the API view).
+- ``evaluate_components``: read each component's window, apply ``statuspage.evaluation``,
+  record status changes and open/annotate draft incidents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from probes import ProbeResult, ProbeSpec
+from statuspage.config import BUNDLED, ProbeConfig, StatusConfig
+from statuspage.db import Database
+from statuspage.evaluation import ComponentEvaluation, evaluate_component
+from statuspage.models import Component, utcnow
+from statuspage.store import drafts, probe_results
+from statuspage.store.components import set_measured_status
+
+__all__ = [
+    "DatabaseSink",
+    "ResultRejected",
+    "build_specs",
+    "component_map",
+    "needs_bundled",
+    "evaluate_components",
+    "spec_for",
+    "store_results",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ResultRejected(ValueError):
+    """A result that names no configured probe or contradicts its configuration."""
+
+
+def spec_for(probe: ProbeConfig, *, bundled_url: str | None = None,
+             bundled_token: str | None = None) -> ProbeSpec:
+    """The ``ProbeSpec`` of one configured probe.
+
+    ``bundled_url``/``bundled_token`` stand for ``target = "bundled"``: the bundled stamping
+    service, or ``STATUSPAGE_STAMPING_URL``/``_TOKEN`` when the page measures an external one.
+    """
+    if probe.target == BUNDLED:
+        if bundled_url is None:
+            raise ValueError(f"probe {probe.name!r} targets the bundled stamping service, "
+                             "whose address is not known here (start it, or set "
+                             "STATUSPAGE_STAMPING_URL)")
+        base, token = bundled_url.rstrip("/"), probe.token or bundled_token
+    else:
+        base, token = probe.target, probe.token
+    target = base
+    if probe.kind == "http":  # the http kind fetches one URL; the others take a base URL
+        target = base + (probe.path if probe.path.startswith("/") else "/" + probe.path)
+    return ProbeSpec(
+        name=probe.name, kind=probe.kind, target=target, timeout_s=probe.timeout_s,
+        latency_budget_ms=probe.latency_budget_ms, expect_status=probe.expect_status,
+        body_contains=probe.body_contains, token=token,
+    )
+
+
+def build_specs(config: StatusConfig, *, bundled_url: str | None = None,
+                bundled_token: str | None = None) -> list[ProbeSpec]:
+    """Specs for every configured probe, in configuration order."""
+    return [spec_for(p, bundled_url=bundled_url, bundled_token=bundled_token)
+            for p in config.probes]
+
+
+def needs_bundled(config: StatusConfig) -> bool:
+    """Whether any probe targets the bundled stamping service."""
+    return any(p.target == BUNDLED for p in config.probes)
+
+
+def component_map(config: StatusConfig) -> dict[str, str]:
+    """Probe name to component id."""
+    return {p.name: p.component for p in config.probes}
+
+
+def check_results(config: StatusConfig, results: Iterable[ProbeResult]) -> None:
+    """Raise ``ResultRejected`` unless every result names a configured probe of its kind."""
+    by_name = {p.name: p for p in config.probes}
+    for result in results:
+        probe = by_name.get(result.probe)
+        if probe is None:
+            raise ResultRejected(f"unknown probe {result.probe!r}")
+        if probe.kind != result.kind:
+            raise ResultRejected(f"probe {result.probe!r} is of kind {probe.kind!r}, "
+                                 f"not {result.kind!r}")
+
+
+def store_results(session: Session, config: StatusConfig,
+                  results: Sequence[ProbeResult]) -> int:
+    """Validate and record ``results`` (raw rows and rollups) in the caller's transaction."""
+    check_results(config, results)
+    return probe_results.record_results(session, results, component_map(config))
+
+
+class DatabaseSink:
+    """A ``probes.ResultSink`` that stores results through ``store_results``.
+
+    The write runs in a thread so a slow database never stalls the event loop that is timing
+    the other probes.
+    """
+
+    def __init__(self, db: Database, config: StatusConfig) -> None:
+        self.db = db
+        self.config = config
+        #: Results that could not be stored (the database was unavailable).
+        self.lost = 0
+
+    def _store(self, results: Sequence[ProbeResult]) -> int:
+        with self.db.session() as session:
+            return store_results(session, self.config, results)
+
+    async def submit(self, result: ProbeResult) -> None:
+        """Store one result; never raises (a lost measurement is logged and counted)."""
+        try:
+            await asyncio.to_thread(self._store, [result])
+        except Exception:
+            self.lost += 1
+            log.exception("could not store the result of probe %s", result.probe)
+
+
+def evaluate_components(session: Session, config: StatusConfig,
+                        now: datetime | None = None) -> list[ComponentEvaluation]:
+    """Evaluate every probed component; record changes and drafts. Returns the changes."""
+    now = now or utcnow()
+    rules = config.evaluation
+    probes_of: dict[str, list[ProbeConfig]] = {}
+    for probe in config.probes:
+        probes_of.setdefault(probe.component, []).append(probe)
+    if not probes_of:
+        return []
+    # lock the rows: two workers evaluating at once must not both record the same change
+    current = {c.id: c.measured_status for c in session.scalars(
+        sa.select(Component).where(Component.id.in_(list(probes_of)))
+        .order_by(Component.id).with_for_update())}
+    since = now - timedelta(seconds=rules.window_s)
+    samples = probe_results.window_samples(session, [p.name for p in config.probes], since)
+    changes: list[ComponentEvaluation] = []
+    for component_id, probes in probes_of.items():
+        if component_id not in current:
+            continue
+        names = {p.name for p in probes}
+        evaluation = evaluate_component(
+            component_id, current[component_id], [s for s in samples if s.probe in names],
+            {p.name: p.latency_budget_ms for p in probes}, rules)
+        if not evaluation.changed or evaluation.status is None:
+            continue
+        previous = current[component_id]
+        set_measured_status(session, component_id, evaluation.status, evaluation.detail())
+        log.warning("component %s: %s -> %s (%s)", component_id, previous, evaluation.status,
+                    evaluation.detail())
+        draft = drafts.note_evaluation(session, evaluation, previous, now,
+                                       config.page.time_zone, config.page.time_zone_label)
+        if draft is not None:
+            drafts.publish_if_configured(session, draft, rules.auto_publish)
+        changes.append(evaluation)
+    return changes

@@ -1,0 +1,144 @@
+"""Draft incidents from probe evidence: one per episode, recovery notes, maintenance, publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from statuspage.config import EvaluationConfig
+from statuspage.db import Database
+from statuspage.evaluation import ComponentEvaluation, evaluate_component
+from statuspage.models import Incident, IncidentComponent
+from statuspage.settings import Settings
+from statuspage.store import drafts
+from statuspage.store.components import set_measured_status
+from statuspage.store.probe_results import Sample
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+RULES = EvaluationConfig()
+
+
+def verdict(component: str, pattern: str, current: str = "operational") -> ComponentEvaluation:
+    codes = {"o": ("ok", 100.0), "x": ("failed", 20000.0)}
+    samples = [Sample("purchase", "local", NOW - timedelta(seconds=10 * (len(pattern) - i)),
+                      codes[c][0], codes[c][1], "timeout" if c == "x" else None)
+               for i, c in enumerate(pattern)]
+    return evaluate_component(component, current, samples, {"purchase": None}, RULES)
+
+
+def apply(db: Database, evaluation: ComponentEvaluation, previous: str) -> Incident | None:
+    with db.session() as session:
+        assert evaluation.status is not None
+        set_measured_status(session, evaluation.component_id, evaluation.status)
+        return drafts.note_evaluation(session, evaluation, previous, NOW)
+
+
+def incidents(db: Database) -> list[Incident]:
+    with db.session() as session:
+        return list(session.scalars(sa.select(Incident).order_by(Incident.created_at)))
+
+
+def test_outage_opens_one_draft_with_evidence(db: Database) -> None:
+    down = verdict("pembelian", "oooxxxxxxxxxx")
+    assert down.status == "major_outage"
+    created = apply(db, down, "operational")
+    assert created is not None
+    (draft,) = incidents(db)
+    assert (draft.is_draft, draft.status, draft.impact, draft.kind) == (
+        True, "investigating", "critical", "incident")
+    assert draft.name == "Gangguan pada Pembelian kuota"
+    evidence = draft.evidence or {}
+    assert evidence["suggested_status"] == "major_outage"
+    assert evidence["components"] == {"pembelian": "major_outage"}
+    assert evidence["error_classes"] == {"timeout": 10}
+    assert evidence["probes"] == ["purchase"]
+    assert evidence["latency_p95_ms"] == 100.0
+    assert evidence["recovered_at"] is None and evidence["suggested_resolution"] is None
+    assert datetime.fromisoformat(evidence["since"]) == NOW - timedelta(seconds=100)
+    assert "Pembelian kuota" in evidence["summary"] and "WIB" in evidence["summary"]
+    with db.session() as session:
+        (row,) = session.scalars(sa.select(IncidentComponent)).all()
+        assert (row.component_id, row.status) == ("pembelian", "major_outage")
+
+
+def test_same_episode_is_not_duplicated_and_other_components_join(db: Database) -> None:
+    apply(db, verdict("pembelian", "oooooooxxx"), "operational")
+    # partial -> major is the same episode: the draft escalates
+    assert apply(db, verdict("pembelian", "xxxxxxxxxx", "partial_outage"),
+                 "partial_outage") is None
+    assert apply(db, verdict("pembubuhan", "xxxxxxxxxx"), "operational") is None
+    (draft,) = incidents(db)
+    evidence = draft.evidence or {}
+    assert evidence["components"] == {"pembelian": "major_outage", "pembubuhan": "major_outage"}
+    assert draft.impact == "critical"
+    assert draft.name == "Gangguan pada beberapa layanan e-meterai"
+
+
+def test_recovery_suggests_a_resolution_once_every_component_is_back(db: Database) -> None:
+    apply(db, verdict("pembelian", "xxxxxxxxxx"), "operational")
+    apply(db, verdict("pembubuhan", "xxxxxxxxxx"), "operational")
+    apply(db, verdict("pembelian", "xxxxxxxxxxoooooooooooooooooooooooooooooooooooooo",
+                      "major_outage"), "major_outage")
+    (draft,) = incidents(db)
+    assert (draft.evidence or {})["recovered_at"] is None  # pembubuhan is still down
+    apply(db, verdict("pembubuhan", "xxxxxxxxxxoooooooooooooooooooooooooooooooooooooo",
+                      "major_outage"), "major_outage")
+    (draft,) = incidents(db)
+    evidence = draft.evidence or {}
+    assert evidence["recovered_at"] == NOW.isoformat()
+    assert "kembali normal" in evidence["suggested_resolution"]
+    assert draft.is_draft and draft.resolved_at is None  # the operator decides
+    # a new outage after recovery is a new episode
+    assert apply(db, verdict("pembelian", "xxxxxxxxxx"), "operational") is not None
+    assert len(incidents(db)) == 2
+
+
+def test_published_incident_gets_a_note_not_a_resolution(db: Database) -> None:
+    apply(db, verdict("pembelian", "xxxxxxxxxx"), "operational")
+    with db.session() as session:
+        incident = session.scalars(sa.select(Incident)).one()
+        incident.is_draft = False
+        incident.components[0].status = "partial_outage"  # what the operator declared
+    apply(db, verdict("pembelian", "x" * 10 + "o" * 40, "major_outage"), "major_outage")
+    (incident,) = incidents(db)
+    evidence = incident.evidence or {}
+    assert evidence["recovered_at"] and "masih terbuka" in evidence["note"]
+    assert incident.resolved_at is None and incident.status == "investigating"
+    with db.session() as session:
+        assert session.scalars(sa.select(IncidentComponent.status)).one() == "partial_outage"
+
+
+def test_no_draft_inside_a_maintenance_window(db: Database) -> None:
+    with db.session() as session:
+        session.add(Incident(kind="maintenance", name="Pemeliharaan", status="in_progress",
+                             components=[IncidentComponent(component_id="pembelian",
+                                                           status="under_maintenance")]))
+    assert apply(db, verdict("pembelian", "xxxxxxxxxx"), "operational") is None
+    assert [i.kind for i in incidents(db)] == ["maintenance"]
+
+
+@pytest.mark.parametrize("auto", [False, True])
+def test_publish_if_configured(db: Database, settings: Settings, auto: bool,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    created = apply(db, verdict("pembelian", "xxxxxxxxxx"), "operational")
+    assert created is not None
+    calls: list[tuple[str, str]] = []
+    try:
+        import statuspage.store.incidents as incidents_store
+    except ImportError:
+        incidents_store = None  # type: ignore[assignment]
+    if incidents_store is not None:
+        monkeypatch.setattr(incidents_store, "publish_draft",
+                            lambda session, incident_id, author: calls.append((incident_id,
+                                                                               author)),
+                            raising=False)
+    with db.session() as session:
+        published = drafts.publish_if_configured(session, created, auto)
+    if not auto:
+        assert published is False and calls == []
+    elif incidents_store is None:
+        assert published is False  # falls back to a logged warning
+    else:
+        assert published is True and calls == [(created.id, "probes")]
