@@ -284,6 +284,37 @@ def _page_geometry(writer: IncrementalPdfFileWriter, page: int | None) -> tuple[
     return index, [min(mb[0], mb[2]), min(mb[1], mb[3]), max(mb[0], mb[2]), max(mb[1], mb[3])]
 
 
+def _add_link(writer: IncrementalPdfFileWriter, index: int,
+              box: tuple[float, float, float, float], url: str) -> None:
+    """Make the stamp clickable: a /Link annotation to the verification page.
+
+    (The QR stamp only adds its own link when used as a plain stamp, not as the appearance
+    of a signature field.)
+    """
+    page_ref, _ = writer.find_page_for_modification(index)
+    page = page_ref.get_object()
+    link = writer.add_object(generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/Annot"),
+        generic.NameObject("/Subtype"): generic.NameObject("/Link"),
+        generic.NameObject("/Rect"): generic.ArrayObject(generic.FloatObject(v) for v in box),
+        generic.NameObject("/Border"): generic.ArrayObject([generic.NumberObject(0)] * 3),
+        generic.NameObject("/A"): generic.DictionaryObject({
+            generic.NameObject("/S"): generic.NameObject("/URI"),
+            generic.NameObject("/URI"): generic.TextStringObject(url),
+        }),
+    }))
+    raw = page.raw_get("/Annots") if "/Annots" in page else None
+    if isinstance(raw, generic.IndirectObject):
+        annots = raw.get_object()
+        annots.append(link)
+        writer.update_container(annots)
+    else:
+        annots = page.get("/Annots", generic.ArrayObject())
+        annots.append(link)
+        page[generic.NameObject("/Annots")] = annots
+        writer.update_container(page)
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -305,6 +336,7 @@ def stamp_document(job: StampJob) -> StampOutput:
             raise DocumentError(
                 "bad_box", f"box {list(box)} is outside page {index + 1} ({mb})"
             )
+    _add_link(writer, index, box, job.verify_url)
     field_name = FIELD_PREFIX + job.serial
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
