@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,10 @@ from probes import ProbeSpec, run_probe
 
 pytestmark = pytest.mark.anyio
 
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
+)
 
 
 def client_for(handler: Handler) -> httpx.AsyncClient:
@@ -21,7 +25,7 @@ def client_for(handler: Handler) -> httpx.AsyncClient:
 
 
 def spec(**kw: object) -> ProbeSpec:
-    values: dict = {"name": "home", "kind": "http", "target": "http://status.test/healthz"}
+    values: dict[str, Any] = {"name": "home", "kind": "http", "target": "http://status.test/healthz"}
     values.update(kw)
     return ProbeSpec(**values)
 
