@@ -1,12 +1,197 @@
-"""Routes of this audience (being built)."""
+"""Statuspage v2 compatible JSON: the same paths, field names and value vocabularies.
+
+A client written for a Statuspage page (``/api/v2/summary.json`` and friends) works unchanged.
+Config groups are Statuspage "group components" (``group: true`` with ``components: [ids]``,
+children carry ``group_id``); their ids are derived from the group name, so they are stable.
+The shaping functions are pure (data in, dicts out); the handlers are ``CachedView``s, so a
+surge of API polling costs the database one read per change, like the pages.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["routes"]
+from starlette.routing import BaseRoute, Route
+
+from statuspage.cache import CachedView, Rendered, RenderRequest
+from statuspage.config import StatusConfig
+from statuspage.models import utcnow
+from statuspage.store.public import (
+    ComponentView,
+    GroupView,
+    IncidentView,
+    PageData,
+    page_data,
+    page_id,
+    recent_incidents,
+)
+
+__all__ = [
+    "component_json",
+    "components_json",
+    "incident_json",
+    "page_json",
+    "routes",
+    "status_json",
+]
+
+JSON = "application/json; charset=utf-8"
+_CORS = ((b"access-control-allow-origin", b"*"),)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with milliseconds, as Statuspage writes it (``...T10:15:00.000Z``)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def page_json(config: StatusConfig, updated_at: datetime) -> dict[str, Any]:
+    """The ``page`` object."""
+    return {"id": page_id(config.page.url), "name": config.page.name, "url": config.page.url,
+            "time_zone": config.page.time_zone, "updated_at": iso(updated_at)}
+
+
+def status_json(data: PageData) -> dict[str, str]:
+    """The ``status`` object: indicator none/minor/major/critical and its description."""
+    return {"indicator": data.indicator, "description": data.description}
+
+
+def component_json(c: ComponentView | GroupView, pid: str, position: int) -> dict[str, Any]:
+    """One component (or group component) with every Statuspage field."""
+    is_group = isinstance(c, GroupView)
+    value: dict[str, Any] = {
+        "id": c.id,
+        "name": c.name,
+        "status": c.status,
+        "created_at": iso(c.created_at),
+        "updated_at": iso(c.updated_at),
+        "position": position,
+        "description": None if isinstance(c, GroupView) else (c.description or None),
+        "showcase": not is_group,
+        "start_date": c.created_at.date().isoformat(),
+        "group_id": None if isinstance(c, GroupView) else c.group_id,
+        "page_id": pid,
+        "group": is_group,
+        "only_show_if_degraded": False,
+    }
+    if isinstance(c, GroupView):
+        value["components"] = [child.id for child in c.components]
+    return value
+
+
+def components_json(data: PageData, pid: str) -> list[dict[str, Any]]:
+    """Every component in page order: each group followed by its members."""
+    result: list[dict[str, Any]] = []
+    for section in data.sections:
+        result.append(component_json(section, pid, len(result) + 1))
+        if isinstance(section, GroupView):
+            result.extend(component_json(c, pid, len(result) + 1) for c in section.components)
+    return result
+
+
+def incident_json(i: IncidentView, data: PageData, config: StatusConfig) -> dict[str, Any]:
+    """One incident or scheduled maintenance with its updates and affected components."""
+    pid = page_id(config.page.url)
+    positions = {c["id"]: c for c in components_json(data, pid)}
+    value: dict[str, Any] = {
+        "id": i.id,
+        "name": i.name,
+        "status": i.status,
+        "created_at": iso(i.created_at),
+        "updated_at": iso(i.updated_at),
+        "monitoring_at": iso(i.monitoring_at),
+        "resolved_at": iso(i.resolved_at),
+        "impact": "maintenance" if i.is_maintenance else i.impact,
+        "shortlink": f"{config.page.url}/incidents/{i.id}",
+        "started_at": iso(i.started_at),
+        "page_id": pid,
+        "incident_updates": [
+            {
+                "id": u.id,
+                "status": u.status,
+                "body": u.body,
+                "incident_id": i.id,
+                "created_at": iso(u.created_at),
+                "updated_at": iso(u.updated_at),
+                "display_at": iso(u.display_at),
+                "affected_components": [dict(a) for a in u.affected_components] or None,
+                "deliver_notifications": u.notify,
+                "custom_tweet": None,
+                "tweet_id": None,
+            }
+            for u in i.updates
+        ],
+        "components": [positions[cid] for cid, _name, _st in i.components if cid in positions],
+    }
+    if i.is_maintenance:
+        value["scheduled_for"] = iso(i.scheduled_for)
+        value["scheduled_until"] = iso(i.scheduled_until)
+    return value
+
+
+def _dump(payload: dict[str, Any]) -> Rendered:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Rendered(200, body, JSON, None, _CORS)
+
+
+def _json_view(build: Callable[[PageData, StatusConfig, Any], dict[str, Any]],
+               incidents: dict[str, Any] | None = None) -> CachedView:
+    """A cached JSON endpoint: read the page (without history) and maybe some incidents."""
+
+    def render(services: Any, request: RenderRequest) -> Rendered:
+        config = services.settings.config
+        with services.db.session() as session:
+            data = page_data(session, config, utcnow(), history=False)
+            extra = recent_incidents(session, **incidents) if incidents is not None else ()
+        payload = {"page": page_json(config, data.updated_at)}
+        payload.update(build(data, config, extra))
+        return _dump(payload)
+
+    return CachedView(render, localized=False)
+
+
+def _incidents(key: str) -> Callable[[PageData, StatusConfig, Any], dict[str, Any]]:
+    def build(data: PageData, config: StatusConfig, extra: Any) -> dict[str, Any]:
+        return {key: [incident_json(i, data, config) for i in extra]}
+    return build
+
+
+def _summary(data: PageData, config: StatusConfig, _extra: Any) -> dict[str, Any]:
+    pid = page_id(config.page.url)
+    maintenances = (*data.active_maintenances, *data.upcoming_maintenances)
+    return {
+        "components": components_json(data, pid),
+        "incidents": [incident_json(i, data, config) for i in data.active_incidents],
+        "scheduled_maintenances": [incident_json(i, data, config) for i in maintenances],
+        "status": status_json(data),
+    }
 
 
 def routes() -> list[BaseRoute]:
-    """The routes of this module."""
-    return []
+    """The ``/api/v2`` routes."""
+    methods = ["GET", "HEAD"]
+    mnt = {"kind": "maintenance", "limit": 50}
+    views = {
+        "/api/v2/summary.json": _json_view(_summary),
+        "/api/v2/status.json": _json_view(lambda d, c, e: {"status": status_json(d)}),
+        "/api/v2/components.json": _json_view(
+            lambda d, c, e: {"components": components_json(d, page_id(c.page.url))}),
+        "/api/v2/incidents.json": _json_view(
+            _incidents("incidents"), {"kind": "incident", "limit": 50}),
+        "/api/v2/incidents/unresolved.json": _json_view(
+            _incidents("incidents"),
+            {"kind": "incident", "limit": 50,
+             "statuses": ("investigating", "identified", "monitoring")}),
+        "/api/v2/scheduled-maintenances.json": _json_view(
+            _incidents("scheduled_maintenances"), mnt),
+        "/api/v2/scheduled-maintenances/upcoming.json": _json_view(
+            _incidents("scheduled_maintenances"), {**mnt, "statuses": ("scheduled",)}),
+        "/api/v2/scheduled-maintenances/active.json": _json_view(
+            _incidents("scheduled_maintenances"),
+            {**mnt, "statuses": ("in_progress", "verifying")}),
+    }
+    return [Route(path, view, methods=methods) for path, view in views.items()]

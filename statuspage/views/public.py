@@ -1,12 +1,196 @@
-"""Routes of this audience (being built)."""
+"""The public pages: home, one incident, history, one component.
+
+Each handler is a ``CachedView``: it parses nothing itself, the cache keys the request, and the
+renderer below (run in a thread on a miss) calls one store verb and one template. Two small pure
+helpers shape data for the templates: ``day_ranges`` (the uptime list readable on a phone) and
+``sparkline`` (the 24-hour latency line as SVG points).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-__all__ = ["routes"]
+from starlette.routing import BaseRoute, Route
+
+from statuspage.cache import STALE_MARKER, CachedView, Rendered, RenderRequest
+from statuspage.models import utcnow
+from statuspage.store.public import (
+    DayUptime,
+    IncidentRef,
+    component_incidents,
+    history_page,
+    incident_detail,
+    page_data,
+    sample_data,
+)
+
+__all__ = ["DayRange", "Sparkline", "day_ranges", "render_page", "routes", "sparkline"]
+
+HTML = "text/html; charset=utf-8"
+_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Consecutive days drawn alike, listed as one line ("1–20 Agu: Normal · 100%")."""
+
+    start: date
+    end: date
+    level: str
+    count: int
+    good: int
+    incidents: tuple[IncidentRef, ...]
+
+    @property
+    def uptime(self) -> float | None:
+        """Uptime over the range's days with data."""
+        return self.good / self.count if self.count else None
+
+
+def day_ranges(days: Sequence[DayUptime]) -> list[DayRange]:
+    """Newest first; days with incidents stand alone, calm days of one level are merged.
+
+    Merging keeps the home page small (90 lines per component would not fit the 60 KB budget)
+    while every day's level, uptime and incidents stay readable as text; the component page
+    lists every day in a table.
+    """
+    ranges: list[DayRange] = []
+    for day in reversed(days):
+        level = day.level
+        last = ranges[-1] if ranges else None
+        if (last is not None and not day.incidents and not last.incidents
+                and last.level == level):
+            ranges[-1] = DayRange(day.day, last.end, level, last.count + day.count,
+                                  last.good + day.good, ())
+        else:
+            ranges.append(DayRange(day.day, day.day, level, day.count, day.good,
+                                   day.incidents))
+    return ranges
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """SVG polyline segments (gaps where an hour had no data) and the figures they show."""
+
+    width: int
+    height: int
+    segments: tuple[str, ...]
+    average: int
+    latest: int
+
+
+def sparkline(values: Sequence[float | None], width: int = 240, height: int = 32
+              ) -> Sparkline | None:
+    """Points for an inline SVG line of hourly averages; None when there is no data at all."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    top = max(known) or 1.0
+    step = width / max(1, len(values) - 1)
+    segments: list[str] = []
+    current: list[str] = []
+    for i, value in enumerate(values):
+        if value is None:
+            if current:
+                segments.append(" ".join(current))
+            current = []
+            continue
+        y = height - 2 - (value / top) * (height - 4)
+        current.append(f"{i * step:.0f},{y:.1f}")
+    if current:
+        segments.append(" ".join(current))
+    # a single point draws nothing: repeat it so the hour shows as a dot-sized line
+    segments = [s if " " in s else f"{s} {s}" for s in segments]
+    return Sparkline(width, height, tuple(segments), round(sum(known) / len(known)),
+                     round(known[-1]))
+
+
+def render_page(services: Any, request: RenderRequest, template: str,
+                context: dict[str, Any], status: int = 200) -> Rendered:
+    """Render a public HTML page plus its variant with the "may be stale" notice."""
+    values = {"now": utcnow(), "day_ranges": day_ranges, "sparkline": sparkline,
+              "sample_data": False, **context}
+    body = services.render_html(template, values, request.lang, request.path,
+                                request.params).encode()
+    notice = services.render_html("_stale_notice.html", {}, request.lang).encode()
+    return Rendered(status, body, HTML, body.replace(STALE_MARKER, notice, 1))
+
+
+def _not_found(services: Any, request: RenderRequest, sample: bool) -> Rendered:
+    return render_page(services, request, "not_found.html", {"sample_data": sample}, 404)
+
+
+def render_home(services: Any, request: RenderRequest) -> Rendered:
+    """``/``: overall status, components with uptime and latency, incidents, maintenance."""
+    now = utcnow()
+    with services.db.session() as session:
+        data = page_data(session, services.settings.config, now)
+    return render_page(services, request, "index.html",
+                       {"data": data, "now": now, "sample_data": data.sample_data})
+
+
+def render_incident(services: Any, request: RenderRequest) -> Rendered:
+    """``/incidents/{id}``: one published incident, every update newest first."""
+    incident_id = request.path_params.get("incident_id", "")
+    with services.db.session() as session:
+        sample = sample_data(session)
+        incident = incident_detail(session, incident_id) if _ID.match(incident_id) else None
+    if incident is None:
+        return _not_found(services, request, sample)
+    return render_page(services, request, "incident.html",
+                       {"incident": incident, "sample_data": sample})
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, int(value or "1"))
+    except ValueError:
+        return 1
+
+
+def page_param(value: str) -> str | None:
+    """Normalise ``?page=``: a page number above 1, else None (the first page)."""
+    number = _page_number(value[:9])
+    return str(number) if number > 1 else None
+
+
+def render_history(services: Any, request: RenderRequest) -> Rendered:
+    """``/history?page=N``: past incidents by month."""
+    page = _page_number(request.params.get("page"))
+    with services.db.session() as session:
+        sample = sample_data(session)
+        history = history_page(session, services.settings.config, page)
+    if history is None:
+        return _not_found(services, request, sample)
+    return render_page(services, request, "history.html",
+                       {"history": history, "sample_data": sample})
+
+
+def render_component(services: Any, request: RenderRequest) -> Rendered:
+    """``/components/{id}``: one component's status, 90 days day by day, its incidents."""
+    component_id = request.path_params.get("component_id", "")
+    now = utcnow()
+    with services.db.session() as session:
+        data = page_data(session, services.settings.config, now)
+        component = data.component(component_id)
+        incidents = component_incidents(session, component_id) if component else ()
+    if component is None:
+        return _not_found(services, request, data.sample_data)
+    return render_page(services, request, "component.html",
+                       {"component": component, "incidents": incidents, "now": now,
+                        "sample_data": data.sample_data})
 
 
 def routes() -> list[BaseRoute]:
-    """The routes of this module."""
-    return []
+    """The public page routes (GET and HEAD, served from the page cache)."""
+    methods = ["GET", "HEAD"]
+    return [
+        Route("/", CachedView(render_home), methods=methods),
+        Route("/history", CachedView(render_history, params={"page": page_param}), methods=methods),
+        Route("/incidents/{incident_id}", CachedView(render_incident), methods=methods),
+        Route("/components/{component_id}", CachedView(render_component), methods=methods),
+    ]

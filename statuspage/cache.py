@@ -1,0 +1,392 @@
+"""The rendered-bytes cache that keeps the public side up during a surge.
+
+Every public response (pages, JSON, feeds) is rendered once per data version and kept as bytes
+(plain and gzip) with its ETag and headers ready to send. A background task polls the database's
+change counter at most once a second (in a thread); a request whose entry is current touches no
+database and no template: it is a dict lookup and two ``send`` calls.
+
+- Keys are (path, normalised known query parameters, language); unknown parameters are ignored,
+  so ``?x=<random>`` cannot grow the cache, which is an LRU of bounded size anyway.
+- Single flight: one render per key and version; concurrent requests get the previous bytes
+  or, when there are none, wait for that one render.
+- When the database is unreachable the last good bytes are served with a visible notice (HTML)
+  or an ``X-Statuspage-Stale`` header (JSON, feeds), never a 500; with no bytes at all, a
+  friendly 503 page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gzip
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = [
+    "CACHE_CONTROL",
+    "STALE_MARKER",
+    "CachedView",
+    "RenderRequest",
+    "Entry",
+    "Key",
+    "PageCache",
+    "Rendered",
+    "accepts_gzip",
+]
+
+log = logging.getLogger(__name__)
+
+CACHE_CONTROL = b"public, max-age=10, stale-while-revalidate=30, stale-if-error=86400"
+#: HTML renderers put this comment where the "data may be stale" notice goes.
+STALE_MARKER = b"<!--stale-notice-->"
+GZIP_MIN_BYTES = 512
+RETRY_AFTER_FAILURE_S = 1.0
+
+#: (path, normalised parameters, language)
+Key = tuple[str, tuple[tuple[str, str], ...], str]
+
+_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+)
+_HTML_CSP = (b"content-security-policy",
+             b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+             b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a renderer returns: status, body, media type, and the body with a stale notice."""
+
+    status: int
+    body: bytes
+    media_type: str
+    stale_body: bytes | None = None
+    extra_headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+@dataclass
+class _Variant:
+    """One representation ready to send: headers and body."""
+
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    etag: bytes
+
+
+def _variant(rendered: Rendered, body: bytes, *, gz: bool, stale: bool, vary: bytes) -> _Variant:
+    payload = gzip.compress(body, 6, mtime=0) if gz else body
+    digest = hashlib.blake2b(body, digest_size=12).hexdigest().encode()
+    etag = b'"' + digest + (b"-gz" if gz else b"") + b'"'
+    headers = [
+        (b"content-type", rendered.media_type.encode()),
+        (b"content-length", str(len(payload)).encode()),
+        (b"vary", vary),
+    ]
+    if rendered.status == 200:
+        headers += [(b"etag", etag), (b"cache-control", CACHE_CONTROL)]
+    else:
+        headers.append((b"cache-control", b"public, max-age=10"))
+    if gz:
+        headers.append((b"content-encoding", b"gzip"))
+    if stale:
+        headers.append((b"x-statuspage-stale", b"true"))
+    headers += _SECURITY_HEADERS
+    if rendered.media_type.startswith("text/html"):
+        headers.append(_HTML_CSP)
+    headers += rendered.extra_headers
+    return _Variant(headers, payload, etag)
+
+
+@dataclass
+class Entry:
+    """A cached response: the plain and gzip variants, built once, plus lazy stale variants."""
+
+    version: int
+    rendered: Rendered
+    vary: bytes
+    plain: _Variant = field(init=False)
+    gzipped: _Variant | None = field(init=False)
+    _stale: dict[bool, _Variant] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        r = self.rendered
+        self.plain = _variant(r, r.body, gz=False, stale=False, vary=self.vary)
+        self.gzipped = (_variant(r, r.body, gz=True, stale=False, vary=self.vary)
+                        if len(r.body) >= GZIP_MIN_BYTES else None)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the cached response."""
+        return self.rendered.status
+
+    def variant(self, gz: bool, stale: bool) -> _Variant:
+        """The representation to send."""
+        if not stale:
+            return self.gzipped if gz and self.gzipped is not None else self.plain
+        gz = gz and self.gzipped is not None
+        found = self._stale.get(gz)
+        if found is None:
+            body = self.rendered.stale_body or self.rendered.body
+            found = self._stale[gz] = _variant(self.rendered, body, gz=gz, stale=True,
+                                               vary=self.vary)
+        return found
+
+
+_gzip_ok: dict[bytes, bool] = {}
+
+
+def accepts_gzip(header: bytes) -> bool:
+    """Whether an Accept-Encoding value allows gzip (``gzip;q=0`` does not)."""
+    found = _gzip_ok.get(header)
+    if found is None:
+        found = False
+        for part in header.lower().split(b",")[:20]:
+            coding, _, params = part.strip().partition(b";")
+            if coding.strip() in (b"gzip", b"x-gzip", b"*"):
+                quality = 1.0
+                params = params.replace(b" ", b"")
+                if params.startswith(b"q="):
+                    try:
+                        quality = float(params[2:])
+                    except ValueError:
+                        quality = 0.0
+                found = quality > 0
+                break
+        if len(_gzip_ok) > 256:  # bounded: header values are attacker-controlled
+            _gzip_ok.clear()
+        _gzip_ok[header] = found
+    return found
+
+
+class PageCache:
+    """Rendered responses per key, invalidated by the database change counter."""
+
+    def __init__(self, counter: Callable[[], int], *, max_entries: int = 512,
+                 max_missing: int = 256, poll_interval: float = 1.0,
+                 poll_timeout: float = 5.0) -> None:
+        self._counter = counter
+        self.max_entries = max_entries
+        self.max_missing = max_missing
+        self.poll_interval = poll_interval
+        self.poll_timeout = poll_timeout
+        self.version: int = -1
+        self.db_ok: bool = True
+        self.renders: int = 0
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._missing: OrderedDict[Key, Entry] = OrderedDict()
+        self._inflight: dict[Key, asyncio.Future[Entry | None]] = {}
+        self._failed: dict[Key, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    # -- the poller -------------------------------------------------------------------------
+
+    async def poll_once(self) -> None:
+        """Read the change counter once (in a thread); note whether the database answers."""
+        try:
+            value = await asyncio.wait_for(asyncio.to_thread(self._counter), self.poll_timeout)
+        except Exception as exc:  # any driver error: keep serving what we have, marked stale
+            if self.db_ok:
+                log.warning("database unreachable, serving cached pages as stale: %r", exc)
+            self.db_ok = False
+            return
+        if not self.db_ok:
+            log.info("database reachable again")
+        self.db_ok = True
+        if value != self.version:
+            self.version = value
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            await self.poll_once()
+
+    async def start(self) -> None:
+        """Read the counter once, then keep polling in the background."""
+        await self.poll_once()
+        if self._task is None:
+            self._task = asyncio.create_task(self._poll_forever(), name="page-cache-poller")
+
+    async def stop(self) -> None:
+        """Stop polling."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry (tests)."""
+        self._entries.clear()
+        self._missing.clear()
+
+    def peek(self, key: Key) -> Entry | None:
+        """The entry for ``key`` whatever its version (tests, diagnostics)."""
+        return self._entries.get(key) or self._missing.get(key)
+
+    def _store(self, key: Key, entry: Entry) -> None:
+        table, limit = ((self._entries, self.max_entries) if entry.status != 404
+                        else (self._missing, self.max_missing))
+        other = self._missing if table is self._entries else self._entries
+        other.pop(key, None)
+        table[key] = entry
+        table.move_to_end(key)
+        while len(table) > limit:
+            table.popitem(last=False)
+
+    async def get(self, key: Key, render: Callable[[], Rendered], vary: bytes
+                  ) -> tuple[Entry | None, bool]:
+        """The entry to send for ``key`` and whether it is stale.
+
+        ``render`` is synchronous (it reads the database and runs templates) and runs in a
+        thread. (None, True) means there is nothing to send: the caller answers 503.
+        """
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._missing.get(key)
+        if entry is not None and entry.version == self.version and self.db_ok:
+            return entry, False
+        if not self.db_ok and entry is not None:
+            return entry, True
+        failed_at = self._failed.get(key)
+        if failed_at is not None and time.monotonic() - failed_at < RETRY_AFTER_FAILURE_S:
+            return entry, True
+        pending = self._inflight.get(key)
+        if pending is not None and entry is not None:
+            return entry, False  # the previous bytes while one render runs
+        if pending is None:
+            # a task of its own: a client that disconnects must not cancel the shared render
+            pending = asyncio.ensure_future(self._build(key, render, vary))
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda _done: self._inflight.pop(key, None))
+        built = await asyncio.shield(pending)
+        if built is None:
+            return entry, True
+        return built, False
+
+    async def _build(self, key: Key, render: Callable[[], Rendered], vary: bytes
+                     ) -> Entry | None:
+        version = self.version  # read before rendering: a change during it triggers another
+        try:
+            rendered = await asyncio.to_thread(render)
+            entry = await asyncio.to_thread(Entry, version, rendered, vary)
+        except Exception:
+            log.exception("rendering %s failed; serving the last good bytes", key[0])
+            self._failed[key] = time.monotonic()
+            if len(self._failed) > self.max_entries:
+                self._failed.clear()
+            return None
+        self._failed.pop(key, None)
+        self.renders += 1
+        self._store(key, entry)
+        return entry
+
+    def keys(self) -> Iterable[Key]:
+        """The keys currently cached (diagnostics)."""
+        return list(self._entries)
+
+
+# -- the ASGI endpoint ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What a renderer gets: the normalised request (no headers, no body)."""
+
+    path: str
+    path_params: dict[str, str]
+    params: dict[str, str]
+    lang: str
+    explicit_lang: bool
+
+
+Renderer = Callable[[Any, RenderRequest], Rendered]
+_VARY_LANG = b"Accept-Encoding, Accept-Language"
+_VARY = b"Accept-Encoding"
+
+
+def _etag_matches(if_none_match: bytes, etag: bytes) -> bool:
+    """Weak comparison (RFC 9110 13.1.2), as If-None-Match requires."""
+    if if_none_match.strip() == b"*":
+        return True
+    if etag not in if_none_match:
+        return False
+    return any(t.strip().removeprefix(b"W/") == etag for t in if_none_match.split(b","))
+
+
+class CachedView:
+    """A pure ASGI endpoint serving one public resource from ``services.cache``.
+
+    ``render(services, request)`` runs in a thread on a miss; ``params`` maps the query
+    parameters that change the response to a normaliser (returning None drops the value, so
+    ``?page=1`` and ``?page=01`` share the default's entry); every other parameter is ignored.
+    ``localized`` adds the negotiated
+    language to the key and ``Accept-Language`` to ``Vary``.
+    """
+
+    def __init__(self, render: Renderer, *,
+                 params: Mapping[str, Callable[[str], str | None]] | None = None,
+                 localized: bool = True) -> None:
+        self.render = render
+        self.params = dict(params or {})
+        self.localized = localized
+        self.vary = _VARY_LANG if localized else _VARY
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        services = scope["app"].state.services
+        encoding = language = if_none_match = b""
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                encoding = value
+            elif name == b"accept-language":
+                language = value
+            elif name == b"if-none-match":
+                if_none_match = value
+        params: dict[str, str] = {}
+        query_lang: str | None = None
+        if scope["query_string"]:
+            for name, value in parse_qsl(scope["query_string"].decode("latin-1"))[:30]:
+                if name == "lang":
+                    query_lang = query_lang or value[:8]
+                elif name in self.params and name not in params:
+                    normalised = self.params[name](value[:64])
+                    if normalised is not None:
+                        params[name] = normalised
+        lang = services.language(query_lang, language) if self.localized else ""
+        key: Key = (scope["path"], tuple(sorted(params.items())), lang)
+        request = RenderRequest(scope["path"], scope.get("path_params", {}), params, lang,
+                                query_lang is not None)
+        entry, stale = await services.cache.get(
+            key, functools.partial(self.render, services, request), self.vary)
+        head = scope["method"] == "HEAD"
+        if entry is None:
+            body = services.state.get("unavailable", {}).get(lang or services.default_language,
+                                                             b"Service unavailable")
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"), (b"retry-after", b"10")]})
+            await send({"type": "http.response.body", "body": b"" if head else body})
+            return
+        variant = entry.variant(bool(encoding) and accepts_gzip(encoding), stale)
+        if if_none_match and entry.status == 200 and _etag_matches(if_none_match, variant.etag):
+            await send({"type": "http.response.start", "status": 304, "headers": [
+                (b"etag", variant.etag), (b"cache-control", CACHE_CONTROL),
+                (b"vary", self.vary)]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": entry.status,
+                    "headers": variant.headers})
+        await send({"type": "http.response.body", "body": b"" if head else variant.body})

@@ -1,0 +1,544 @@
+"""Read verbs for the public page, the Statuspage-compatible API and the feeds.
+
+Every verb takes a ``Session`` first and returns frozen plain values (no ORM objects escape, so
+rendering can happen after the session closes). Reads are bounded: the page reads one aggregate
+row per component and day (90 days) and per component and hour (24 hours) from the rollups,
+however long the history is, and at most a fixed number of incidents.
+
+Drafts (``is_draft``) are never returned by anything in this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from statuspage.config import StatusConfig
+from statuspage.models import (
+    ChangeCounter,
+    Component,
+    Incident,
+    IncidentComponent,
+    PageMarker,
+    ProbeRollup,
+)
+from statuspage.models.public import SAMPLE_DATA_MARKER
+from statuspage.status import page_indicator, shown_status, worst
+
+__all__ = [
+    "ACTIVE_MAINTENANCE",
+    "DAYS",
+    "ComponentView",
+    "DayUptime",
+    "GroupView",
+    "HistoryPage",
+    "IncidentRef",
+    "IncidentView",
+    "PageData",
+    "UpdateView",
+    "component_incidents",
+    "day_level",
+    "group_id",
+    "history_page",
+    "incident_detail",
+    "page_data",
+    "page_id",
+    "recent_incidents",
+    "sample_data",
+]
+
+DAYS = 90
+HOURS = 24
+#: Maintenance statuses during which the covered components show under_maintenance.
+ACTIVE_MAINTENANCE = ("in_progress", "verifying")
+OPEN_INCIDENT = ("investigating", "identified", "monitoring")
+_INCIDENTS_PER_DAY_LIMIT = 500
+_IMPACT_LEVEL = {"minor": "degraded_performance", "major": "partial_outage",
+                 "critical": "major_outage"}
+
+
+def _stable_id(text: str) -> str:
+    """A 12-character lowercase id derived from ``text`` (same on every host and restart)."""
+    digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    chars = []
+    for _ in range(12):
+        digest, rest = divmod(digest, 36)
+        chars.append(alphabet[rest])
+    return "".join(chars)
+
+
+def group_id(name: str) -> str:
+    """The stable id of a config group, used as a Statuspage group component id."""
+    return _stable_id(f"group:{name}")
+
+
+def page_id(url: str) -> str:
+    """The stable id of the page (Statuspage's ``page.id``)."""
+    return _stable_id(f"page:{url}")
+
+
+@dataclass(frozen=True)
+class IncidentRef:
+    """An incident mentioned in an uptime cell."""
+
+    id: str
+    name: str
+    impact: str
+
+
+@dataclass(frozen=True)
+class DayUptime:
+    """One day of a component's uptime bar.
+
+    Days are UTC days, like the day rollups they come from (in Jakarta, 07.00 to 07.00 WIB):
+    mapping them to local days would leave "today" empty for the first seven hours.
+    """
+
+    day: date
+    count: int
+    good: int
+    incidents: tuple[IncidentRef, ...] = ()
+
+    @property
+    def uptime(self) -> float | None:
+        """Share of probe runs that succeeded (ok or degraded); None when nothing ran."""
+        return self.good / self.count if self.count else None
+
+    @property
+    def level(self) -> str:
+        """``no_data`` or the component status the day's cell is drawn with."""
+        return day_level(self.uptime, [i.impact for i in self.incidents])
+
+
+def day_level(uptime: float | None, impacts: Iterable[str] = ()) -> str:
+    """The status a day is drawn with: measured uptime and the worst incident that day.
+
+    Thresholds: >= 99.5 % operational, >= 95 % degraded, >= 80 % partial, else major outage.
+    A day without probe data and without incidents is ``no_data``, never "100 %".
+
+    >>> day_level(None)
+    'no_data'
+    >>> day_level(0.999, ["major"])
+    'partial_outage'
+    """
+    declared = [_IMPACT_LEVEL[i] for i in impacts if i in _IMPACT_LEVEL]
+    if uptime is None:
+        return worst(declared) if declared else "no_data"
+    if uptime >= 0.995:
+        measured = "operational"
+    elif uptime >= 0.95:
+        measured = "degraded_performance"
+    elif uptime >= 0.80:
+        measured = "partial_outage"
+    else:
+        measured = "major_outage"
+    return worst([measured, *declared])
+
+
+@dataclass(frozen=True)
+class ComponentView:
+    """A component as the page shows it."""
+
+    id: str
+    name: str
+    description: str
+    group: str | None
+    position: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    days: tuple[DayUptime, ...] = ()
+    latency_ms: tuple[float | None, ...] = ()
+
+    @property
+    def group_id(self) -> str | None:
+        """The id of its group component, if any."""
+        return group_id(self.group) if self.group else None
+
+    @property
+    def uptime(self) -> float | None:
+        """Uptime over the days with data (None when no day has data)."""
+        count = sum(d.count for d in self.days)
+        return sum(d.good for d in self.days) / count if count else None
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A config group (a Statuspage group component) and its components."""
+
+    id: str
+    name: str
+    position: int
+    components: tuple[ComponentView, ...]
+
+    @property
+    def status(self) -> str:
+        """The worst status of its components."""
+        return worst(c.status for c in self.components)
+
+    @property
+    def created_at(self) -> datetime:
+        """The oldest component's creation time."""
+        return min(c.created_at for c in self.components)
+
+    @property
+    def updated_at(self) -> datetime:
+        """The latest change of any of its components."""
+        return max(c.updated_at for c in self.components)
+
+
+@dataclass(frozen=True)
+class UpdateView:
+    """One published update of an incident."""
+
+    id: str
+    incident_id: str
+    status: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    display_at: datetime
+    affected_components: tuple[dict[str, str], ...]
+    notify: bool
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """A published incident or scheduled maintenance with its updates (newest first)."""
+
+    id: str
+    kind: str
+    name: str
+    status: str
+    impact: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime
+    monitoring_at: datetime | None
+    resolved_at: datetime | None
+    scheduled_for: datetime | None
+    scheduled_until: datetime | None
+    updates: tuple[UpdateView, ...]
+    components: tuple[tuple[str, str, str], ...]  # (component id, name, declared status)
+    postmortem_body: str | None = None
+    postmortem_published_at: datetime | None = None
+
+    @property
+    def is_maintenance(self) -> bool:
+        """Whether this is a scheduled maintenance."""
+        return self.kind == "maintenance"
+
+    @property
+    def is_open(self) -> bool:
+        """Not resolved / completed yet."""
+        return self.status not in ("resolved", "postmortem", "completed")
+
+    @property
+    def begins_at(self) -> datetime:
+        """When it started (or is scheduled to start)."""
+        return self.scheduled_for if self.is_maintenance and self.scheduled_for else \
+            self.started_at
+
+    def duration(self, now: datetime) -> timedelta:
+        """How long it lasted (or has lasted so far)."""
+        end = self.resolved_at or (self.scheduled_until if self.is_maintenance and not
+                                   self.is_open else None) or now
+        return max(timedelta(0), end - self.begins_at)
+
+
+@dataclass(frozen=True)
+class PageData:
+    """Everything the home page, summary.json and status.json show."""
+
+    generated_at: datetime
+    updated_at: datetime
+    indicator: str
+    description: str
+    components: tuple[ComponentView, ...]
+    sections: tuple[ComponentView | GroupView, ...]
+    active_incidents: tuple[IncidentView, ...]
+    active_maintenances: tuple[IncidentView, ...]
+    upcoming_maintenances: tuple[IncidentView, ...]
+    sample_data: bool
+
+    @property
+    def groups(self) -> tuple[GroupView, ...]:
+        """The group sections."""
+        return tuple(s for s in self.sections if isinstance(s, GroupView))
+
+    def component(self, component_id: str) -> ComponentView | None:
+        """The component with this id, or None."""
+        return next((c for c in self.components if c.id == component_id), None)
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of history: incidents grouped by month (newest first)."""
+
+    page: int
+    pages: int
+    months: tuple[tuple[date, tuple[IncidentView, ...]], ...]
+
+
+def _published() -> sa.ColumnElement[bool]:
+    return Incident.is_draft.is_(False)
+
+
+def _with_children() -> tuple[object, ...]:
+    return (selectinload(Incident.updates), selectinload(Incident.components))
+
+
+def _view(incident: Incident, names: dict[str, str]) -> IncidentView:
+    updates = tuple(
+        UpdateView(u.id, u.incident_id, u.status, u.body, u.created_at, u.updated_at,
+                   u.display_at, tuple(dict(a) for a in (u.affected_components or ())),
+                   bool(u.notify))
+        for u in sorted(incident.updates, key=lambda u: u.display_at, reverse=True)
+    )
+    comps = tuple((ic.component_id, names.get(ic.component_id, ic.component_id), ic.status)
+                  for ic in sorted(incident.components, key=lambda ic: ic.component_id))
+    return IncidentView(
+        incident.id, incident.kind, incident.name, incident.status, incident.impact,
+        incident.created_at, incident.updated_at, incident.started_at, incident.monitoring_at,
+        incident.resolved_at, incident.scheduled_for, incident.scheduled_until, updates, comps,
+        incident.postmortem_body if incident.postmortem_published_at else None,
+        incident.postmortem_published_at,
+    )
+
+
+def _component_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(sa.select(Component.id, Component.name)).tuples().all())
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), UTC)
+
+
+def _uptime_days(session: Session, today: date, now: datetime
+                 ) -> dict[str, dict[date, tuple[int, int]]]:
+    """(count, good) per component and day; one aggregate row per component and bucket."""
+    first = today - timedelta(days=DAYS - 1)
+    since = _day_start(first)
+    rows = session.execute(
+        sa.select(ProbeRollup.component_id, ProbeRollup.bucket_start,
+                  sa.func.sum(ProbeRollup.count), sa.func.sum(ProbeRollup.ok),
+                  sa.func.sum(ProbeRollup.degraded))
+        .where(ProbeRollup.period == "day", ProbeRollup.bucket_start >= since,
+               ProbeRollup.bucket_start <= now)
+        .group_by(ProbeRollup.component_id, ProbeRollup.bucket_start)
+    ).tuples()
+    result: dict[str, dict[date, tuple[int, int]]] = defaultdict(dict)
+    for cid, start, count, ok, degraded in rows:
+        day = start.astimezone(UTC).date()
+        if day < first:
+            continue
+        prev = result[cid].get(day, (0, 0))
+        result[cid][day] = (prev[0] + int(count or 0), prev[1] + int(ok or 0) + int(degraded or 0))
+    return result
+
+
+def _latency_hours(session: Session, now: datetime) -> dict[str, dict[datetime, float]]:
+    """Average latency per component and hour over the last 24 hours."""
+    current = now.replace(minute=0, second=0, microsecond=0)
+    since = current - timedelta(hours=HOURS - 1)
+    rows = session.execute(
+        sa.select(ProbeRollup.component_id, ProbeRollup.bucket_start,
+                  sa.func.sum(ProbeRollup.latency_sum_ms), sa.func.sum(ProbeRollup.count))
+        .where(ProbeRollup.period == "hour", ProbeRollup.bucket_start >= since,
+               ProbeRollup.bucket_start <= now)
+        .group_by(ProbeRollup.component_id, ProbeRollup.bucket_start)
+    ).tuples()
+    result: dict[str, dict[datetime, float]] = defaultdict(dict)
+    for cid, start, total, count in rows:
+        if count:
+            result[cid][start.replace(minute=0, second=0, microsecond=0)] = float(total) / count
+    return result
+
+
+def _incidents_by_day(session: Session, today: date, now: datetime
+                      ) -> dict[str, dict[date, list[IncidentRef]]]:
+    """Published incidents overlapping each component's days (bounded to a fixed number)."""
+    first = today - timedelta(days=DAYS - 1)
+    since = _day_start(first)
+    incidents = session.scalars(
+        sa.select(Incident).options(selectinload(Incident.components))
+        .where(_published(), Incident.kind == "incident", Incident.started_at <= now,
+               sa.or_(Incident.resolved_at.is_(None), Incident.resolved_at >= since))
+        .order_by(Incident.started_at.desc()).limit(_INCIDENTS_PER_DAY_LIMIT)
+    ).all()
+    result: dict[str, dict[date, list[IncidentRef]]] = defaultdict(lambda: defaultdict(list))
+    for inc in incidents:
+        ref = IncidentRef(inc.id, inc.name, inc.impact)
+        start = max(inc.started_at.astimezone(UTC).date(), first)
+        end = min((inc.resolved_at or now).astimezone(UTC).date(), today)
+        for ic in inc.components:
+            day = start
+            while day <= end:
+                result[ic.component_id][day].append(ref)
+                day += timedelta(days=1)
+    return result
+
+
+def _sections(components: Sequence[ComponentView]) -> tuple[ComponentView | GroupView, ...]:
+    """Components in page order, grouped where the config groups them (group at first child)."""
+    sections: list[ComponentView | GroupView] = []
+    members: dict[str, list[ComponentView]] = {}
+    for comp in components:
+        if comp.group is None:
+            sections.append(comp)
+        elif comp.group not in members:
+            members[comp.group] = [comp]
+            sections.append(GroupView(group_id(comp.group), comp.group, comp.position, ()))
+        else:
+            members[comp.group].append(comp)
+    return tuple(
+        GroupView(s.id, s.name, s.position, tuple(members[s.name]))
+        if isinstance(s, GroupView) else s for s in sections
+    )
+
+
+def page_data(session: Session, config: StatusConfig, now: datetime, *,
+              history: bool = True) -> PageData:
+    """What the home page shows now; ``history=False`` skips uptime and latency (API)."""
+    today = now.astimezone(UTC).date()
+    rows = session.scalars(sa.select(Component).where(Component.active.is_(True))
+                           .order_by(Component.position, Component.id)).all()
+    names = {c.id: c.name for c in rows}
+    open_items = session.scalars(
+        sa.select(Incident).options(*_with_children())  # type: ignore[arg-type]
+        .where(_published(), sa.or_(
+            sa.and_(Incident.kind == "incident", Incident.status.in_(OPEN_INCIDENT)),
+            sa.and_(Incident.kind == "maintenance",
+                    Incident.status.in_(("scheduled", *ACTIVE_MAINTENANCE)))))
+        .order_by(Incident.started_at.desc()).limit(200)
+    ).all()
+    views = [_view(i, names) for i in open_items]
+    incidents = tuple(v for v in views if not v.is_maintenance)
+    active_mnt = tuple(v for v in views if v.is_maintenance and v.status in ACTIVE_MAINTENANCE)
+    upcoming = tuple(sorted(
+        (v for v in views if v.is_maintenance and v.status == "scheduled"
+         and (v.scheduled_until is None or v.scheduled_until > now)),
+        key=lambda v: v.begins_at))
+    declared: dict[str, list[str]] = defaultdict(list)
+    for inc in incidents:
+        for cid, _name, status in inc.components:
+            declared[cid].append(status)
+    maintained = {cid for m in active_mnt for cid, _n, _s in m.components}
+
+    days = _uptime_days(session, today, now) if history else {}
+    by_day = _incidents_by_day(session, today, now) if history else {}
+    latency = _latency_hours(session, now) if history else {}
+    day_list = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    current_hour = now.replace(minute=0, second=0, microsecond=0)
+    hours = [current_hour - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
+    components = []
+    for row in rows:
+        comp_days: tuple[DayUptime, ...] = ()
+        comp_latency: tuple[float | None, ...] = ()
+        if history:
+            counts = days.get(row.id, {})
+            refs = by_day.get(row.id, {})
+            comp_days = tuple(DayUptime(d, *counts.get(d, (0, 0)), tuple(refs.get(d, ())))
+                              for d in day_list)
+            comp_latency = tuple(latency.get(row.id, {}).get(h) for h in hours)
+        status = shown_status(row.measured_status, declared.get(row.id, ()),
+                              in_maintenance=row.id in maintained)
+        components.append(ComponentView(
+            row.id, row.name, row.description or "", row.group_name, row.position, status,
+            row.created_at, row.updated_at, comp_days, comp_latency))
+    indicator, description = page_indicator([c.status for c in components],
+                                            [i.impact for i in incidents])
+    changed = session.scalar(sa.select(ChangeCounter.changed_at).where(ChangeCounter.id == 1))
+    sample = sample_data(session)
+    return PageData(now, changed or now, indicator, description, tuple(components),
+                    _sections(components), incidents, active_mnt, upcoming, sample)
+
+
+def sample_data(session: Session) -> bool:
+    """Whether the database holds labelled sample history (``statuspage serve --demo``)."""
+    return session.get(PageMarker, SAMPLE_DATA_MARKER) is not None
+
+
+def incident_detail(session: Session, incident_id: str) -> IncidentView | None:
+    """One published incident or maintenance, or None (unknown id or a draft)."""
+    incident = session.scalars(
+        sa.select(Incident).options(*_with_children())  # type: ignore[arg-type]
+        .where(Incident.id == incident_id[:16], _published())
+    ).first()
+    return None if incident is None else _view(incident, _component_names(session))
+
+
+def recent_incidents(session: Session, *, kind: str | None = "incident", limit: int = 50,
+                     component_id: str | None = None, statuses: Sequence[str] | None = None
+                     ) -> tuple[IncidentView, ...]:
+    """The most recent published incidents (and/or maintenances), newest first."""
+    query = sa.select(Incident).options(*_with_children()).where(  # type: ignore[arg-type]
+        _published())
+    if kind is not None:
+        query = query.where(Incident.kind == kind)
+    if statuses is not None:
+        query = query.where(Incident.status.in_(tuple(statuses)))
+    if component_id is not None:
+        query = query.where(Incident.id.in_(
+            sa.select(IncidentComponent.incident_id)
+            .where(IncidentComponent.component_id == component_id)))
+    order = sa.func.coalesce(Incident.scheduled_for, Incident.started_at).desc()
+    rows = session.scalars(query.order_by(order, Incident.id).limit(limit)).all()
+    names = _component_names(session)
+    return tuple(_view(i, names) for i in rows)
+
+
+def component_incidents(session: Session, component_id: str, limit: int = 20
+                        ) -> tuple[IncidentView, ...]:
+    """Recent published incidents and maintenances that affected one component."""
+    return recent_incidents(session, kind=None, limit=limit, component_id=component_id)
+
+
+def history_page(session: Session, config: StatusConfig, page: int, per_page: int = 20
+                 ) -> HistoryPage | None:
+    """Page ``page`` (1-based) of past incidents and maintenances, grouped by month.
+
+    Months without incidents between the first and last shown are listed empty, so the reader
+    sees "no incidents" rather than a gap. None when the page is past the end.
+    """
+    zone = ZoneInfo(config.page.time_zone)
+    total = session.scalar(sa.select(sa.func.count()).select_from(Incident).where(
+        _published(), sa.or_(Incident.kind == "incident",
+                             Incident.status.in_(("in_progress", "verifying", "completed"))))
+    ) or 0
+    pages = max(1, math.ceil(total / per_page))
+    if page < 1 or page > pages:
+        return None
+    query = sa.select(Incident).options(*_with_children()).where(  # type: ignore[arg-type]
+        _published(), sa.or_(Incident.kind == "incident",
+                             Incident.status.in_(("in_progress", "verifying", "completed"))))
+    order = sa.func.coalesce(Incident.scheduled_for, Incident.started_at).desc()
+    rows = session.scalars(query.order_by(order, Incident.id)
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    names = _component_names(session)
+    grouped: dict[date, list[IncidentView]] = defaultdict(list)
+    for row in rows:
+        view = _view(row, names)
+        local = view.begins_at.astimezone(zone)
+        grouped[date(local.year, local.month, 1)].append(view)
+    months: list[tuple[date, tuple[IncidentView, ...]]] = []
+    if grouped:
+        newest = max(grouped)
+        if page == 1:
+            today = datetime.now(UTC).astimezone(zone)
+            newest = max(newest, date(today.year, today.month, 1))
+        oldest = min(grouped)
+        month = newest
+        while month >= oldest and len(months) < 240:
+            months.append((month, tuple(grouped.get(month, ()))))
+            month = (month - timedelta(days=1)).replace(day=1)
+    return HistoryPage(page, pages, tuple(months))
