@@ -6,7 +6,9 @@ timings when the client talks to a network transport. ``ttfb`` is counted from t
 the first request (like curl's ``time_starttransfer``), so it includes ``connect``. Transports
 that do not trace (``MockTransport``, ``ASGITransport``) get ``connect`` 0 and a ``ttfb``
 taken when the response headers were handed back; a reused keep-alive connection also has
-``connect`` 0, because no connection was opened.
+``connect`` 0, because no connection was opened: a caller that wants the handshake in every
+run gives each run a fresh client, or one built with
+``httpx.Limits(max_keepalive_connections=0)``.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Transaction:
         self.spec = spec
         self.client = client
         self.phases: dict[str, float] = {}
-        self.step_name = "start"
+        self.step_name = "request"
         #: The innermost step that was running when the transaction failed or timed out.
         self.failed_step: str | None = None
         self._start = time.perf_counter()

@@ -31,7 +31,8 @@ class ProbeResult:
     ``total_ms`` equals ``phases["total"]``. ``error_class`` is a short stable name
     (``timeout``, ``connect_error``, ``http_5xx``, ``http_4xx``, ``overloaded``,
     ``invalid_signature``, ``wrong_serial``, ``bad_response``...) set whenever the outcome is
-    not ``ok``.
+    not ``ok`` (``slow`` for ``degraded``). ``kind`` is not limited to
+    :data:`~probes.PROBE_KINDS`, so a newer remote agent's results are still accepted.
     """
 
     probe: str

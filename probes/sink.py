@@ -114,7 +114,8 @@ class HttpResultSink:
                 headers={"Authorization": f"Bearer {self._token}"},
                 timeout=self._timeout_s,
             )
-        except httpx.HTTPError as exc:
+        except Exception as exc:
+            # Transport errors, and anything else (a closed client): submit must not raise.
             logger.debug("posting results failed: %r", exc)
             return "retry"
         if response.is_success:

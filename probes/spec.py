@@ -24,8 +24,12 @@ class ProbeSpec:
     - ``purchase``: ``quantity`` (int, default 1), ``poll_interval_s`` (float, default 0.2).
     - ``stamp``: ``auto_purchase`` (bool, default True): buy one stamp when the quota is
       exhausted, then stamp.
-    - ``verify``: ``document`` (bytes): a stamped PDF to verify; without it the probe stamps
-      the reference PDF once per target and reuses the result.
+    - ``verify``: ``document`` (bytes) or ``document_path`` (str): a stamped PDF to verify,
+      ``serial`` (str) to cross-check; without a document the probe stamps the reference PDF
+      once per target and reuses the result.
+
+    ``token`` is not required at construction, because ``statuspage serve`` creates the probe
+    account at start; a transaction run without one fails with ``http_4xx`` (401).
 
     Construction fails with :class:`ValueError` on an unknown kind or a non-positive timeout,
     so a bad configuration stops the boot rather than every run.

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import uuid
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -232,7 +233,12 @@ async def _verify_serial(tx: Transaction, serial: str, pdf: bytes) -> None:
 
 
 async def run_stamp(tx: Transaction) -> None:
-    """The ``stamp`` kind: stamp, validate the signature against the CA, resolve the serial."""
+    """The ``stamp`` kind: stamp, validate the signature against the CA, resolve the serial.
+
+    Phases: ``stamp`` (and ``quota``/``order``/``pay``/``credit`` when it had to buy),
+    ``validate`` (including the fetch of ``/ca.pem`` when it is not cached) and
+    ``verify_serial``.
+    """
     auto_purchase = bool(tx.spec.options.get("auto_purchase", True))
     pdf, serial = await stamp_once(tx, auto_purchase=auto_purchase)
     with tx.step("validate"):
@@ -265,12 +271,19 @@ async def _verify_document(tx: Transaction, document: bytes, serial: str | None)
 async def run_verify(tx: Transaction) -> None:
     """The ``verify`` kind: POST a known stamped document to ``/api/v1/verify``, expect valid.
 
-    The document is ``options["document"]`` (with an optional ``options["serial"]`` to
-    cross-check), or one stamped by this probe once per target and reused. If a reused
-    document fails, it is dropped and a fresh one tried once in the same run, so a service
-    re-created with a new CA does not look broken forever.
+    The document is ``options["document"]`` (bytes) or the file at
+    ``options["document_path"]`` (for TOML configuration), with an optional
+    ``options["serial"]`` to cross-check; or else one stamped by this probe once per target
+    and reused. If a reused document fails, it is dropped and a fresh one tried once in the
+    same run, so a service re-created with a new CA does not look broken forever.
     """
     given = tx.spec.options.get("document")
+    path = tx.spec.options.get("document_path")
+    if given is None and isinstance(path, str):
+        try:
+            given = await asyncio.to_thread(Path(path).read_bytes)
+        except OSError as exc:
+            raise ProbeFailure("bad_config", f"options.document_path: {exc}") from None
     if given is not None:
         if not isinstance(given, bytes | bytearray):
             raise ProbeFailure("bad_config", "options.document must be bytes")

@@ -127,3 +127,12 @@ async def test_rejects_nonsense_sizes() -> None:
     async with Page().client() as client:
         with pytest.raises(ValueError):
             HttpResultSink(URL, "t", client, max_buffer=0)
+
+
+async def test_a_closed_client_does_not_make_submit_raise() -> None:
+    page = Page()
+    client = page.client()
+    await client.aclose()
+    sink = HttpResultSink(URL, "agent-token", client, backoff_s=60)
+    await sink.submit(result(1))
+    assert sink.pending == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,3 +276,31 @@ async def test_verify_overloaded(service: FakeStamping, signed_pdf: bytes) -> No
 async def test_verify_bad_option_is_bad_config(service: FakeStamping) -> None:
     result = await run(service, spec("verify", options={"document": "not bytes"}))
     assert (result.outcome, result.error_class) == ("failed", "bad_config")
+
+
+async def test_verify_document_path(
+    service: FakeStamping, signed_pdf: bytes, tmp_path: Path
+) -> None:
+    document = tmp_path / "stamped.pdf"
+    document.write_bytes(signed_pdf)
+    result = await run(service, spec("verify", options={"document_path": str(document)}))
+    assert result.outcome == "ok", result.message
+    missing = await run(service, spec("verify", options={"document_path": str(tmp_path / "x")}))
+    assert (missing.outcome, missing.error_class) == ("failed", "bad_config")
+
+
+async def test_signature_validation_runs_off_the_event_loop(
+    service: FakeStamping, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import probes.transactions as transactions
+
+    threads: list[str] = []
+    real = transactions.check_signed_pdf
+
+    def spy(pdf: bytes, ca: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(pdf, ca)
+
+    monkeypatch.setattr(transactions, "check_signed_pdf", spy)
+    assert (await run(service, spec("stamp"))).outcome == "ok"
+    assert threads and threading.main_thread().name not in threads
