@@ -13,18 +13,16 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 __all__ = ["Gate", "Overloaded"]
 
 
-@dataclass(frozen=True)
 class Overloaded(Exception):
     """Refusal: the gate is full.  ``retry_after`` is whole seconds for the header."""
 
-    gate: str
-    estimated_wait: float
-    in_system: int
+    def __init__(self, gate: str, estimated_wait: float, in_system: int) -> None:
+        super().__init__(gate, estimated_wait, in_system)
+        self.gate, self.estimated_wait, self.in_system = gate, estimated_wait, in_system
 
     @property
     def retry_after(self) -> int:

@@ -1,0 +1,110 @@
+"""Admission control and fault injection."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from starlette.testclient import TestClient
+
+from stamping.app import create_app
+from stamping.settings import Settings
+from tests.stamping.conftest import ADMIN_TOKEN, auth, buy, pdf_file, register
+
+ADMIN = auth(ADMIN_TOKEN)
+
+
+def test_overload_is_refused_at_once_with_retry_after(make_settings: Callable[..., Settings],
+                                                      sample_pdf: bytes) -> None:
+    settings = make_settings(sign_workers=1, sign_slots_per_worker=1, stamp_queue=1)
+    with TestClient(create_app(settings)) as client:
+        token = register(client)
+        buy(client, token, 40)
+
+        def stamp(_: int) -> tuple[int, float, dict[str, str], dict[str, object]]:
+            started = time.perf_counter()
+            r = client.post("/api/v1/stamps", files=pdf_file(sample_pdf), headers=auth(token))
+            body = {} if r.status_code == 201 else r.json()
+            return r.status_code, time.perf_counter() - started, dict(r.headers), body
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(stamp, range(32)))
+        ok = [r for r in results if r[0] == 201]
+        shed = [r for r in results if r[0] == 503]
+        assert ok and shed and len(ok) + len(shed) == len(results)
+        for _, elapsed, headers, body in shed:
+            assert int(headers["retry-after"]) >= 1
+            assert body["error"] == "overloaded"
+            assert isinstance(body["estimated_wait_seconds"], float)
+        # Refusals never wait for the signing pool.
+        assert sorted(e for _, e, _, _ in shed)[len(shed) // 2] < 0.25
+        quota = client.get("/api/v1/quota", headers=auth(token)).json()
+        assert quota == {"available": 40 - len(ok), "spent": len(ok)}
+        metrics = client.get("/metrics").text
+        assert 'stamping_rejected_total{gate="stamp"}' in metrics
+
+
+def test_admin_api_requires_the_token(make_settings: Callable[..., Settings]) -> None:
+    with TestClient(create_app(make_settings(admin_token=""))) as client:
+        r = client.post("/api/v1/admin/faults", json={}, headers=ADMIN)
+        assert r.status_code == 403 and r.json()["error"] == "admin_disabled"
+    with TestClient(create_app(make_settings())) as client:
+        assert client.post("/api/v1/admin/faults", json={}).status_code == 401
+        r = client.post("/api/v1/admin/faults", json={}, headers=auth("wrong"))
+        assert r.status_code == 401
+        for bad in [{"latency_ms": -1}, {"error_rate": 2}, {"capacity": "x"}, {"down": 1},
+                    {"nonsense": 1}, {"endpoints": ["no-slash"]}]:
+            r = client.post("/api/v1/admin/faults", json=bad, headers=ADMIN)
+            assert r.status_code == 422, bad
+
+
+def test_injected_latency_is_accurate_and_scoped(client: TestClient) -> None:
+    r = client.post("/api/v1/admin/faults",
+                    json={"latency_ms": 150, "endpoints": ["/healthz"]}, headers=ADMIN)
+    assert r.status_code == 200
+    assert r.json()["latency_ms"] == 150 and r.json()["endpoints"] == ["/healthz"]
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        assert client.get("/healthz").status_code == 200
+        timings.append((time.perf_counter() - started) * 1000)
+    for ms in timings:
+        assert 150 <= ms <= 150 * 1.05 + 5, timings
+    started = time.perf_counter()
+    client.get("/readyz")
+    assert (time.perf_counter() - started) * 1000 < 100
+    assert client.post("/api/v1/admin/faults", json={}, headers=ADMIN).json()["latency_ms"] is None
+
+
+def test_error_rate_down_and_capacity(client: TestClient, sample_pdf: bytes) -> None:
+    token = register(client)
+    buy(client, token, 2)
+    client.post("/api/v1/admin/faults", json={"error_rate": 1.0}, headers=ADMIN)
+    r = client.get("/api/v1/quota", headers=auth(token))
+    assert r.status_code == 500 and r.json()["error"] == "injected_error"
+    client.post("/api/v1/admin/faults", json={"down": True}, headers=ADMIN)
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json()["error"] == "service_down"
+    assert client.get("/metrics").status_code == 200  # never faulted
+    client.post("/api/v1/admin/faults", json={"capacity": 0}, headers=ADMIN)
+    r = client.post("/api/v1/stamps", files=pdf_file(sample_pdf), headers=auth(token))
+    assert r.status_code == 503 and r.json()["error"] == "overloaded"
+    assert client.get("/api/v1/admin/faults", headers=ADMIN).json()["capacity"] == 0
+    client.post("/api/v1/admin/faults", json={}, headers=ADMIN)
+    r = client.post("/api/v1/stamps", files=pdf_file(sample_pdf), headers=auth(token))
+    assert r.status_code == 201
+    assert client.get("/api/v1/quota", headers=auth(token)).json() == {"available": 1,
+                                                                        "spent": 1}
+
+
+def test_faults_are_shared_between_processes(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(fault_cache_seconds=0.2)
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        assert b.get("/healthz").status_code == 200
+        a.post("/api/v1/admin/faults", json={"down": True}, headers=ADMIN)
+        time.sleep(0.3)
+        assert b.get("/healthz").status_code == 503
+        b.post("/api/v1/admin/faults", json={}, headers=ADMIN)
+        time.sleep(0.3)
+        assert a.get("/healthz").status_code == 200
