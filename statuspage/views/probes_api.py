@@ -1,12 +1,243 @@
-"""Routes of this audience (being built)."""
+"""Probe endpoints: the probes overview, agents' pushed results, and Prometheus ``/metrics``.
+
+``/metrics`` is produced by a collector that reads day rollups at scrape time, so every web
+process reports the same numbers (in-process counters would differ per process and reset on
+restart). Finished days are summed once per process per day; only today's rows are read on
+each scrape, so a scrape costs the same after a year as after a day.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
-__all__ = ["routes"]
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from probes import ProbeResult
+from statuspage import histogram, probing
+from statuspage.config import StatusConfig
+from statuspage.db import Database
+from statuspage.models import Component, ProbeRollup, utcnow
+from statuspage.services import Services
+from statuspage.status import COMPONENT_STATUSES
+from statuspage.store.probe_results import bucket_start
+
+__all__ = ["MAX_BODY_BYTES", "MAX_RESULTS", "ProbeMetricsCollector", "routes"]
+
+log = logging.getLogger(__name__)
+
+MAX_RESULTS = 1000
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def list_probes(request: Request) -> Response:
+    """``GET /api/v1/probes``: every probe, its locations, last results and latency."""
+    services = _services(request)
+
+    def read() -> list[dict[str, object]]:
+        with services.db.session() as session:
+            return probing.overview(session, services.settings.config)
+
+    items = await run_in_threadpool(read)
+    return JSONResponse({"generated_at": utcnow().isoformat(), "probes": items},
+                        headers={"Cache-Control": "public, max-age=10"})
+
+
+def _problem(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status,
+                        headers={"Cache-Control": "no-store", **headers})
+
+
+async def push_results(request: Request) -> Response:
+    """``POST /api/v1/probe-results``: ``{"results": [...]}`` from an authenticated agent.
+
+    202 with the count stored; 401 for a missing/unknown/revoked token; 422 when any result is
+    invalid, names an unknown probe or another location (the batch is all or nothing).
+    """
+    services = _services(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return _problem(401, "agent token required", **{"WWW-Authenticate": "Bearer"})
+
+    def authenticate() -> str | None:
+        with services.db.session() as session:
+            return probing.authenticate_agent(session, token)
+
+    location = await run_in_threadpool(authenticate)
+    if location is None:
+        return _problem(401, "unknown or revoked agent token",
+                        **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return _problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _problem(400, "body is not JSON")
+    items = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return _problem(422, 'expected {"results": [...]}')
+    if len(items) > MAX_RESULTS:
+        return _problem(413, f"at most {MAX_RESULTS} results per request")
+    results: list[ProbeResult] = []
+    for index, item in enumerate(items):
+        try:
+            result = ProbeResult.from_dict(item)
+        except ValueError as exc:
+            return _problem(422, f"results[{index}]: {exc}")
+        if result.location != location:
+            return _problem(422, f"results[{index}]: this token reports for location "
+                                 f"{location!r}, not {result.location!r}")
+        results.append(result)
+
+    def store() -> int:
+        with services.db.session() as session:
+            return probing.store_results(session, services.settings.config, results)
+
+    try:
+        count = await run_in_threadpool(store)
+    except probing.ResultRejected as exc:
+        return _problem(422, str(exc))
+    return JSONResponse({"accepted": count, "location": location}, status_code=202,
+                        headers={"Cache-Control": "no-store"})
+
+
+class ProbeMetricsCollector(Collector):
+    """Prometheus metrics read from the database at scrape time."""
+
+    def __init__(self, db: Database, config: StatusConfig) -> None:
+        self.db = db
+        self.config = config
+        self._lock = threading.Lock()
+        self._past_day: datetime | None = None
+        self._past: dict[tuple[str, str], _Totals] = {}
+
+    def _totals(self, session: Any, where: Any) -> dict[tuple[str, str], _Totals]:
+        rows = session.execute(
+            sa.select(ProbeRollup.probe, ProbeRollup.location, ProbeRollup.ok,
+                      ProbeRollup.degraded, ProbeRollup.failed, ProbeRollup.latency_sum_ms,
+                      ProbeRollup.histogram).where(ProbeRollup.period == "day", where))
+        totals: dict[tuple[str, str], _Totals] = {}
+        for row in rows:
+            totals.setdefault((row.probe, row.location), _Totals()).add(row)
+        return totals
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield latency histograms, outcome counters and component status gauges."""
+        today = bucket_start(utcnow(), "day")
+        with self.db.session() as session:
+            with self._lock:
+                if self._past_day != today:
+                    self._past = self._totals(session, ProbeRollup.bucket_start < today)
+                    self._past_day = today
+                past = dict(self._past)
+            current = self._totals(session, ProbeRollup.bucket_start >= today)
+            statuses = dict(session.execute(
+                sa.select(Component.id, Component.measured_status)
+                .where(Component.active.is_(True))).all())
+        latency = HistogramMetricFamily(
+            "statuspage_probe_duration_seconds", "Probe run duration (whole transaction)",
+            labels=["probe", "location"])
+        outcomes = CounterMetricFamily(
+            "statuspage_probe_results", "Probe runs by outcome", labels=["probe", "location",
+                                                                        "outcome"])
+        for key in sorted(set(past) | set(current)):
+            total = _Totals()
+            for part in (past.get(key), current.get(key)):
+                if part is not None:
+                    total.merge(part)
+            cumulative, buckets = 0, []
+            for bound, count in zip(histogram.BUCKETS, total.histogram, strict=False):
+                cumulative += count
+                buckets.append((_le(bound / 1000), float(cumulative)))
+            buckets.append(("+Inf", float(sum(total.histogram))))
+            latency.add_metric(list(key), buckets, total.latency_sum_ms / 1000)
+            for outcome in ("ok", "degraded", "failed"):
+                outcomes.add_metric([*key, outcome], getattr(total, outcome))
+        status = GaugeMetricFamily("statuspage_component_measured_status",
+                                   "1 for the component's measured status",
+                                   labels=["component", "status"])
+        for component, measured in sorted(statuses.items()):
+            for name in COMPONENT_STATUSES:
+                status.add_metric([component, name], 1.0 if measured == name else 0.0)
+        yield latency
+        yield outcomes
+        yield status
+
+
+class _Totals:
+    def __init__(self) -> None:
+        self.ok = self.degraded = self.failed = 0
+        self.latency_sum_ms = 0.0
+        self.histogram = histogram.empty()
+
+    def add(self, row: Any) -> None:
+        self.ok += row.ok
+        self.degraded += row.degraded
+        self.failed += row.failed
+        self.latency_sum_ms += float(row.latency_sum_ms)
+        self.histogram = histogram.merge([self.histogram, row.histogram])
+
+    def merge(self, other: _Totals) -> None:
+        self.ok += other.ok
+        self.degraded += other.degraded
+        self.failed += other.failed
+        self.latency_sum_ms += other.latency_sum_ms
+        self.histogram = histogram.merge([self.histogram, other.histogram])
+
+
+def _le(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def _registry(services: Services) -> CollectorRegistry:
+    registry = services.state.get("probe_metrics_registry")
+    if registry is None:
+        # one registry per app, never the global default: several apps may share a process
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ProbeMetricsCollector(services.db, services.settings.config))
+        services.state["probe_metrics_registry"] = registry
+    assert isinstance(registry, CollectorRegistry)
+    return registry
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /metrics`` in the Prometheus text format."""
+    registry = _registry(_services(request))
+    body = await run_in_threadpool(generate_latest, registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST,
+                    headers={"Cache-Control": "no-store"})
 
 
 def routes() -> list[BaseRoute]:
-    """The routes of this module."""
-    return []
+    """The probe routes."""
+    return [
+        Route("/api/v1/probes", list_probes, methods=["GET"]),
+        Route("/api/v1/probe-results", push_results, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
