@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 from stamping import signer
 from stamping.pki import PkiPaths
@@ -14,6 +16,7 @@ from stamping.pki import PkiPaths
 __all__ = ["PoolUnavailable", "SigningPool"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PoolUnavailable(Exception):
@@ -59,7 +62,7 @@ class SigningPool:
         """Verify in a worker; DocumentError propagates for bad input."""
         return await self._run(signer.verify_document, pdf)
 
-    async def _run(self, fn, arg):  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[[Any], T], arg: Any) -> T:
         executor = self._executor
         if executor is None:
             raise PoolUnavailable("the signing pool is not started")

@@ -28,12 +28,12 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import init_xobject_dictionary
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.pdf_utils.writer import init_xobject_dictionary
-from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.stamp import QRPosition, QRStampStyle
 from pyhanko.stamp.qr import QRStamp
 from pyhanko_certvalidator import ValidationContext
@@ -142,7 +142,7 @@ class _FixedMaskQRStamp(QRStamp):
     encoded in the symbol).  Overrides a private pyHanko method: re-check on upgrades.
     """
 
-    def _qr_xobject(self):  # type: ignore[no-untyped-def]
+    def _qr_xobject(self):
         qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=2)
         qr.add_data(self.url)
         qr.make()
@@ -150,13 +150,14 @@ class _FixedMaskQRStamp(QRStamp):
         bbox_size = (qr.modules_count + 2 * qr.border) * qr.box_size
         qr_xobj = init_xobject_dictionary(img.render_command_stream(), bbox_size, bbox_size)
         qr_xobj.compress()
+        assert self.writer is not None
         return self.writer.add_object(qr_xobj), bbox_size
 
 
 class _MeteraiStampStyle(QRStampStyle):
     """QR above the text "METERAI ELEKTRONIK / 10000 / serial"."""
 
-    def create_stamp(self, writer, box, text_params):  # type: ignore[no-untyped-def]
+    def create_stamp(self, writer, box, text_params):
         """Build the stamp with the fixed-mask QR renderer."""
         url = text_params.pop("url")
         return _FixedMaskQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
@@ -233,7 +234,8 @@ def _open(pdf: bytes) -> IncrementalPdfFileWriter:
     except Exception as exc:  # parser errors surface as many exception types
         raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
     if writer.prev.encrypted:
-        raise DocumentError("encrypted_pdf", "encrypted or password-protected PDFs cannot be stamped")
+        raise DocumentError("encrypted_pdf",
+                            "encrypted or password-protected PDFs cannot be stamped")
     return writer
 
 
@@ -351,7 +353,8 @@ def stamp_document(job: StampJob) -> StampOutput:
         signer=state.signer,
         stamp_style=state.style,
         new_field_spec=fields.SigFieldSpec(
-            sig_field_name=field_name, on_page=index, box=tuple(int(round(v)) for v in box)
+            sig_field_name=field_name, on_page=index,
+            box=(round(box[0]), round(box[1]), round(box[2]), round(box[3]))
         ),
     )
     out = io.BytesIO()

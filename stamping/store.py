@@ -278,7 +278,7 @@ def apply_payment(session: Session, event_id: str, order_id: str, amount: int,
         _update(Order)
         .where(Order.id == order_id, Order.status == "pending", Order.expires_at > now)
         .values(status="paid", paid_at=now)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     session.refresh(order)
     if paid == 1:
         _credit(session, order.account_id, order.quantity)
@@ -292,7 +292,7 @@ def expire_orders(session: Session, now: dt.datetime) -> int:
     """Mark unpaid orders past their deadline as expired."""
     return int(session.execute(_update(Order).where(Order.status == "pending",
                                                       Order.expires_at <= now)
-                               .values(status="expired")).rowcount)
+                               .values(status="expired")).rowcount)  # type: ignore[attr-defined]
 
 
 # --- stamps ---------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def reserve_stamp(session: Session, account: AccountView, serial: str, now: dt.d
     """Take one unit of quota and hold ``serial`` for it; False when the quota is empty."""
     taken = session.execute(_update(Account)
                             .where(Account.id == account.id, Account.available > 0)
-                            .values(available=Account.available - 1)).rowcount
+                            .values(available=Account.available - 1)).rowcount  # type: ignore[attr-defined]
     if taken != 1:
         return False
     session.add(Stamp(serial=serial, account_id=account.id, status="reserved",

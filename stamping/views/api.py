@@ -149,7 +149,8 @@ async def get_quota(request: Request) -> Response:
     return JSONResponse({"available": available, "spent": spent})
 
 
-async def process_notification(svc: Service, body: bytes, signature: str | None) -> dict[str, object]:
+async def process_notification(svc: Service, body: bytes,
+                               signature: str | None) -> dict[str, object]:
     """Verify a gateway notification and credit the order once (shared by both paths)."""
     note = gateway.parse_notification(
         svc.payment_key, body, signature, now(),

@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from stamping.app import create_app
-from stamping.pki import PkiPaths, ensure_pki
+from stamping.pki import ensure_pki
 from stamping.settings import Settings
 from tests.stamping.pdfs import make_pdf
 
@@ -72,7 +72,7 @@ def client(stamping_settings: Settings) -> Iterator[TestClient]:
 
 
 def register(client: TestClient, phone: str = "081234567890", name: str = "Siti Aminah",
-             password: str = "rahasia-sekali") -> str:
+             password: str = "rahasia-sekali") -> str:  # noqa: S107
     """Register and verify an account through the API; returns its token."""
     r = client.post("/api/v1/accounts", json={"phone": phone, "name": name,
                                                "password": password})

@@ -33,7 +33,7 @@ def test_overload_is_refused_at_once_with_retry_after(make_settings: Callable[..
         ok = [r for r in results if r[0] == 201]
         shed = [r for r in results if r[0] == 503]
         assert ok and shed and len(ok) + len(shed) == len(results)
-        for _, elapsed, headers, body in shed:
+        for _, _elapsed, headers, body in shed:
             assert int(headers["retry-after"]) >= 1
             assert body["error"] == "overloaded"
             assert isinstance(body["estimated_wait_seconds"], float)
