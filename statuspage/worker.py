@@ -1,22 +1,129 @@
-"""The worker role: scheduler, bundled stamping service, probes (being built)."""
+"""The worker role: the bundled stamping service, the scheduler, probes and evaluation.
+
+``run_worker`` is what ``statuspage worker`` (and so ``statuspage serve``) runs until SIGTERM.
+``worker_main`` is its async core, usable from tests with an ``asyncio.Event`` to stop it, and
+``run_probes_once`` runs every probe a single time (for tests and for a first look).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
-import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
+import httpx
+
+from probes import ProbeResult, ProbeSpec, ResultSink, run_probe
+from statuspage.bundled import BundledStamping, BundledStampingError
+from statuspage.db import Database
+from statuspage.jobs import Intervals, JobRunner, build_scheduler, worker_jobs
+from statuspage.probing import DatabaseSink, build_specs, needs_bundled
 from statuspage.settings import Settings
 
-__all__ = ["run_worker"]
+__all__ = [
+    "DEFAULT_STAMPING_PORT",
+    "ProbeTargets",
+    "probe_client",
+    "resolve_targets",
+    "run_probes_once",
+    "run_worker",
+    "worker_main",
+]
 
 log = logging.getLogger(__name__)
 
+DEFAULT_STAMPING_PORT = 8001
+
+
+@dataclass
+class ProbeTargets:
+    """Where "bundled" probes go, and the bundled child process when this worker owns one."""
+
+    url: str | None
+    token: str | None
+    bundled: BundledStamping | None = None
+
+
+def probe_client() -> httpx.AsyncClient:
+    """The HTTP client probes share (each request gets its own timeout from the probe)."""
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                             headers={"User-Agent": "statuspage-probe/1"},
+                             limits=httpx.Limits(max_connections=50))
+
+
+async def resolve_targets(settings: Settings, stamping_port: int | None = None,
+                          bundled: BundledStamping | None = None) -> ProbeTargets:
+    """Start the bundled stamping service when probes need it and no external one is set."""
+    if settings.stamping_url or not needs_bundled(settings.config):
+        return ProbeTargets(settings.stamping_url, settings.stamping_token)
+    bundled = bundled or BundledStamping(settings.data_dir / "stamping",
+                                         stamping_port or DEFAULT_STAMPING_PORT)
+    try:
+        await asyncio.to_thread(bundled.start)
+        token = await asyncio.to_thread(bundled.probe_token)
+    except BundledStampingError:
+        log.exception("the bundled stamping service did not start; its probes are off")
+        await asyncio.to_thread(bundled.stop)
+        return ProbeTargets(None, None)
+    return ProbeTargets(bundled.url, token, bundled)
+
+
+def _specs(settings: Settings, targets: ProbeTargets) -> list[ProbeSpec]:
+    probes = settings.config.probes
+    if targets.url is None:  # bundled service unavailable: run the external probes only
+        probes = tuple(p for p in probes if p.target != "bundled")
+    return build_specs(replace(settings.config, probes=probes), bundled_url=targets.url,
+                       bundled_token=targets.token)
+
+
+async def run_probes_once(specs: Sequence[ProbeSpec], client: httpx.AsyncClient,
+                          sink: ResultSink | None = None,
+                          location: str = "local") -> list[ProbeResult]:
+    """Run every probe once, concurrently; hand each result to ``sink``; return them."""
+    results = await asyncio.gather(*(run_probe(s, client, location=location) for s in specs))
+    if sink is not None:
+        for result in results:
+            await sink.submit(result)
+    return list(results)
+
+
+async def worker_main(settings: Settings, *, stamping_port: int | None = None,
+                      stop: asyncio.Event | None = None,
+                      intervals: Intervals = Intervals(),
+                      bundled: BundledStamping | None = None) -> None:
+    """Run the worker until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None)."""
+    loop = asyncio.get_running_loop()
+    if stop is None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    db = Database(settings.database_url)
+    targets = await resolve_targets(settings, stamping_port, bundled)
+    runner = JobRunner()
+    try:
+        specs = _specs(settings, targets)
+        async with probe_client() as client:
+            sink = DatabaseSink(db, settings.config)
+            jobs = worker_jobs(settings.config, db, specs, client, sink, intervals)
+            scheduler = build_scheduler(jobs, runner)
+            scheduler.start()
+            log.info("worker running %d jobs: %s", len(jobs), ", ".join(j.name for j in jobs))
+            try:
+                await stop.wait()
+            finally:
+                scheduler.shutdown(wait=False)
+                await runner.cancel_running()
+    finally:
+        if targets.bundled is not None:
+            await asyncio.to_thread(targets.bundled.stop)
+        db.dispose()
+        log.info("worker stopped")
+
 
 def run_worker(settings: Settings, *, stamping_port: int | None = None) -> None:
-    """Run until SIGTERM/SIGINT."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    log.info("worker started")
-    stop.wait()
+    """Run the worker role until SIGTERM/SIGINT (``statuspage worker``)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe request is noise
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    asyncio.run(worker_main(settings, stamping_port=stamping_port))

@@ -1,0 +1,192 @@
+"""The scheduler's job table: every background job, declared in one place.
+
+Each job is named, runs once at start and then every ``every_s`` seconds with a little jitter,
+never overlaps itself (``max_instances=1``), collapses missed runs into one (``coalesce``), is
+bounded by a timeout, and never raises: a failure is logged and the next run comes as planned.
+Database work runs in threads so it cannot stall the event loop that is timing the probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from probes import ProbeSpec, ResultSink, run_probe
+from statuspage.config import StatusConfig
+from statuspage.db import Database
+from statuspage.models import utcnow
+from statuspage.probing import evaluate_components
+from statuspage.store import probe_results
+
+__all__ = [
+    "Intervals",
+    "Job",
+    "JobRunner",
+    "agent_jobs",
+    "build_scheduler",
+    "probe_jobs",
+    "worker_jobs",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the job table."""
+
+    name: str
+    func: Callable[[], Awaitable[object]]
+    every_s: float
+    jitter_s: float = 0.0
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """How often the worker's housekeeping jobs run (seconds); tests shorten them."""
+
+    evaluate_s: float = 10.0
+    flush_s: float = 60.0
+    prune_s: float = 3600.0
+    maintenance_s: float = 30.0
+    agent_flush_s: float = 10.0
+
+
+@dataclass
+class JobRunner:
+    """Runs jobs guarded: timeout, exception logging, and a record of running tasks."""
+
+    running: set[asyncio.Task[object]] = field(default_factory=set)
+
+    def guarded(self, job: Job) -> Callable[[], Awaitable[None]]:
+        """The coroutine function the scheduler calls for ``job``."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self.running.add(task)
+            try:
+                async with asyncio.timeout(job.timeout_s):
+                    await job.func()
+            except TimeoutError:
+                log.error("job %s timed out after %.0f s", job.name, job.timeout_s)
+            except Exception:
+                log.exception("job %s failed; it runs again on schedule", job.name)
+            finally:
+                if task is not None:
+                    self.running.discard(task)
+
+        run.__name__ = run.__qualname__ = f"job_{job.name}"
+        return run
+
+    async def cancel_running(self, grace_s: float = 5.0) -> None:
+        """Give running jobs ``grace_s`` to finish, then cancel them."""
+        pending = [t for t in self.running if not t.done()]
+        if not pending:
+            return
+        _, still = await asyncio.wait(pending, timeout=grace_s)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+
+
+def build_scheduler(jobs: Sequence[Job], runner: JobRunner,
+                    now: datetime | None = None) -> AsyncIOScheduler:
+    """An (unstarted) AsyncIOScheduler holding ``jobs``; each first runs at ``now``."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    start = now or datetime.now(UTC)
+    for job in jobs:
+        scheduler.add_job(
+            runner.guarded(job),
+            IntervalTrigger(seconds=job.every_s, jitter=job.jitter_s or None, timezone=UTC),
+            id=job.name, name=job.name, max_instances=1, coalesce=True,
+            misfire_grace_time=max(1, int(job.every_s)), next_run_time=start,
+            replace_existing=True,
+        )
+    return scheduler
+
+
+def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
+               client: httpx.AsyncClient, sink: ResultSink, location: str) -> list[Job]:
+    """One job per probe: run it, hand the result to ``sink``."""
+
+    def make(spec: ProbeSpec) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            result = await run_probe(spec, client, location=location)
+            await sink.submit(result)
+
+        return run
+
+    jobs = []
+    for spec in specs:
+        every = intervals_s[spec.name]
+        # jitter spreads probes that share an interval; small next to the interval itself
+        jobs.append(Job(f"probe:{spec.name}", make(spec), every, jitter_s=min(every * 0.1, 5.0),
+                        timeout_s=spec.timeout_s + 15.0))
+    return jobs
+
+
+def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
+                client: httpx.AsyncClient, sink: ResultSink,
+                intervals: Intervals = Intervals()) -> list[Job]:
+    """The worker's table: probes, evaluation, rollup flush, pruning, maintenance windows."""
+
+    def evaluate() -> int:
+        with db.session() as session:
+            return len(evaluate_components(session, config))
+
+    def flush() -> bool:
+        with db.session() as session:
+            return probe_results.flush_rollups(session)
+
+    def prune() -> dict[str, int]:
+        with db.session() as session:
+            deleted = probe_results.prune(session, config.retention)
+        if any(deleted.values()):
+            log.info("pruned probe data: %s", deleted)
+        return deleted
+
+    def maintenances() -> int:
+        try:
+            advance = importlib.import_module("statuspage.store.incidents").advance_maintenances
+        except (ImportError, AttributeError):
+            log.debug("statuspage.store.incidents.advance_maintenances not available yet")
+            return 0
+        with db.session() as session:
+            return int(advance(session, utcnow()))
+
+    def threaded(fn: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            return await asyncio.to_thread(fn)
+
+        return run
+
+    intervals_s = {p.name: p.interval_s for p in config.probes}
+    return [
+        *probe_jobs(specs, intervals_s, client, sink, "local"),
+        Job("evaluate", threaded(evaluate), intervals.evaluate_s, jitter_s=0.0),
+        Job("flush-rollups", threaded(flush), intervals.flush_s, jitter_s=1.0),
+        Job("prune", threaded(prune), intervals.prune_s, jitter_s=30.0, timeout_s=600.0),
+        Job("maintenances", threaded(maintenances), intervals.maintenance_s, jitter_s=1.0),
+    ]
+
+
+def agent_jobs(config: StatusConfig, specs: Sequence[ProbeSpec], client: httpx.AsyncClient,
+               sink: ResultSink, location: str, flush: Callable[[], Awaitable[int]],
+               intervals: Intervals = Intervals()) -> list[Job]:
+    """A remote agent's table: the same probes on the same schedule, and a retrying flush."""
+    intervals_s = {p.name: p.interval_s for p in config.probes}
+    return [
+        *probe_jobs(specs, intervals_s, client, sink, location),
+        Job("flush-results", flush, intervals.agent_flush_s, jitter_s=1.0, timeout_s=120.0),
+    ]
