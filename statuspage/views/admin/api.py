@@ -1,0 +1,309 @@
+"""The automation JSON API: ``Authorization: Bearer TOKEN`` (tokens made in the console).
+
+Responses use Statuspage's incident shape. Missing or wrong tokens get 401 JSON; bad input gets
+422 with ``{"errors": {field: message}}`` and changes nothing. JSON is written HTML-safe (``<``,
+``>``, ``&`` as ``\\u003c`` ...) so a body echoed by a careless widget cannot open a tag.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from statuspage.models import Incident, IncidentUpdate
+from statuspage.models.operators import ApiToken, Operator
+from statuspage.store import incidents as store
+from statuspage.store.audit import Actor, record_audit
+from statuspage.store.operators import token_operator
+from statuspage.views.admin.common import client_address, services
+
+__all__ = ["incident_json", "routes"]
+
+MAX_BODY_BYTES = 256 * 1024
+DEFAULT_RESOLVE_BODY = "Gangguan telah teratasi. Layanan kembali normal."
+
+
+class ApiError(Exception):
+    """An API refusal with its status code and JSON payload."""
+
+    def __init__(self, status: int, payload: dict[str, Any]) -> None:
+        super().__init__(payload)
+        self.status = status
+        self.payload = payload
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    """JSON with ``<``, ``>`` and ``&`` escaped (still the same JSON once parsed)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Response(text, status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def update_json(update: IncidentUpdate) -> dict[str, Any]:
+    """One incident update in Statuspage's shape."""
+    return {"id": update.id, "incident_id": update.incident_id, "status": update.status,
+            "body": update.body, "created_at": _iso(update.created_at),
+            "updated_at": _iso(update.updated_at), "display_at": _iso(update.display_at),
+            "affected_components": update.affected_components or [],
+            "deliver_notifications": update.notify}
+
+
+def incident_json(incident: Incident, page_url: str) -> dict[str, Any]:
+    """An incident or maintenance in Statuspage's shape."""
+    return {
+        "id": incident.id, "name": incident.name, "status": incident.status,
+        "impact": incident.impact, "kind": incident.kind,
+        "created_at": _iso(incident.created_at), "updated_at": _iso(incident.updated_at),
+        "started_at": _iso(incident.started_at), "monitoring_at": _iso(incident.monitoring_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "scheduled_for": _iso(incident.scheduled_for),
+        "scheduled_until": _iso(incident.scheduled_until),
+        "scheduled_auto_transition": incident.auto_transition if incident.kind == "maintenance"
+        else None,
+        "shortlink": f"{page_url.rstrip('/')}/incidents/{incident.id}",
+        "postmortem_body": incident.postmortem_body if incident.postmortem_published_at else None,
+        "postmortem_published_at": _iso(incident.postmortem_published_at),
+        "components": [{"id": c.component_id, "status": c.status} for c in incident.components],
+        "incident_updates": [update_json(u) for u in incident.updates],
+    }
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _payload(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, {"error": "too_large", "message": "Request body too large."})
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise ApiError(400, {"error": "invalid_json", "message": "Body is not valid JSON."}
+                       ) from exc
+    if not isinstance(data, dict):
+        raise ApiError(422, {"error": "invalid", "errors": {"_": "Expected a JSON object."}})
+    for wrapper in ("incident", "maintenance"):  # Statuspage clients nest the object
+        if isinstance(data.get(wrapper), dict):
+            data = data[wrapper]
+    return data
+
+
+def _field(data: dict[str, Any], errors: dict[str, str], name: str, kind: type,
+           default: Any = ..., label: str = "") -> Any:
+    value = data.get(name, default)
+    if value is ...:
+        errors[name] = f"{label or name} wajib diisi."
+        return None
+    if value is not None and not isinstance(value, kind):
+        errors[name] = f"{name} harus bertipe {kind.__name__}."
+        return None
+    return value
+
+
+def _components(data: dict[str, Any], errors: dict[str, str], required: bool = False
+                ) -> dict[str, str] | None:
+    value = data.get("components")
+    if value is None:
+        return {} if required else None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return dict.fromkeys(value, "under_maintenance")
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        errors["components"] = "components harus berupa objek {id_komponen: status}."
+        return None
+    return value
+
+
+def _time(data: dict[str, Any], errors: dict[str, str], name: str) -> datetime | None:
+    value = data.get(name)
+    if not isinstance(value, str):
+        errors[name] = f"{name} wajib diisi (ISO 8601 dengan zona waktu)."
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        errors[name] = f"{name} harus ISO 8601 dengan zona waktu."
+        return None
+    return parsed
+
+
+Work = Callable[[Session, Actor, dict[str, Any]], tuple[int, Any]]
+
+
+async def _run(request: Request, work: Work, *, read_body: bool = True) -> Response:
+    """Authenticate the token, then run ``work`` in the same transaction."""
+    svc = services(request)
+    secret = _bearer(request)
+    unauthorized = json_response(
+        {"error": "unauthorized", "message": "Missing or invalid API token."}, 401,
+        {"WWW-Authenticate": 'Bearer realm="statuspage"'})
+    if secret is None:
+        return unauthorized
+    raw = await request.body() if read_body else b""
+    address = client_address(request)
+
+    def run() -> tuple[int, Any] | None:
+        try:
+            with svc.db.session() as session:
+                found: tuple[ApiToken, Operator] | None = token_operator(session, secret)
+                if found is None:
+                    return None
+                token, operator = found
+                who = Actor(operator.email, "token", address, token_id=token.id)
+                return work(session, who, _payload(raw) if read_body else {})
+        except ApiError as exc:
+            return exc.status, exc.payload
+        except store.IncidentError as exc:
+            if "incident" in exc.errors:
+                return 404, {"error": "not_found", "message": str(exc)}
+            return 422, {"error": "invalid", "message": str(exc), "errors": exc.errors}
+
+    result = await run_in_threadpool(run)
+    if result is None:
+        return unauthorized
+    status, payload = result
+    return json_response(payload, status)
+
+
+def _page_url(request: Request) -> str:
+    return services(request).settings.config.page.url
+
+
+def _fetch(session: Session, incident_id: str) -> Incident:
+    session.flush()
+    incident = store.get_incident(session, incident_id)
+    if incident is None or incident.is_draft:
+        raise store.IncidentError("Insiden tidak ditemukan.", "incident")
+    return incident
+
+
+async def create_incident(request: Request) -> Response:
+    """``POST /api/v1/incidents`` {name, status, impact, body, components, notify} -> 201."""
+    page_url = _page_url(request)
+
+    def work(session: Session, who: Actor, data: dict[str, Any]) -> tuple[int, Any]:
+        errors: dict[str, str] = {}
+        name = _field(data, errors, "name", str)
+        status = _field(data, errors, "status", str, "investigating")
+        impact = _field(data, errors, "impact", str, data.get("impact_override") or "minor")
+        body = _field(data, errors, "body", str)
+        notify = _field(data, errors, "notify", bool, data.get("deliver_notifications", False))
+        components = _components(data, errors, required=True)
+        if errors:
+            raise store.IncidentError(errors)
+        incident = store.create_incident(session, name=name, status=status, impact=impact,
+                                         body=body, components=components or {},
+                                         notify=bool(notify), author=who.name)
+        record_audit(session, who, "incident.create", target=incident.id, detail={
+            "name": name, "status": status, "impact": impact, "components": components})
+        return 201, incident_json(_fetch(session, incident.id), page_url)
+
+    return await _run(request, work)
+
+
+async def get_incident(request: Request) -> Response:
+    """``GET /api/v1/incidents/{id}``: the incident as the API writes it."""
+    iid, page_url = request.path_params["incident_id"], _page_url(request)
+
+    def work(session: Session, who: Actor, data: dict[str, Any]) -> tuple[int, Any]:
+        incident = store.get_incident(session, iid)
+        if incident is None or incident.is_draft:
+            return 404, {"error": "not_found", "message": "Incident not found."}
+        return 200, incident_json(incident, page_url)
+
+    return await _run(request, work, read_body=False)
+
+
+async def post_update(request: Request) -> Response:
+    """``POST /api/v1/incidents/{id}/updates`` {status, body, components, notify, reopen}."""
+    iid, page_url = request.path_params["incident_id"], _page_url(request)
+
+    def work(session: Session, who: Actor, data: dict[str, Any]) -> tuple[int, Any]:
+        errors: dict[str, str] = {}
+        status = _field(data, errors, "status", str)
+        body = _field(data, errors, "body", str)
+        notify = _field(data, errors, "notify", bool, data.get("deliver_notifications", False))
+        reopen = _field(data, errors, "reopen", bool, False)
+        components = _components(data, errors)
+        if errors:
+            raise store.IncidentError(errors)
+        update = store.post_update(session, iid, status=status, body=body,
+                                   components=components, notify=bool(notify), author=who.name,
+                                   reopen=bool(reopen))
+        record_audit(session, who, "incident.update", target=iid, detail={
+            "update_id": update.id, "status": status, "components": components})
+        return 201, incident_json(_fetch(session, iid), page_url)
+
+    return await _run(request, work)
+
+
+async def resolve(request: Request) -> Response:
+    """``POST /api/v1/incidents/{id}/resolve`` {body?}: components return to measured status."""
+    iid, page_url = request.path_params["incident_id"], _page_url(request)
+
+    def work(session: Session, who: Actor, data: dict[str, Any]) -> tuple[int, Any]:
+        errors: dict[str, str] = {}
+        body = _field(data, errors, "body", str, DEFAULT_RESOLVE_BODY)
+        if errors:
+            raise store.IncidentError(errors)
+        store.resolve_incident(session, iid, body=body, author=who.name)
+        record_audit(session, who, "incident.resolve", target=iid)
+        return 200, incident_json(_fetch(session, iid), page_url)
+
+    return await _run(request, work)
+
+
+async def create_maintenance(request: Request) -> Response:
+    """``POST /api/v1/maintenances`` {name, body, scheduled_for, scheduled_until, components}."""
+    page_url = _page_url(request)
+
+    def work(session: Session, who: Actor, data: dict[str, Any]) -> tuple[int, Any]:
+        errors: dict[str, str] = {}
+        name = _field(data, errors, "name", str)
+        body = _field(data, errors, "body", str)
+        start = _time(data, errors, "scheduled_for")
+        end = _time(data, errors, "scheduled_until")
+        auto = _field(data, errors, "auto_transition", bool, True)
+        notify = _field(data, errors, "notify", bool, False)
+        components = _components(data, errors, required=True)
+        if errors or start is None or end is None:
+            raise store.IncidentError(errors)
+        maintenance = store.create_maintenance(
+            session, name=name, body=body, scheduled_for=start, scheduled_until=end,
+            components=list(components or {}), auto_transition=bool(auto), author=who.name,
+            notify=bool(notify))
+        record_audit(session, who, "maintenance.create", target=maintenance.id, detail={
+            "name": name, "scheduled_for": start.isoformat(),
+            "scheduled_until": end.isoformat()})
+        return 201, incident_json(_fetch(session, maintenance.id), page_url)
+
+    return await _run(request, work)
+
+
+def routes() -> list[BaseRoute]:
+    """The automation API routes."""
+    return [
+        Route("/api/v1/incidents", create_incident, methods=["POST"]),
+        Route("/api/v1/incidents/{incident_id}", get_incident, methods=["GET"]),
+        Route("/api/v1/incidents/{incident_id}/updates", post_update, methods=["POST"]),
+        Route("/api/v1/incidents/{incident_id}/resolve", resolve, methods=["POST"]),
+        Route("/api/v1/maintenances", create_maintenance, methods=["POST"]),
+    ]

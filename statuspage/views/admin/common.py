@@ -1,0 +1,254 @@
+"""What every console handler shares: the login guard, CSRF and Origin checks, rendering.
+
+``console()`` wraps a handler: it resolves the session cookie against the database (so "log out
+everywhere" and deactivation hold in every process), redirects anonymous visitors to the login
+form, refuses the wrong role with 403, and on every state-changing method checks the Origin or
+Referer and the ``csrf_token`` form field before the handler runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from statuspage.auth import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    csrf_token,
+    csrf_valid,
+    origin_allowed,
+    password_hasher,
+)
+from statuspage.models.operators import Operator
+from statuspage.services import Services
+from statuspage.store.audit import Actor
+from statuspage.store.incidents import IncidentError
+from statuspage.store.operators import session_operator
+
+__all__ = [
+    "COMPONENT_LABELS",
+    "IMPACT_LABELS",
+    "STATUS_LABELS",
+    "Viewer",
+    "actor",
+    "client_address",
+    "console",
+    "hasher",
+    "in_session",
+    "parse_form",
+    "redirect",
+    "render",
+    "services",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Short Indonesian labels; values stay the Statuspage codes.
+STATUS_LABELS: dict[str, str] = {
+    "investigating": "Menyelidiki", "identified": "Penyebab diketahui", "monitoring": "Memantau",
+    "resolved": "Selesai", "postmortem": "Postmortem", "scheduled": "Terjadwal",
+    "in_progress": "Berlangsung", "verifying": "Verifikasi", "completed": "Selesai",
+}
+COMPONENT_LABELS: dict[str, str] = {
+    "operational": "Normal", "degraded_performance": "Lambat",
+    "partial_outage": "Gangguan sebagian", "major_outage": "Gangguan total",
+    "under_maintenance": "Pemeliharaan",
+}
+IMPACT_LABELS: dict[str, str] = {"none": "Tidak ada", "minor": "Kecil", "major": "Besar",
+                                 "critical": "Kritis"}
+#: Security headers of every console response: no caching, no framing, no scripts at all.
+HEADERS: dict[str, str] = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The logged-in operator of this request and their session digest (the CSRF binding)."""
+
+    id: str
+    email: str
+    role: str
+    session_digest: str
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this operator may manage accounts, tokens and read the audit log."""
+        return self.role == "admin"
+
+
+def services(request: Request) -> Services:
+    """The composition root."""
+    services_: Services = request.app.state.services
+    return services_
+
+
+def hasher(request: Request) -> PasswordHasher:
+    """The argon2 hasher for this app's settings (built once, kept in services.state)."""
+    state = services(request).state
+    if "password_hasher" not in state:
+        state["password_hasher"] = password_hasher(services(request).settings.extra)
+    found: PasswordHasher = state["password_hasher"]
+    return found
+
+
+def client_address(request: Request) -> str | None:
+    """The client address (uvicorn's proxy_headers resolve X-Forwarded-For from trusted hops)."""
+    return request.client.host if request.client else None
+
+
+def actor(request: Request) -> Actor:
+    """The audit actor of a console request."""
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    return Actor(viewer.email if viewer else None, "operator", client_address(request))
+
+
+def allowed_origins(request: Request) -> list[str]:
+    """Origins a form may be posted from: the configured page URL and this request's own."""
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return [services(request).settings.config.page.url, own]
+
+
+#: Notices shown after a redirect, by code (a code, not text, so a link cannot inject words).
+NOTICES: dict[str, str] = {
+    "created": "Insiden diterbitkan.", "updated": "Pembaruan diterbitkan.",
+    "resolved": "Insiden diselesaikan.", "edited": "Teks pembaruan dikoreksi.",
+    "postmortem": "Postmortem disimpan.", "published": "Draf diterbitkan.",
+    "discarded": "Draf dibuang.", "scheduled": "Pemeliharaan dijadwalkan.",
+    "saved": "Perubahan disimpan.", "revoked": "Token dicabut.", "unlocked": "Kunci dibuka.",
+    "logged_out_all": "Semua sesi lain telah keluar.", "password": "Kata sandi diganti.",
+}
+
+
+def redirect(path: str, *, notice: str | None = None) -> RedirectResponse:
+    """A 303 See Other to ``path`` (POST/redirect/GET), with an optional notice code."""
+    if notice:
+        path += ("&" if "?" in path else "?") + "done=" + quote(notice)
+    return RedirectResponse(path, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _load_viewer(svc: Services, secret: str | None) -> Viewer | None:
+    with svc.db.session() as session:
+        found = session_operator(session, secret)
+        if found is None:
+            return None
+        op: Operator = found[0]
+        return Viewer(op.id, op.email, op.role, found[1])
+
+
+async def parse_form(request: Request) -> FormData:
+    """The posted form, with limits (no files; console forms are small)."""
+    return await request.form(max_files=0, max_fields=300, max_part_size=256 * 1024)
+
+
+async def in_session(request: Request, work: Callable[[Session], T],
+                      on_error: Callable[[Session, IncidentError], T] | None = None) -> T:
+    """Run ``work`` in one transaction; on refused input roll it all back and build the
+    error page with ``on_error`` in a fresh one (so a refusal provably changes nothing)."""
+    svc = services(request)
+
+    def run() -> T:
+        try:
+            with svc.db.session() as session:
+                return work(session)
+        except IncidentError as exc:
+            if on_error is None:
+                raise
+            with svc.db.session() as session:
+                return on_error(session, exc)
+
+    return await run_in_threadpool(run)
+
+
+def console(role: str = "operator") -> Callable[[Handler], Handler]:
+    """Guard a console handler: login required, ``role`` admin optional, CSRF on writes."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Request) -> Response:
+            svc = services(request)
+            viewer = await run_in_threadpool(_load_viewer, svc,
+                                             request.cookies.get(SESSION_COOKIE))
+            if viewer is None:
+                target = request.url.path
+                if request.method in SAFE_METHODS and request.url.query:
+                    target += "?" + request.url.query
+                return redirect("/admin/login?next=" + quote(target, safe=""))
+            request.state.viewer = viewer
+            if role == "admin" and not viewer.is_admin:
+                return forbidden("Halaman ini hanya untuk admin.")
+            if request.method not in SAFE_METHODS:
+                if not origin_allowed(request.headers, allowed_origins(request)):
+                    log.warning("refused cross-origin %s %s", request.method, request.url.path)
+                    return forbidden("Permintaan dari situs lain ditolak.")
+                form = await parse_form(request)
+                token = form.get(CSRF_FIELD)
+                if not csrf_valid(svc.settings.secret_key, viewer.session_digest,
+                                  token if isinstance(token, str) else None):
+                    return forbidden("Token formulir tidak valid. Muat ulang halaman lalu coba "
+                                     "lagi.")
+            return await handler(request)
+
+        return guarded
+
+    return wrap
+
+
+def forbidden(message: str) -> Response:
+    """A plain 403 (no template: it must work even when rendering would not)."""
+    return PlainTextResponse(message, status_code=403, headers=HEADERS)
+
+
+def local_time(request: Request) -> Callable[[datetime | None], str]:
+    """A formatter of UTC datetimes in the page's time zone, e.g. ``03-09-2024 15:04 WIB``."""
+    page = services(request).settings.config.page
+    zone = ZoneInfo(page.time_zone)
+
+    def fmt(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return value.astimezone(zone).strftime("%d-%m-%Y %H:%M") + " " + page.time_zone_label
+
+    return fmt
+
+
+def render(request: Request, name: str, context: Mapping[str, Any] | None = None, *,
+           status_code: int = 200, csrf_binding: str | None = None) -> Response:
+    """Render an admin template with the viewer, its CSRF token, labels and time formatting."""
+    svc = services(request)
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    binding = csrf_binding or (viewer.session_digest if viewer else None)
+    ctx: dict[str, Any] = {
+        "viewer": viewer,
+        "csrf_token": csrf_token(svc.settings.secret_key, binding) if binding else "",
+        "status_labels": STATUS_LABELS,
+        "component_labels": COMPONENT_LABELS,
+        "impact_labels": IMPACT_LABELS,
+        "t": local_time(request),
+        "notice": NOTICES.get(request.query_params.get("done", ""), ""),
+        "page": svc.settings.config.page,
+    }
+    ctx.update(context or {})
+    return svc.templates.TemplateResponse(request, name, ctx, status_code=status_code,
+                                          headers=HEADERS)

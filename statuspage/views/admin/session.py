@@ -1,0 +1,200 @@
+"""Login, logout, "log out everywhere" and the operator's own password."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from statuspage.auth import (
+    CSRF_FIELD,
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    csrf_valid,
+    new_secret,
+    origin_allowed,
+    verify_password,
+)
+from statuspage.store.audit import record_audit
+from statuspage.store.operators import (
+    OperatorError,
+    authenticate,
+    end_all_sessions,
+    end_session,
+    find_operator,
+    set_password,
+    start_session,
+)
+from statuspage.views.admin.common import (
+    actor,
+    allowed_origins,
+    client_address,
+    console,
+    forbidden,
+    hasher,
+    parse_form,
+    redirect,
+    render,
+    services,
+)
+
+__all__ = ["routes"]
+
+MAX_EMAIL = 320
+MAX_PASSWORD = 256
+
+
+def _next_path(value: object) -> str:
+    """Where to go after login: only a local /admin path (no open redirect)."""
+    text = value if isinstance(value, str) else ""
+    if text.startswith("/admin") and not text.startswith("//") and "\\" not in text:
+        return text
+    return "/admin"
+
+
+def _login_page(request: Request, binding: str, *, email: str = "", error: str = "",
+                status_code: int = 200) -> Response:
+    response = render(request, "admin/login.html", {
+        "email": email, "error": error, "next": _next_path(request.query_params.get("next")),
+    }, status_code=status_code, csrf_binding=binding)
+    response.set_cookie(PRELOGIN_COOKIE, binding, max_age=3600, path="/admin/login",
+                        secure=services(request).settings.cookie_secure, httponly=True,
+                        samesite="lax")
+    return response
+
+
+async def login_form(request: Request) -> Response:
+    """The login form; sets a pre-login cookie that binds its CSRF token."""
+    binding = request.cookies.get(PRELOGIN_COOKIE) or new_secret()
+    return _login_page(request, binding)
+
+
+async def login(request: Request) -> Response:
+    """Check the credentials against the database throttles; start a session on success."""
+    svc = services(request)
+    binding = request.cookies.get(PRELOGIN_COOKIE)
+    if not origin_allowed(request.headers, allowed_origins(request)):
+        return forbidden("Permintaan dari situs lain ditolak.")
+    form = await parse_form(request)
+    token = form.get(CSRF_FIELD)
+    if not csrf_valid(svc.settings.secret_key, binding, token if isinstance(token, str) else None):
+        return _login_page(request, new_secret(), status_code=403,
+                           error="Formulir kedaluwarsa. Silakan coba lagi.")
+    assert binding is not None
+    email = str(form.get("email") or "").strip()[:MAX_EMAIL]
+    password = str(form.get("password") or "")[:MAX_PASSWORD]
+    if not email or not password:
+        return _login_page(request, binding, email=email, status_code=400,
+                           error="Isi email dan kata sandi.")
+    address = client_address(request)
+    agent = request.headers.get("user-agent")
+
+    def attempt() -> str | None:
+        with svc.db.session() as session:
+            result = authenticate(session, hasher(request), email, password, address=address)
+            if result.operator is None:
+                return "locked" if result.reason == "locked" else None
+            return "ok:" + start_session(session, result.operator, address=address,
+                                         user_agent=agent)
+
+    outcome = await run_in_threadpool(attempt)
+    if outcome is None:
+        return _login_page(request, binding, email=email, status_code=401,
+                           error="Email atau kata sandi salah.")
+    if outcome == "locked":
+        return _login_page(request, binding, email=email, status_code=429,
+                           error="Terlalu banyak percobaan gagal. Akun atau alamat ini dikunci "
+                                 "sementara; coba lagi nanti atau minta admin membukanya.")
+    response = redirect(_next_path(form.get("next")))
+    response.set_cookie(SESSION_COOKIE, outcome[3:], max_age=int(SESSION_MAX_AGE.total_seconds()),
+                        path="/admin", secure=svc.settings.cookie_secure, httponly=True,
+                        samesite="lax")
+    response.delete_cookie(PRELOGIN_COOKIE, path="/admin/login")
+    return response
+
+
+@console()
+async def logout(request: Request) -> Response:
+    """End this browser's session."""
+    svc = services(request)
+    secret = request.cookies.get(SESSION_COOKIE)
+    who = actor(request)
+
+    def work() -> None:
+        with svc.db.session() as session:
+            end_session(session, secret)
+            record_audit(session, who, "logout")
+
+    await run_in_threadpool(work)
+    response = redirect("/admin/login")
+    response.delete_cookie(SESSION_COOKIE, path="/admin")
+    return response
+
+
+@console()
+async def logout_everywhere(request: Request) -> Response:
+    """End every session of this operator (a lost phone, a shared computer)."""
+    svc = services(request)
+    viewer = request.state.viewer
+    who = actor(request)
+
+    def work() -> int:
+        with svc.db.session() as session:
+            ended = end_all_sessions(session, viewer.id)
+            record_audit(session, who, "logout.everywhere", detail={"sessions": ended})
+            return ended
+
+    await run_in_threadpool(work)
+    response = redirect("/admin/login")
+    response.delete_cookie(SESSION_COOKIE, path="/admin")
+    return response
+
+
+@console()
+async def account(request: Request) -> Response:
+    """The operator's own page: change password, log out everywhere."""
+    return render(request, "admin/account.html", {"errors": {}})
+
+
+@console()
+async def change_password(request: Request) -> Response:
+    """Change one's own password (needs the current one); ends every session, then log in."""
+    svc = services(request)
+    form = await parse_form(request)
+    current = str(form.get("current_password") or "")[:MAX_PASSWORD]
+    new = str(form.get("new_password") or "")[:MAX_PASSWORD]
+    viewer = request.state.viewer
+    who = actor(request)
+
+    def work() -> str | None:
+        with svc.db.session() as session:
+            op = find_operator(session, viewer.email)
+            if op is None or not verify_password(hasher(request), op.password_hash, current):
+                return "Kata sandi saat ini salah."
+            try:
+                set_password(session, hasher(request), viewer.email, new, actor=who)
+            except OperatorError as exc:
+                return str(exc)
+            return None
+
+    error = await run_in_threadpool(work)
+    if error:
+        return render(request, "admin/account.html", {"errors": {"password": error}},
+                      status_code=422)
+    response = redirect("/admin/login")
+    response.delete_cookie(SESSION_COOKIE, path="/admin")
+    return response
+
+
+def routes() -> list[BaseRoute]:
+    """Login and session routes."""
+    return [
+        Route("/admin/login", login_form, methods=["GET"]),
+        Route("/admin/login", login, methods=["POST"]),
+        Route("/admin/logout", logout, methods=["POST"]),
+        Route("/admin/logout-everywhere", logout_everywhere, methods=["POST"]),
+        Route("/admin/account", account, methods=["GET"]),
+        Route("/admin/account/password", change_password, methods=["POST"]),
+    ]

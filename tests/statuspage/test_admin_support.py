@@ -1,0 +1,99 @@
+"""Fixtures and helpers shared by the console tests (imported by test_admin*, test_auth*, ...).
+
+``settings`` is overridden to use cheap argon2 parameters (``extra["argon2_profile"] = "test"``)
+so logging in costs microseconds; production keeps argon2-cffi's defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from statuspage.app import create_app
+from statuspage.auth import password_hasher
+from statuspage.db import Database
+from statuspage.settings import Settings
+from statuspage.store.operators import create_operator, create_token
+
+ADMIN = ("admin@example.id", "rahasia-admin-123")
+OPERATOR = ("ops@example.id", "rahasia-ops-1234")
+_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+__all__ = ["ADMIN", "OPERATOR", "admin", "csrf_from", "form_post", "login", "make_operator",
+           "make_token", "operator", "settings"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared test settings with fast argon2 parameters."""
+    return settings.with_changes(extra={"argon2_profile": "test"})
+
+
+def make_operator(settings: Settings, email: str, password: str, role: str = "operator") -> None:
+    """Create an account directly in the database."""
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            create_operator(session, password_hasher(settings.extra), email=email,
+                            password=password, role=role)
+    finally:
+        db.dispose()
+
+
+def make_token(settings: Settings, email: str, name: str = "ci") -> str:
+    """Create an API token for ``email``; returns the secret."""
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            return create_token(session, email, name)[1]
+    finally:
+        db.dispose()
+
+
+def csrf_from(html: str) -> str:
+    """The first CSRF token in a page."""
+    found = _CSRF.search(html)
+    assert found, "no csrf_token field on the page"
+    return found.group(1)
+
+
+def login(client: TestClient, email: str, password: str) -> httpx.Response:
+    """Log in through the form (GET for the token, then POST), without following redirects."""
+    page = client.get("/admin/login")
+    return client.post("/admin/login", data={
+        "email": email, "password": password, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False)
+
+
+def form_post(client: TestClient, page_path: str, action: str,
+              data: dict[str, str | list[str]], headers: dict[str, str] | None = None
+              ) -> httpx.Response:
+    """Fetch ``page_path`` for its CSRF token, then post ``data`` to ``action``."""
+    token = csrf_from(client.get(page_path).text)
+    return client.post(action, data={**data, "csrf_token": token}, headers=headers,
+                       follow_redirects=False)
+
+
+def _logged_in(app: Starlette, settings: Settings, who: tuple[str, str], role: str
+               ) -> Iterator[TestClient]:
+    make_operator(settings, who[0], who[1], role)
+    with TestClient(app, base_url="http://testserver") as client:
+        assert login(client, *who).status_code == 303
+        yield client
+
+
+@pytest.fixture
+def admin(app: Starlette, settings: Settings) -> Iterator[TestClient]:
+    """A client logged in as an admin."""
+    yield from _logged_in(app, settings, ADMIN, "admin")
+
+
+@pytest.fixture
+def operator(settings: Settings) -> Iterator[TestClient]:
+    """A client logged in as a plain operator (its own app instance, same database)."""
+    yield from _logged_in(create_app(settings), settings, OPERATOR, "operator")
