@@ -80,8 +80,9 @@ class BundledStamping:
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
+                    code = self.stop()
                     raise BundledStampingError(
-                        f"stamping service exited with {self.process.returncode}; "
+                        f"stamping service exited with {code}; "
                         f"see {self.log_path}:\n{self._log_tail()}")
                 try:
                     if client.get(self.url + "/readyz").status_code == 200:

@@ -1,0 +1,51 @@
+"""The bundled stamping service as a child process (never imported by statuspage)."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from statuspage.bundled import BundledStamping, BundledStampingError
+
+STAMPING_READY = importlib.util.find_spec("stamping.cli") is not None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_child_that_dies_is_reported_with_its_log(tmp_path: Path) -> None:
+    fake_python = tmp_path / "python"
+    fake_python.write_text("#!/bin/sh\necho 'no such service' >&2\nexit 3\n")
+    fake_python.chmod(0o755)
+    service = BundledStamping(tmp_path / "stamping", free_port(), python=str(fake_python))
+    with pytest.raises(BundledStampingError, match="exited with 3") as info:
+        service.start(timeout_s=10)
+    assert "no such service" in str(info.value)
+    assert service.stop() is None  # nothing left running
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not STAMPING_READY, reason="stamping.cli is not there yet (issue 3)")
+def test_start_probe_account_reuse_and_stop(tmp_path: Path) -> None:
+    service = BundledStamping(tmp_path / "stamping", free_port(), python=sys.executable,
+                              workers=1)
+    with service:
+        assert httpx.get(service.url + "/readyz", timeout=5).status_code == 200
+        token = service.probe_token()
+        assert token and service.token_valid(token)
+        assert service.probe_token() == token  # kept in the data directory, reused
+        assert (tmp_path / "stamping" / "probe_token").stat().st_mode & 0o077 == 0
+        assert not service.token_valid("stm_not-a-token")
+        process = service.process
+        assert process is not None
+    assert process.poll() is not None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(service.url + "/readyz", timeout=2)

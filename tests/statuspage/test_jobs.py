@@ -1,0 +1,134 @@
+"""The job table: guarded jobs, scheduler options, and the worker's and agent's tables."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from probes import ProbeResult, ProbeSpec
+from statuspage.config import parse_config
+from statuspage.db import Database
+from statuspage.jobs import (
+    Intervals,
+    Job,
+    JobRunner,
+    agent_jobs,
+    build_scheduler,
+    probe_jobs,
+    worker_jobs,
+)
+from tests.statuspage.test_probing_support import PROBE_CONFIG
+
+
+class ListSink:
+    """Collects results in memory."""
+
+    def __init__(self) -> None:
+        self.results: list[ProbeResult] = []
+
+    async def submit(self, result: ProbeResult) -> None:
+        self.results.append(result)
+
+
+def mock_client(status: int = 200) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(
+        lambda request: httpx.Response(status, text="ok")))
+
+
+@pytest.mark.parametrize(
+    ("func", "log_text"),
+    [
+        ("boom", "job demo failed"),
+        ("slow", "job demo timed out"),
+        ("fine", None),
+    ],
+)
+def test_guarded_jobs_never_raise(func: str, log_text: str | None,
+                                  caplog: pytest.LogCaptureFixture) -> None:
+    async def boom() -> None:
+        raise RuntimeError("broken")
+
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    async def fine() -> None:
+        return None
+
+    runner = JobRunner()
+    job = Job("demo", {"boom": boom, "slow": slow, "fine": fine}[func], 1.0, timeout_s=0.05)
+    with caplog.at_level(logging.INFO):
+        asyncio.run(runner.guarded(job)())
+    if log_text:
+        assert log_text in caplog.text
+    else:
+        assert "demo" not in caplog.text
+    assert runner.running == set()
+
+
+def test_scheduler_options_for_every_job() -> None:
+    async def noop() -> None:
+        return None
+
+    jobs = [Job("a", noop, 30.0, jitter_s=3.0), Job("b", noop, 0.5)]
+    start = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    scheduler = build_scheduler(jobs, JobRunner(), now=start)
+    added = {job.id: job for job in scheduler.get_jobs()}
+    assert set(added) == {"a", "b"}
+    for job in added.values():
+        assert job.max_instances == 1 and job.coalesce is True
+        assert job.next_run_time == start  # runs once at start
+    assert added["a"].trigger.jitter == 3.0
+    assert added["b"].trigger.interval.total_seconds() == 0.5
+
+
+def test_probe_jobs_run_the_probe_and_hand_over_the_result() -> None:
+    spec = ProbeSpec("availability", "http", "https://example.test/healthz", timeout_s=2)
+    sink = ListSink()
+
+    async def go() -> None:
+        async with mock_client() as client:
+            (job,) = probe_jobs([spec], {"availability": 30.0}, client, sink, "medan")
+            assert (job.name, job.every_s, job.jitter_s) == ("probe:availability", 30.0, 3.0)
+            await JobRunner().guarded(job)()
+
+    asyncio.run(go())
+    (result,) = sink.results
+    assert (result.probe, result.outcome, result.location) == ("availability", "ok", "medan")
+
+
+def test_worker_and_agent_tables(db: Database) -> None:
+    config = parse_config(PROBE_CONFIG, "<test>")
+    specs = [ProbeSpec(p.name, p.kind, "https://example.test", token="t") for p in config.probes]
+
+    async def go() -> tuple[list[Job], list[Job]]:
+        async with mock_client() as client:
+            async def flush() -> int:
+                return 0
+
+            return (worker_jobs(config, db, specs, client, ListSink(), Intervals()),
+                    agent_jobs(config, specs, client, ListSink(), "medan", flush))
+
+    worker, agent = asyncio.run(go())
+    assert [j.name for j in worker] == [
+        "probe:purchase", "probe:stamp", "probe:availability", "evaluate", "flush-rollups",
+        "prune", "maintenances"]
+    assert {j.name: j.every_s for j in worker}["evaluate"] == 10.0
+    assert {j.name: j.every_s for j in worker}["maintenances"] == 30.0
+    assert [j.name for j in agent] == [
+        "probe:purchase", "probe:stamp", "probe:availability", "flush-results"]
+
+
+def test_housekeeping_jobs_run_against_the_database(db: Database) -> None:
+    config = parse_config(PROBE_CONFIG, "<test>")
+
+    async def go() -> None:
+        async with mock_client() as client:
+            jobs = {j.name: j for j in worker_jobs(config, db, [], client, ListSink())}
+            for name in ("evaluate", "flush-rollups", "prune", "maintenances"):
+                assert await jobs[name].func() is not None
+
+    asyncio.run(go())
