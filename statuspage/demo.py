@@ -207,7 +207,7 @@ def seed_demo(settings: Settings, now: datetime | None = None) -> bool:
                 return False
             rows = session.execute(sa.select(Component.id, Component.name)
                                    .where(Component.active.is_(True))
-                                   .order_by(Component.position)).tuples().all()
+                                   .order_by(Component.position)).all()
             if not rows:
                 return False
             names = dict(rows)

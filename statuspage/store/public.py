@@ -316,7 +316,7 @@ def _view(incident: Incident, names: dict[str, str]) -> IncidentView:
 
 
 def _component_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(sa.select(Component.id, Component.name)).tuples().all())
+    return dict(session.execute(sa.select(Component.id, Component.name)).all())
 
 
 def _day_start(day: date) -> datetime:
@@ -335,7 +335,7 @@ def _uptime_days(session: Session, today: date, now: datetime
         .where(ProbeRollup.period == "day", ProbeRollup.bucket_start >= since,
                ProbeRollup.bucket_start <= now)
         .group_by(ProbeRollup.component_id, ProbeRollup.bucket_start)
-    ).tuples()
+    )
     result: dict[str, dict[date, tuple[int, int]]] = defaultdict(dict)
     for cid, start, count, ok, degraded in rows:
         day = start.astimezone(UTC).date()
@@ -356,7 +356,7 @@ def _latency_hours(session: Session, now: datetime) -> dict[str, dict[datetime, 
         .where(ProbeRollup.period == "hour", ProbeRollup.bucket_start >= since,
                ProbeRollup.bucket_start <= now)
         .group_by(ProbeRollup.component_id, ProbeRollup.bucket_start)
-    ).tuples()
+    )
     result: dict[str, dict[datetime, float]] = defaultdict(dict)
     for cid, start, total, count in rows:
         if count:

@@ -1,0 +1,81 @@
+"""RSS 2.0 and Atom feeds of the incident history, built with feedgen.
+
+Pure: plain values in, bytes out. The caller provides each entry's content as HTML that is
+already sanitised (rendered from a template with autoescape and ``render_markdown``).
+Ids are tag URIs derived from the page's host and the incident's id and creation date, so an
+entry keeps its id for ever, whatever its title or status becomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from feedgen.feed import FeedGenerator
+
+__all__ = ["FeedEntry", "FeedInfo", "build_feed", "tag_uri"]
+
+FORMATS = ("atom", "rss")
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """The feed itself."""
+
+    id: str
+    title: str
+    subtitle: str
+    page_url: str
+    self_url: str
+    language: str
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One incident (or maintenance) with all its updates in ``content_html``."""
+
+    id: str
+    title: str
+    link: str
+    published: datetime
+    updated: datetime
+    summary: str
+    content_html: str
+
+
+def tag_uri(page_url: str, created: datetime, specific: str) -> str:
+    """A tag: URI (RFC 4151), e.g. ``tag:status.example,2024-09-03:incidents/abc``."""
+    host = urlsplit(page_url).hostname or "localhost"
+    return f"tag:{host},{created.date().isoformat()}:{specific}"
+
+
+def build_feed(info: FeedInfo, entries: Sequence[FeedEntry], kind: str) -> bytes:
+    """The feed as bytes; ``kind`` is "atom" or "rss" (RSS 2.0). Entries newest first."""
+    if kind not in FORMATS:
+        raise ValueError(f"unknown feed kind {kind!r}")
+    fg = FeedGenerator()
+    fg.id(info.id)
+    fg.title(info.title)
+    fg.subtitle(info.subtitle or info.title)  # RSS requires a description
+    fg.link(href=info.page_url, rel="alternate")
+    fg.link(href=info.self_url, rel="self")
+    fg.language(info.language)
+    fg.updated(info.updated)
+    fg.generator("statuspage")
+    # feedgen prepends by default; append keeps the caller's newest-first order
+    for item in entries:
+        fe = fg.add_entry(order="append")
+        fe.id(item.id)
+        fe.guid(item.id, permalink=False)
+        fe.title(item.title)
+        fe.link(href=item.link, rel="alternate")
+        fe.published(item.published)
+        fe.updated(item.updated)
+        fe.summary(item.summary)
+        fe.content(item.content_html, type="CDATA" if kind == "rss" else "html")
+    if kind == "atom":
+        return bytes(fg.atom_str(pretty=False))
+    return bytes(fg.rss_str(pretty=False))
