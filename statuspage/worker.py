@@ -15,15 +15,17 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from probes import ProbeResult, ProbeSpec, ResultSink, run_probe
+from probes import HttpResultSink, ProbeResult, ProbeSpec, ResultSink, run_probe
 from statuspage.bundled import BundledStamping, BundledStampingError
+from statuspage.config import StatusConfig
 from statuspage.db import Database
-from statuspage.jobs import Intervals, JobRunner, build_scheduler, worker_jobs
+from statuspage.jobs import Intervals, JobRunner, agent_jobs, build_scheduler, worker_jobs
 from statuspage.probing import DatabaseSink, build_specs, needs_bundled
 from statuspage.settings import Settings
 
 __all__ = [
     "DEFAULT_STAMPING_PORT",
+    "agent_main",
     "ProbeTargets",
     "probe_client",
     "resolve_targets",
@@ -120,6 +122,37 @@ async def worker_main(settings: Settings, *, stamping_port: int | None = None,
             await asyncio.to_thread(targets.bundled.stop)
         db.dispose()
         log.info("worker stopped")
+
+
+async def agent_main(config: StatusConfig, specs: Sequence[ProbeSpec], report_url: str,
+                     token: str, location: str, *, stop: asyncio.Event | None = None,
+                     intervals: Intervals = Intervals()) -> int:
+    """A remote probe agent: run ``specs`` on their schedule, push results to ``report_url``.
+
+    Returns the number of results still unsent at the end (after a final flush).
+    """
+    loop = asyncio.get_running_loop()
+    if stop is None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    runner = JobRunner()
+    async with probe_client() as client:
+        sink = HttpResultSink(report_url, token, client)
+        jobs = agent_jobs(config, specs, client, sink, location, sink.flush, intervals)
+        scheduler = build_scheduler(jobs, runner)
+        scheduler.start()
+        log.info("probe agent %r running %d probes, reporting to %s", location, len(specs),
+                 report_url)
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            await runner.cancel_running()
+            await sink.flush()
+    if sink.pending:
+        log.warning("%d results could not be delivered", sink.pending)
+    return sink.pending
 
 
 def run_worker(settings: Settings, *, stamping_port: int | None = None) -> None:
