@@ -53,15 +53,32 @@ _KEY = ("probe", "location", "period", "bucket_start")
 class ResultLike(Protocol):
     """What ``record_results`` needs of a result (``probes.ProbeResult`` fits)."""
 
-    probe: str
-    kind: str
-    started_at: datetime
-    outcome: str
-    total_ms: float
-    phases: Mapping[str, float]
-    error_class: str | None
-    message: str | None
-    location: str
+    @property
+    def probe(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def started_at(self) -> datetime: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def total_ms(self) -> float: ...
+
+    @property
+    def phases(self) -> Mapping[str, float]: ...
+
+    @property
+    def error_class(self) -> str | None: ...
+
+    @property
+    def message(self) -> str | None: ...
+
+    @property
+    def location(self) -> str: ...
 
 
 @dataclass(frozen=True)
