@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from stamping.admission import AdmissionMiddleware
 from stamping.errors import exception_handlers
 from stamping.faults import FaultMiddleware
 from stamping.metrics import MetricsMiddleware
@@ -57,8 +58,13 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(MetricsMiddleware, metrics=service.metrics),
-                    Middleware(FaultMiddleware, cache=service.faults)],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=service.metrics),
+            Middleware(FaultMiddleware, cache=service.faults),
+            Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={
+                "/api/v1/stamps": service.stamp_gate, "/api/v1/verify": service.verify_gate,
+                "/api/v1/orders": service.purchase_gate}),
+        ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )

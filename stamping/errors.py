@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from stamping.admission import Overloaded
+from stamping.admission import Overloaded, overloaded_body
 from stamping.gateway import NotificationError
 from stamping.pool import PoolUnavailable
 from stamping.signer import DocumentError
@@ -59,12 +59,8 @@ async def _document_error(request: Request, exc: Exception) -> Response:
 async def _overloaded(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Overloaded)
     request.app.state.service.metrics.rejected.labels(exc.gate).inc()
-    return json_error(
-        503, "overloaded",
-        "the service is at capacity; retry after the indicated time",
-        {"Retry-After": str(exc.retry_after)},
-        estimated_wait_seconds=round(exc.estimated_wait, 3), queue=exc.gate,
-    )
+    return JSONResponse(overloaded_body(exc), status_code=503,
+                        headers={"Retry-After": str(exc.retry_after)})
 
 
 async def _pool_unavailable(request: Request, exc: Exception) -> Response:

@@ -62,6 +62,7 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        scope.setdefault("state", {})
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -72,8 +73,12 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            state = scope.get("state", {})
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            kind = scope.get("state", {}).get("account_kind", "none")
+            if "rejected_by" in state:  # refused by AdmissionMiddleware before routing
+                template = scope["path"]
+                self.metrics.rejected.labels(state["rejected_by"]).inc()
+            kind = state.get("account_kind", "none")
             self.metrics.requests.labels(scope["method"], template, str(status), kind).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - started)

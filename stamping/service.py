@@ -53,9 +53,14 @@ class Service:
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True
         )
+        self.token_cache: dict[str, tuple[float, store.AccountView]] = {}
         self.payment_key = b""
         self.ca_pem = b""
         self._sweeper: asyncio.Task[None] | None = None
+
+    async def injected_capacity(self) -> int | None:
+        """The stamping capacity cap set by fault injection, if any."""
+        return (await self.faults.current()).capacity
 
     @property
     def gates(self) -> list[Gate]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -13,6 +14,10 @@ from stamping.rules import hash_token
 from stamping.service import Service
 
 __all__ = ["authenticate", "json_body", "service"]
+
+#: How long a token lookup is reused.  The cached account is only used for identity and an
+#: early "no quota" answer; the quota itself is always decided by the database.
+TOKEN_CACHE_SECONDS = 2.0
 
 
 def service(request: Request) -> Service:
@@ -35,7 +40,17 @@ async def authenticate(request: Request) -> store.AccountView:
     if token is None:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'",
                        {"WWW-Authenticate": "Bearer"})
-    account = await service(request).db.read(store.account_for_token, hash_token(token))
+    svc = service(request)
+    key = hash_token(token)
+    cached = svc.token_cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < TOKEN_CACHE_SECONDS:
+        account: store.AccountView | None = cached[1]
+    else:
+        account = await svc.db.read(store.account_for_token, key)
+        if account is not None:
+            if len(svc.token_cache) > 10_000:
+                svc.token_cache.clear()
+            svc.token_cache[key] = (time.monotonic(), account)
     if account is None:
         raise ApiError(401, "unauthorized", "unknown or revoked token",
                        {"WWW-Authenticate": "Bearer"})

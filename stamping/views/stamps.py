@@ -57,8 +57,6 @@ async def create_stamp(request: Request) -> Response:
     """Stamp an uploaded PDF: one quota unit is spent only if the stamped PDF is produced."""
     svc = service(request)
     account = await authenticate(request)
-    if account.available <= 0:
-        raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
     faults = await svc.faults.current()
     async with svc.stamp_gate.admit(faults.capacity):
         upload = await read_upload(request, svc.settings.max_upload_bytes)

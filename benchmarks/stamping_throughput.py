@@ -1,0 +1,314 @@
+"""Stamping throughput and overload behaviour, measured through the real HTTP API.
+
+Starts ``python -m stamping serve`` (real uvicorn, real signing pool) on a free port with a
+throw-away data directory, creates a probe account, and then:
+
+1. **throughput**: a closed loop of ``--concurrency`` clients stamps a one-page A4 PDF for
+   ``--seconds`` and prints stamps/s, p50 and p99 latency, and the ratio to a baseline
+   measured in the same run: pyHanko's plain ``sign_pdf`` with default settings, one process.
+2. **overload**: offers ``--overload-factor`` (5) times the measured capacity as an open
+   loop and prints goodput (successful stamps/s as % of capacity) and the p99 time to a 503.
+
+The load generator is a minimal HTTP/1.1 client over asyncio streams with a pre-encoded
+request, so that on a small machine it takes as little CPU as possible from the service.
+
+    .venv/bin/python benchmarks/stamping_throughput.py [--seconds 15] [--mode both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+PHONE = "081299990000"
+
+
+def a4_pdf() -> bytes:
+    """A one-page A4 document with a line of text."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+    w = PdfFileWriter()
+    font = w.add_object(generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/Font"),
+        generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
+        generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica")}))
+    contents = w.add_object(generic.StreamObject(
+        stream_data=b"BT /F1 14 Tf 72 770 Td (Surat pernyataan pelamar CASN 2024) Tj ET"))
+    w.insert_page(PageObject(
+        contents=contents,
+        resources=generic.DictionaryObject({generic.NameObject("/Font"): generic.DictionaryObject(
+            {generic.NameObject("/F1"): font})}),
+        media_box=generic.ArrayObject([generic.FloatObject(v) for v in (0, 0, 595.28, 841.89)])))
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def baseline(pdf: bytes, data_dir: Path, seconds: float) -> float:
+    """pyHanko's plain sign_pdf, default settings, one process: signatures per second."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    pki = data_dir / "pki"
+    signer = signers.SimpleSigner.load(str(pki / "signer-key.pem"), str(pki / "signer.pem"),
+                                       ca_chain_files=(str(pki / "ca.pem"),))
+    assert signer is not None
+    meta = signers.PdfSignatureMetadata(field_name="Signature1")
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer)
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+@dataclass
+class Result:
+    """One request's outcome."""
+
+    status: int
+    latency: float
+    finished: float
+
+
+class RawClient:
+    """Keep-alive HTTP/1.1 connections to one host; one request per connection at a time."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def send(self, raw: bytes) -> tuple[int, bytes]:
+        """Send a pre-encoded request; return (status, body)."""
+        conn = self.idle.pop() if self.idle else await asyncio.open_connection("127.0.0.1",
+                                                                               self.port)
+        reader, writer = conn
+        writer.write(raw)
+        status_line = await reader.readline()
+        if not status_line:
+            writer.close()
+            raise ConnectionError("closed")
+        status = int(status_line.split()[1])
+        length, keep = 0, True
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and "close" in value.lower():
+                keep = False
+        body = await reader.readexactly(length) if length else b""
+        if keep:
+            self.idle.append(conn)
+        else:
+            writer.close()
+        return status, body
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+def stamp_request(token: str, pdf: bytes) -> bytes:
+    """A complete POST /api/v1/stamps request, encoded once."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"surat.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").encode() + \
+        pdf + f"\r\n--{boundary}--\r\n".encode()
+    head = (f"POST /api/v1/stamps HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values, in milliseconds."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def closed_loop(port: int, raw: bytes, concurrency: int, seconds: float) -> list[Result]:
+    """``concurrency`` clients, each sending the next request when the last one returns."""
+    client = RawClient(port)
+    results: list[Result] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status, _ = await client.send(raw)
+            now = time.perf_counter()
+            results.append(Result(status, now - started, now))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    client.close()
+    return results
+
+
+async def open_loop(port: int, raw: bytes, rate: float, seconds: float) -> list[Result]:
+    """Requests arrive at ``rate`` per second whatever the service does (a surge)."""
+    client = RawClient(port)
+    results: list[Result] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one() -> None:
+        started = time.perf_counter()
+        try:
+            status, _ = await client.send(raw)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            status = 0
+        now = time.perf_counter()
+        results.append(Result(status, now - started, now))
+
+    begin = time.perf_counter()
+    n = 0
+    while (elapsed := time.perf_counter() - begin) < seconds:
+        due = int(elapsed * rate) + 1
+        while n < due:
+            tasks.append(asyncio.create_task(one()))
+            n += 1
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*tasks)
+    client.close()
+    return results
+
+
+def free_port() -> int:
+    """A free TCP port on localhost."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_service(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """``python -m stamping serve`` and wait until /readyz answers."""
+    import httpx
+
+    env = {**os.environ, "STAMPING_ADMIN_TOKEN": "bench-admin", "STAMPING_DATA_DIR": str(data_dir)}
+    env.pop("STAMPING_DATABASE_URL", None)
+    cmd = [sys.executable, "-m", "stamping", "--log-level", "warning", "serve", "--port",
+           str(port), "--data-dir", str(data_dir)]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("the service did not start")
+        time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("the service did not become ready")
+
+
+def probe_token(data_dir: Path) -> str:
+    """Create a probe account with the CLI; the token is on the last line."""
+    out = subprocess.run([sys.executable, "-m", "stamping", "--log-level", "warning", "account",
+                          "add", "--phone", PHONE, "--name", "Benchmark", "--probe",
+                          "--data-dir", str(data_dir)], check=True, capture_output=True,
+                         text=True, env={k: v for k, v in os.environ.items()
+                                         if k != "STAMPING_DATABASE_URL"})
+    return out.stdout.strip().splitlines()[-1]
+
+
+def buy(port: int, token: str, quantity: int) -> None:
+    """Probe accounts' orders are paid at once."""
+    import httpx
+
+    r = httpx.post(f"http://127.0.0.1:{port}/api/v1/orders", json={"quantity": quantity},
+                   headers={"Authorization": f"Bearer {token}",
+                            "Idempotency-Key": uuid.uuid4().hex}, timeout=30)
+    r.raise_for_status()
+
+
+def report_throughput(results: list[Result], seconds: float) -> float:
+    """Print and return stamps/s over the measured window."""
+    ok = [r for r in results if r.status == 201]
+    other = len(results) - len(ok)
+    rate = len(ok) / seconds
+    print(f"throughput: {rate:.1f} stamps/s ({len(ok)} stamps in {seconds:.1f}s, "
+          f"{other} non-201), p50 {pct([r.latency for r in ok], .5):.0f} ms, "
+          f"p99 {pct([r.latency for r in ok], .99):.0f} ms")
+    return rate
+
+
+def main() -> int:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="closed-loop clients (default: 4 per signing worker)")
+    parser.add_argument("--workers", type=int, default=0, help="signing workers (default: CPUs)")
+    parser.add_argument("--overload-factor", type=float, default=5.0)
+    parser.add_argument("--mode", choices=["throughput", "overload", "both"], default="both")
+    args = parser.parse_args()
+    workers = args.workers or os.cpu_count() or 1
+    concurrency = args.concurrency or 4 * workers
+    pdf = a4_pdf()
+    data_dir = Path(tempfile.mkdtemp(prefix="stamping-bench-"))
+    port = free_port()
+    proc = start_service(data_dir, port, args.workers)
+    try:
+        token = probe_token(data_dir)
+        # Enough quota for the whole run: top up in orders of at most 1000.
+        for _ in range(int(args.seconds * 60 * 2 * (1 + args.overload_factor) / 1000) + 1):
+            buy(port, token, 1000)
+        raw = stamp_request(token, pdf)
+        print(f"machine: {os.cpu_count()} CPUs; service: {workers} signing workers; "
+              f"document: one-page A4, {len(pdf)} bytes; concurrency {concurrency}")
+        asyncio.run(closed_loop(port, raw, concurrency, 2.0))  # warm-up
+        results = asyncio.run(closed_loop(port, raw, concurrency, args.seconds))
+        capacity = report_throughput(results, args.seconds)
+        base = baseline(pdf, data_dir, min(args.seconds, 10))
+        print(f"baseline: pyHanko sign_pdf, default settings, one process: {base:.1f} "
+              f"signatures/s; service/baseline = {capacity / base:.2f}x")
+        if args.mode in ("overload", "both"):
+            offered = capacity * args.overload_factor
+            results = asyncio.run(open_loop(port, raw, offered, args.seconds))
+            ok = [r for r in results if r.status == 201]
+            shed = [r for r in results if r.status == 503]
+            other = len(results) - len(ok) - len(shed)
+            goodput = len(ok) / args.seconds
+            print(f"overload: offered {offered:.0f} req/s ({args.overload_factor:g}x capacity) "
+                  f"for {args.seconds:.0f}s: goodput {goodput:.1f} stamps/s = "
+                  f"{100 * goodput / capacity:.0f}% of capacity; "
+                  f"{len(shed)} refused with 503, p50 time-to-503 "
+                  f"{pct([r.latency for r in shed], .5):.1f} ms, p99 time-to-503 "
+                  f"{pct([r.latency for r in shed], .99):.1f} ms; successful p99 "
+                  f"{pct([r.latency for r in ok], .99):.0f} ms; {other} other")
+        summary = {"capacity": capacity, "baseline": base}
+        print(json.dumps({k: round(v, 2) for k, v in summary.items()}))
+        return 0
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
