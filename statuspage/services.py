@@ -105,16 +105,16 @@ class Services:
                     params: dict[str, str] | None = None) -> str:
         """Render a page template in ``lang``.
 
-        Adds gettext, the formatter, ``link(path, **params)`` (keeps a non-default language in
-        links) and ``switch`` (links to the same page in the other languages).
+        Adds gettext, the formatter, ``link(path, **params)`` (keeps the language in links)
+        and ``switch`` (links to the same page in the other languages).
         """
-        default = self.default_language
 
         def link(target: str, **query: object) -> str:
+            # always explicit: a visitor who picked a language keeps it on every page, and the
+            # bytes stay the same however the language was negotiated (one cache entry)
             values = {k: str(v) for k, v in query.items() if v is not None}
-            if lang != default:
-                values["lang"] = lang
-            return target + ("?" + urlencode(values) if values else "")
+            values["lang"] = lang
+            return target + "?" + urlencode(values)
 
         switch = [(other, LANGUAGE_NAMES.get(other, other),
                    path + "?" + urlencode({**(params or {}), "lang": other}))
