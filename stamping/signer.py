@@ -17,8 +17,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import qrcode
-import qrcode.constants
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
@@ -28,16 +26,15 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import init_xobject_dictionary
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.stamp import QRPosition, QRStampStyle
-from pyhanko.stamp.qr import QRStamp
+from pyhanko.stamp import QRStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from stamping.appearance import add_link, meterai_style
 
 __all__ = [
     "DocumentError",
@@ -64,7 +61,6 @@ DECODE_LIMITS = DecodeLimits(
 #: Signature space reserved up front so pyHanko skips its dummy signing pass.  An ECDSA
 #: CMS blob with the two-certificate chain and PAdES attributes is about 1.3 KB.
 BYTES_RESERVED = 6144
-STAMP_TEXT = "METERAI ELEKTRONIK\n10000\n%(serial)s"
 FIELD_PREFIX = "Meterai_"
 DEFAULT_BOX_SIZE = 100.0
 _MARGIN = 36.0
@@ -134,35 +130,6 @@ class _PreloadedSigner(signers.SimpleSigner):
         return self._key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
 
 
-class _FixedMaskQRStamp(QRStamp):
-    """pyHanko's QR stamp with a fixed QR mask pattern.
-
-    ``qrcode`` otherwise renders all eight masks to pick the best-scoring one, which was a
-    quarter of the whole stamping time; any mask is valid for scanners (the chosen one is
-    encoded in the symbol).  Overrides a private pyHanko method: re-check on upgrades.
-    """
-
-    def _qr_xobject(self):
-        qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=2)
-        qr.add_data(self.url)
-        qr.make()
-        img = qr.make_image(image_factory=PdfStreamQRImage)
-        bbox_size = (qr.modules_count + 2 * qr.border) * qr.box_size
-        qr_xobj = init_xobject_dictionary(img.render_command_stream(), bbox_size, bbox_size)
-        qr_xobj.compress()
-        assert self.writer is not None
-        return self.writer.add_object(qr_xobj), bbox_size
-
-
-class _MeteraiStampStyle(QRStampStyle):
-    """QR above the text "METERAI ELEKTRONIK / 10000 / serial"."""
-
-    def create_stamp(self, writer, box, text_params):
-        """Build the stamp with the fixed-mask QR renderer."""
-        url = text_params.pop("url")
-        return _FixedMaskQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
-
-
 @dataclass
 class _WorkerState:
     signer: _PreloadedSigner
@@ -186,9 +153,7 @@ def init_worker(signer_cert: str, signer_key: str, ca_cert: str) -> None:
     cert = _load_cert(Path(signer_cert))
     registry = SimpleCertificateStore.from_certs([ca])
     signer = _PreloadedSigner(cert, Path(signer_key).read_bytes(), registry)
-    style = _MeteraiStampStyle(
-        stamp_text=STAMP_TEXT, border_width=1, qr_position=QRPosition.ABOVE_TEXT, innsep=2
-    )
+    style = meterai_style()
     # One event loop per worker: pyHanko's signing API is async, and asyncio.run per
     # document would build and tear down a loop each time.
     _state = _WorkerState(signer=signer, ca=ca, style=style, loop=asyncio.new_event_loop())
@@ -286,37 +251,6 @@ def _page_geometry(writer: IncrementalPdfFileWriter, page: int | None) -> tuple[
     return index, [min(mb[0], mb[2]), min(mb[1], mb[3]), max(mb[0], mb[2]), max(mb[1], mb[3])]
 
 
-def _add_link(writer: IncrementalPdfFileWriter, index: int,
-              box: tuple[float, float, float, float], url: str) -> None:
-    """Make the stamp clickable: a /Link annotation to the verification page.
-
-    (The QR stamp only adds its own link when used as a plain stamp, not as the appearance
-    of a signature field.)
-    """
-    page_ref, _ = writer.find_page_for_modification(index)
-    page = page_ref.get_object()
-    link = writer.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Link"),
-        generic.NameObject("/Rect"): generic.ArrayObject(generic.FloatObject(v) for v in box),
-        generic.NameObject("/Border"): generic.ArrayObject([generic.NumberObject(0)] * 3),
-        generic.NameObject("/A"): generic.DictionaryObject({
-            generic.NameObject("/S"): generic.NameObject("/URI"),
-            generic.NameObject("/URI"): generic.TextStringObject(url),
-        }),
-    }))
-    raw = page.raw_get("/Annots") if "/Annots" in page else None
-    if isinstance(raw, generic.IndirectObject):
-        annots = raw.get_object()
-        annots.append(link)
-        writer.update_container(annots)
-    else:
-        annots = page.get("/Annots", generic.ArrayObject())
-        annots.append(link)
-        page[generic.NameObject("/Annots")] = annots
-        writer.update_container(page)
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -338,7 +272,7 @@ def stamp_document(job: StampJob) -> StampOutput:
             raise DocumentError(
                 "bad_box", f"box {list(box)} is outside page {index + 1} ({mb})"
             )
-    _add_link(writer, index, box, job.verify_url)
+    add_link(writer, index, box, job.verify_url)
     field_name = FIELD_PREFIX + job.serial
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
