@@ -342,7 +342,8 @@ def publish_draft(session: Session, incident_id: str, *, author: str | None,
                  "gangguan ini.", MAX_BODY, "Pesan")
     status = status or (incident.status if incident.status in INCIDENT_UPDATE_STATUSES
                         else "investigating")
-    impact = impact or _IMPACT_OF.get(worst(wanted.values()), "minor")
+    derived = _IMPACT_OF.get(worst(wanted.values()), "minor")
+    impact = impact or (incident.impact if incident.impact not in (None, "none") else derived)
     if status not in INCIDENT_UPDATE_STATUSES:
         errors["status"] = "Status insiden tidak dikenal."
     if impact not in IMPACTS:
@@ -352,7 +353,9 @@ def publish_draft(session: Session, incident_id: str, *, author: str | None,
     incident.components.clear()
     session.flush()
     incident.is_draft = False
-    incident.name, incident.impact, incident.created_by = name, impact, author
+    # created_by stays as the probes wrote it: their evaluation finds its episodes by it; the
+    # publishing operator is the author of the first update (and in the audit log)
+    incident.name, incident.impact = name, impact
     incident.started_at = _parse_time(evidence.get("since")) or now
     incident.updates.clear()
     _set_status(incident, status, now)

@@ -7,6 +7,7 @@ so logging in costs microseconds; production keeps argon2-cffi's defaults.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -24,8 +25,8 @@ ADMIN = ("admin@example.id", "rahasia-admin-123")
 OPERATOR = ("ops@example.id", "rahasia-ops-1234")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
-__all__ = ["ADMIN", "OPERATOR", "admin", "csrf_from", "form_post", "login", "make_operator",
-           "make_token", "operator", "settings"]
+__all__ = ["ADMIN", "OPERATOR", "admin", "csrf_from", "eventually_contains", "form_post",
+           "login", "make_operator", "make_token", "operator", "settings"]
 
 
 @pytest.fixture
@@ -77,6 +78,18 @@ def form_post(client: TestClient, page_path: str, action: str,
     token = csrf_from(client.get(page_path).text)
     return client.post(action, data={**data, "csrf_token": token}, headers=headers,
                        follow_redirects=False)
+
+
+def eventually_contains(client: TestClient, path: str, text: str, timeout: float = 4.0
+                        ) -> httpx.Response:
+    """GET ``path`` until it contains ``text``: public pages are cached bytes that refresh
+    within about a second of a write (the change counter is polled), by design."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(path)
+        if text in response.text or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)
 
 
 def _logged_in(app: Starlette, settings: Settings, who: tuple[str, str], role: str
