@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from stamping import store
-from stamping.errors import ApiError
-from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH, new_serial
-from stamping.service import Service, now
-from stamping.signer import DocumentError, StampJob, parse_box
+from stamping import actions, store
+from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH
 from stamping.upload import read_upload
 from stamping.views.common import authenticate, service
 
@@ -25,34 +19,6 @@ __all__ = ["ca_pem", "create_stamp", "healthz", "metrics", "readyz", "verify_ser
 logger = logging.getLogger(__name__)
 
 
-def _page(fields: dict[str, str]) -> int | None:
-    raw = fields.get("page", "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise DocumentError("bad_page", "page must be a positive integer (1-based)")
-    return int(raw)
-
-
-async def _release(svc: Service, serial: str) -> None:
-    try:
-        await svc.db.write(store.release_stamp, serial)
-    except Exception:  # the sweeper releases it later
-        logger.exception("could not release reservation %s", serial)
-
-
-async def _reserve(svc: Service, account: store.AccountView) -> str:
-    for _ in range(3):
-        serial = new_serial()
-        try:
-            if not await svc.db.write(store.reserve_stamp, account, serial, now()):
-                raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
-            return serial
-        except IntegrityError:  # a serial collision: astronomically rare, try another
-            continue
-    raise ApiError(500, "serial_allocation_failed", "could not allocate a serial number")
-
-
 async def create_stamp(request: Request) -> Response:
     """Stamp an uploaded PDF: one quota unit is spent only if the stamped PDF is produced."""
     svc = service(request)
@@ -60,29 +26,11 @@ async def create_stamp(request: Request) -> Response:
     faults = await svc.faults.current()
     async with svc.stamp_gate.admit(faults.capacity):
         upload = await read_upload(request, svc.settings.max_upload_bytes)
-        page = _page(upload.fields)
-        box_text = upload.fields.get("box", "").strip()
-        box = parse_box(box_text) if box_text else None
-        if b"%PDF-" not in upload.data[:1024]:
-            raise DocumentError("not_pdf", "the file is not a PDF document")
-        serial = await _reserve(svc, account)
-        try:
-            async with svc.stamp_gate.slot():
-                started = time.perf_counter()
-                result = await svc.pool.stamp(StampJob(
-                    pdf=upload.data, serial=serial, page=page, box=box,
-                    verify_url=f"{svc.settings.public_url}/verify/{serial}"))
-                svc.metrics.signing.observe(time.perf_counter() - started)
-            await svc.db.write(store.complete_stamp, serial, result.sha256_before,
-                               result.sha256_after, now())
-        except BaseException:
-            # Shielded so that a cancelled request still gives its unit back.
-            await asyncio.shield(_release(svc, serial))
-            raise
-    svc.metrics.quota_spent.labels("probe" if account.is_probe else "real").inc()
-    return Response(result.pdf, status_code=201, media_type="application/pdf",
-                    headers={"X-Serial-Number": serial,
-                             "Content-Disposition": f'attachment; filename="{serial}.pdf"'})
+        done = await actions.stamp(svc, account, upload.data, upload.fields.get("page", ""),
+                                   upload.fields.get("box", ""))
+    return Response(done.pdf, status_code=201, media_type="application/pdf",
+                    headers={"X-Serial-Number": done.serial,
+                             "Content-Disposition": f'attachment; filename="{done.serial}.pdf"'})
 
 
 async def verify_upload(request: Request) -> Response:

@@ -1,0 +1,197 @@
+"""Operations shared by the JSON API and the HTML pages (one code path for both)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from stamping import gateway, store
+from stamping.errors import ApiError
+from stamping.rules import new_serial, normalise_phone
+from stamping.service import Service, now
+from stamping.signer import DocumentError, StampJob, parse_box
+
+__all__ = ["Registered", "Stamped", "create_order", "login", "parse_page", "pay_simulated",
+           "process_notification", "register", "stamp", "verify_otp"]
+
+logger = logging.getLogger(__name__)
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registration waiting for its OTP."""
+
+    phone: str
+    name: str
+    otp_expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """A stamped document."""
+
+    serial: str
+    pdf: bytes
+
+
+def phone_or_error(raw: object) -> str:
+    """The E.164 phone number, or a 422."""
+    try:
+        return normalise_phone(str(raw or ""))
+    except ValueError as exc:
+        raise ApiError(422, "bad_phone", str(exc)) from None
+
+
+async def register(svc: Service, phone_raw: object, name_raw: object,
+                   password_raw: object) -> Registered:
+    """Register (or re-send the OTP to) a phone number."""
+    phone = phone_or_error(phone_raw)
+    name = str(name_raw or "").strip()
+    password = str(password_raw or "")
+    if not 1 <= len(name) <= 200:
+        raise ApiError(422, "bad_name", "name must be 1 to 200 characters")
+    if not 8 <= len(password) <= 200:
+        raise ApiError(422, "bad_password", "password must be 8 to 200 characters")
+    password_hash = await run_in_threadpool(_hasher.hash, password)
+    code = f"{secrets.randbelow(10**6):06d}"
+    expires = await svc.db.write(store.register, phone, name, password_hash, code,
+                                 dt.timedelta(seconds=svc.settings.otp_ttl_seconds), now())
+    # The default OTP sender: the service log and the outbox table.
+    logger.info("OTP for %s: %s (valid until %s)", phone, code, expires.isoformat())
+    return Registered(phone, name, expires)
+
+
+async def verify_otp(svc: Service, phone_raw: object, otp_raw: object) -> str:
+    """Check the OTP; returns a new API token."""
+    phone = phone_or_error(phone_raw)
+    otp = str(otp_raw or "").strip()
+    if not (len(otp) == 6 and otp.isdigit()):
+        raise ApiError(422, "bad_otp", "the code has 6 digits")
+    result = await svc.db.write(store.verify_otp, phone, otp, svc.settings.otp_max_attempts,
+                                now())
+    if isinstance(result, store.StoreError):
+        raise result
+    return result
+
+
+async def login(svc: Service, phone_raw: object, password_raw: object) -> str:
+    """Phone + password of a verified account -> a new API token."""
+    phone = phone_or_error(phone_raw)
+    found = await svc.db.read(store.login_hash, phone)
+    try:
+        if found is None:
+            raise VerificationError
+        await run_in_threadpool(_hasher.verify, found[1], str(password_raw or ""))
+    except VerificationError:
+        raise ApiError(401, "bad_credentials", "wrong phone number or password") from None
+    return await svc.db.write(store.issue_token, found[0], now())
+
+
+async def create_order(svc: Service, account: store.AccountView, key: str,
+                       quantity: object) -> tuple[store.OrderView, bool]:
+    """An order for ``quantity`` stamps, once per idempotency key: (order, created)."""
+    if not 1 <= len(key) <= 200:
+        raise ApiError(400, "missing_idempotency_key", "send an Idempotency-Key header")
+    limit = svc.settings.max_order_quantity
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= limit:
+        raise ApiError(422, "bad_quantity", f"quantity must be an integer from 1 to {limit}")
+    async with svc.purchase_gate.admit(), svc.purchase_gate.slot():
+        order, created = await svc.db.write(
+            store.create_order, account, key, quantity, svc.settings.stamp_price,
+            svc.settings.service_fee, dt.timedelta(seconds=svc.settings.order_ttl_seconds),
+            now())
+    if created and order.status == "paid":
+        svc.metrics.quota_sold.labels("probe" if order.is_probe else "real").inc(order.quantity)
+    return order, created
+
+
+async def process_notification(svc: Service, body: bytes,
+                               signature: str | None) -> dict[str, object]:
+    """Verify a gateway notification and credit the order once."""
+    note = gateway.parse_notification(
+        svc.payment_key, body, signature, now(),
+        dt.timedelta(seconds=svc.settings.callback_max_age_seconds))
+    async with svc.purchase_gate.admit(), svc.purchase_gate.slot():
+        order, credited = await svc.db.write(store.apply_payment, note.event_id, note.order_id,
+                                             note.amount, now())
+    if credited:
+        svc.metrics.quota_sold.labels("probe" if order.is_probe else "real").inc(order.quantity)
+    return {"order_id": order.id, "status": order.status, "credited": credited}
+
+
+async def pay_simulated(svc: Service, payment_ref: str) -> dict[str, object]:
+    """The simulated payer pays; the gateway sends its signed notification."""
+    order = await svc.db.read(store.order_by_payment_ref, payment_ref, now())
+    if order is None:
+        raise ApiError(404, "unknown_payment", "no such payment reference")
+    body, signature = gateway.build_notification(svc.payment_key, order.id, order.amount, now())
+    callback = await process_notification(svc, body, signature)
+    return {"callback": callback, "notification": body.decode(), "signature": signature}
+
+
+def parse_page(raw: str) -> int | None:
+    """The 1-based page number of a form, or None for the last page."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise DocumentError("bad_page", "page must be a positive integer (1-based)")
+    return int(raw)
+
+
+async def _release(svc: Service, serial: str) -> None:
+    try:
+        await svc.db.write(store.release_stamp, serial)
+    except Exception:  # the sweeper releases it later
+        logger.exception("could not release reservation %s", serial)
+
+
+async def _reserve(svc: Service, account: store.AccountView) -> str:
+    for _ in range(3):
+        serial = new_serial()
+        try:
+            if not await svc.db.write(store.reserve_stamp, account, serial, now()):
+                raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
+            return serial
+        except IntegrityError:  # a serial collision: astronomically rare, try another
+            continue
+    raise ApiError(500, "serial_allocation_failed", "could not allocate a serial number")
+
+
+async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: str,
+                box_raw: str) -> Stamped:
+    """Stamp a document (call inside ``svc.stamp_gate.admit()``).
+
+    One quota unit is reserved before signing and either committed with the ledger entry
+    or given back: a unit is spent exactly when a stamped document exists.
+    """
+    page = parse_page(page_raw)
+    box = parse_box(box_raw.strip()) if box_raw.strip() else None
+    if b"%PDF-" not in pdf[:1024]:
+        raise DocumentError("not_pdf", "the file is not a PDF document")
+    serial = await _reserve(svc, account)
+    try:
+        async with svc.stamp_gate.slot():
+            started = time.perf_counter()
+            result = await svc.pool.stamp(StampJob(
+                pdf=pdf, serial=serial, page=page, box=box,
+                verify_url=f"{svc.settings.public_url}/verify/{serial}"))
+            svc.metrics.signing.observe(time.perf_counter() - started)
+        await svc.db.write(store.complete_stamp, serial, result.sha256_before,
+                           result.sha256_after, now())
+    except BaseException:
+        # Shielded so that a cancelled request still gives its unit back.
+        await asyncio.shield(_release(svc, serial))
+        raise
+    svc.metrics.quota_spent.labels("probe" if account.is_probe else "real").inc()
+    return Stamped(serial, result.pdf)
