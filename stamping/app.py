@@ -27,6 +27,15 @@ def routes() -> list[Route]:
     """Every route of the service."""
     return [
         Route("/", pages.index),
+        Route("/daftar", pages.register_page, methods=["GET", "POST"]),
+        Route("/daftar/otp", pages.otp_page, methods=["GET", "POST"]),
+        Route("/masuk", pages.login_page, methods=["GET", "POST"]),
+        Route("/keluar", pages.logout, methods=["POST"]),
+        Route("/akun", pages.account_page),
+        Route("/akun/beli", pages.buy, methods=["POST"]),
+        Route("/akun/pesanan/{order_id}", pages.order_page),
+        Route("/akun/pesanan/{order_id}/bayar", pages.pay, methods=["POST"]),
+        Route("/akun/meterai", pages.stamp_upload, methods=["POST"]),
         Route("/verify/{serial}", stamps.verify_serial),
         Route("/ca.pem", stamps.ca_pem),
         Route("/healthz", stamps.healthz),
@@ -62,7 +71,8 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(MetricsMiddleware, metrics=service.metrics),
             Middleware(FaultMiddleware, cache=service.faults),
             Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={
-                "/api/v1/stamps": service.stamp_gate, "/api/v1/verify": service.verify_gate,
+                "/api/v1/stamps": service.stamp_gate, "/akun/meterai": service.stamp_gate,
+                "/api/v1/verify": service.verify_gate,
                 "/api/v1/orders": service.purchase_gate}),
         ],
         exception_handlers=exception_handlers,
