@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +92,22 @@ class RawClient:
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def send(self, raw: bytes) -> tuple[int, bytes]:
-        """Send a pre-encoded request; return (status, body)."""
-        conn = self.idle.pop() if self.idle else await asyncio.open_connection("127.0.0.1",
-                                                                               self.port)
+        """Send a pre-encoded request; return (status, body).
+
+        A pooled connection the server has closed meanwhile (keep-alive timeout) is
+        replaced by a fresh one, as browsers and HTTP libraries do.
+        """
+        while self.idle:
+            conn = self.idle.pop()
+            try:
+                return await self._exchange(conn, raw)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                conn[1].close()
+        conn = await asyncio.open_connection("127.0.0.1", self.port)
+        return await self._exchange(conn, raw)
+
+    async def _exchange(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                        raw: bytes) -> tuple[int, bytes]:
         reader, writer = conn
         writer.write(raw)
         status_line = await reader.readline()
@@ -289,7 +303,7 @@ def main() -> int:
             results = asyncio.run(open_loop(port, raw, offered, args.seconds))
             ok = [r for r in results if r.status == 201]
             shed = [r for r in results if r.status == 503]
-            other = len(results) - len(ok) - len(shed)
+            other = Counter(r.status for r in results if r.status not in (201, 503))
             goodput = len(ok) / args.seconds
             print(f"overload: offered {offered:.0f} req/s ({args.overload_factor:g}x capacity) "
                   f"for {args.seconds:.0f}s: goodput {goodput:.1f} stamps/s = "
@@ -297,7 +311,7 @@ def main() -> int:
                   f"{len(shed)} refused with 503, p50 time-to-503 "
                   f"{pct([r.latency for r in shed], .5):.1f} ms, p99 time-to-503 "
                   f"{pct([r.latency for r in shed], .99):.1f} ms; successful p99 "
-                  f"{pct([r.latency for r in ok], .99):.0f} ms; {other} other")
+                  f"{pct([r.latency for r in ok], .99):.0f} ms; other statuses: {dict(other)}")
         summary = {"capacity": capacity, "baseline": base}
         print(json.dumps({k: round(v, 2) for k, v in summary.items()}))
         return 0
