@@ -22,7 +22,9 @@ from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
     eventually_contains,
     form_post,
     operator,
+    reused_postgres,
     settings,
+    sqlite_only,
 )
 
 NEW = "/admin/incidents/new"
@@ -63,6 +65,7 @@ def test_post_incident_and_see_it_public(admin: TestClient, db: Database) -> Non
     assert "Pembelian e-meterai lambat" in public.text
 
 
+@sqlite_only
 def test_preview_changes_nothing_and_keeps_input(admin: TestClient, db: Database) -> None:
     response = form_post(admin, NEW, NEW, incident_form(
         action="preview", body="# Judul\n\n- satu\n- dua\n\n[tautan](javascript:alert(1))"))
@@ -75,6 +78,7 @@ def test_preview_changes_nothing_and_keeps_input(admin: TestClient, db: Database
     assert count(db, Incident) == 0
 
 
+@sqlite_only
 def test_bad_input_keeps_what_was_typed(admin: TestClient, db: Database) -> None:
     before = db.change_counter()
     response = form_post(admin, NEW, NEW, incident_form(
@@ -126,6 +130,7 @@ def test_update_resolve_reopen_postmortem(admin: TestClient, db: Database) -> No
     assert statuses == ["investigating", "identified", "resolved", "investigating", "resolved"]
 
 
+@sqlite_only
 def test_edit_update_with_history(admin: TestClient, db: Database) -> None:
     iid = create(admin, body="Pembeliam lambat.")
     with db.session() as s:
@@ -139,6 +144,7 @@ def test_edit_update_with_history(admin: TestClient, db: Database) -> None:
     assert "Pembelian lambat." in admin.get(f"/admin/incidents/{iid}").text
 
 
+@sqlite_only
 def test_template_prefills_the_form(admin: TestClient) -> None:
     page = admin.get(NEW)
     links = re.findall(r'href="/admin/incidents/new\?template=([a-z0-9]+)">([^<]+)<', page.text)
@@ -230,6 +236,7 @@ def test_tokens_created_once_and_revoked(admin: TestClient, db: Database) -> Non
     assert "dicabut" in admin.get("/admin/tokens").text
 
 
+@sqlite_only
 def test_operator_added_with_generated_password(admin: TestClient) -> None:
     response = form_post(admin, "/admin/operators", "/admin/operators",
                          {"email": "Baru@Example.id", "role": "operator"})
@@ -240,6 +247,7 @@ def test_operator_added_with_generated_password(admin: TestClient) -> None:
     assert dup.status_code == 422 and "sudah terdaftar" in dup.text
 
 
+@sqlite_only
 def test_audit_log_and_csv(admin: TestClient, db: Database) -> None:
     create(admin, name="=HYPERLINK(\"http://evil\")")
     page = admin.get("/admin/audit")
@@ -259,6 +267,7 @@ def test_audit_log_and_csv(admin: TestClient, db: Database) -> None:
         assert s.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) >= 2
 
 
+@sqlite_only
 def test_plain_operator_can_post_incidents(operator: TestClient, db: Database) -> None:
     iid = create(operator)
     assert operator.get(f"/admin/incidents/{iid}").status_code == 200

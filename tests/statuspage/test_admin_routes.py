@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -21,7 +20,9 @@ from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
     admin,
     csrf_from,
     operator,
+    reused_postgres,
     settings,
+    sqlite_only,
 )
 
 PUBLIC_ADMIN = {("/admin/login", "GET"), ("/admin/login", "POST")}
@@ -46,7 +47,7 @@ def test_the_walk_finds_the_console() -> None:
     assert ("/admin/incidents/new", "POST") in found
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@sqlite_only
 def test_every_admin_route_needs_a_session(client: TestClient) -> None:
     for path, method in admin_routes():
         if (path, method) in PUBLIC_ADMIN:
@@ -57,7 +58,7 @@ def test_every_admin_route_needs_a_session(client: TestClient) -> None:
             assert response.headers["location"].startswith("/admin/login?next="), path
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@sqlite_only
 def test_every_write_rejects_missing_or_wrong_csrf(admin: TestClient) -> None:
     writes = [(p, m) for p, m in admin_routes() if m != "GET" and (p, m) not in PUBLIC_ADMIN]
     assert len(writes) >= 15
@@ -71,7 +72,7 @@ def test_every_write_rejects_missing_or_wrong_csrf(admin: TestClient) -> None:
     assert admin.get("/admin").status_code == 200
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@sqlite_only
 def test_cross_origin_post_is_refused_even_with_token(admin: TestClient) -> None:
     token = csrf_from(admin.get("/admin/incidents/new").text)
     data = {"csrf_token": token, "name": "x", "status": "investigating", "impact": "minor",
@@ -86,7 +87,7 @@ def test_cross_origin_post_is_refused_even_with_token(admin: TestClient) -> None
     assert same.status_code == 303
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@sqlite_only
 def test_login_itself_checks_csrf(settings: Settings, admin: TestClient) -> None:
     with TestClient(create_app(settings)) as client:
         response = client.post("/admin/login", data={"email": ADMIN[0], "password": ADMIN[1]},
@@ -95,6 +96,7 @@ def test_login_itself_checks_csrf(settings: Settings, admin: TestClient) -> None
     assert "sp_session" not in response.cookies
 
 
+@sqlite_only
 def test_admin_pages_forbidden_to_operators(operator: TestClient) -> None:
     assert operator.get("/admin").status_code == 200
     for path, method in admin_routes():
@@ -105,7 +107,7 @@ def test_admin_pages_forbidden_to_operators(operator: TestClient) -> None:
             assert response.status_code == 403, (method, path)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@sqlite_only
 def test_console_responses_are_not_cached_or_framed(admin: TestClient) -> None:
     response = admin.get("/admin")
     assert response.headers["cache-control"] == "no-store"
@@ -114,6 +116,7 @@ def test_console_responses_are_not_cached_or_framed(admin: TestClient) -> None:
     assert "default-src 'none'" in response.headers["content-security-policy"]
 
 
+@sqlite_only
 def test_api_routes_need_a_token(client: TestClient, app: Starlette) -> None:
     api = [(r.path, m) for r in all_routes() if isinstance(r, Route)
            and r.path.startswith("/api/v1/") and r.path != "/api/v1/agent"

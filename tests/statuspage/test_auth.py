@@ -33,7 +33,9 @@ from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
     form_post,
     login,
     make_operator,
+    reused_postgres,
     settings,
+    sqlite_only,
 )
 
 
@@ -82,6 +84,7 @@ def test_origin_check(headers: dict[str, str], ok: bool) -> None:
     assert origin_allowed(headers, ["http://testserver"]) is ok
 
 
+@sqlite_only
 def test_session_cookie_flags(settings: Settings) -> None:
     make_operator(settings, *ADMIN, role="admin")
     secure = settings.with_changes(cookie_secure=True)
@@ -96,6 +99,7 @@ def test_session_cookie_flags(settings: Settings) -> None:
         assert client.get("/admin").status_code == 200
 
 
+@sqlite_only
 def test_only_digests_are_stored(db: Database, admin: TestClient) -> None:
     secret = admin.cookies.get("sp_session")
     assert secret
@@ -213,6 +217,7 @@ def test_logout_everywhere(settings: Settings, db: Database) -> None:
         assert s.scalar(sa.select(sa.func.count()).select_from(OperatorSession)) == 0
 
 
+@sqlite_only
 def test_logout_and_deactivation(admin: TestClient, settings: Settings, db: Database) -> None:
     make_operator(settings, *OPERATOR)
     with TestClient(create_app(settings)) as ops_client:
@@ -228,6 +233,7 @@ def test_logout_and_deactivation(admin: TestClient, settings: Settings, db: Data
     assert admin.get("/admin", follow_redirects=False).status_code == 303
 
 
+@sqlite_only
 def test_login_redirects_only_inside_the_console(settings: Settings) -> None:
     make_operator(settings, *OPERATOR)
     with TestClient(create_app(settings)) as client:
@@ -242,6 +248,7 @@ def test_login_redirects_only_inside_the_console(settings: Settings) -> None:
             assert response.headers["location"] == expected, target
 
 
+@sqlite_only
 def test_last_admin_cannot_be_demoted(admin: TestClient, db: Database) -> None:
     with db.session() as s:
         oid = s.scalars(sa.select(Operator.id).where(Operator.email == ADMIN[0])).one()
@@ -252,6 +259,7 @@ def test_last_admin_cannot_be_demoted(admin: TestClient, db: Database) -> None:
         assert s.get(Operator, oid).role == "admin"  # type: ignore[union-attr]
 
 
+@sqlite_only
 def test_change_own_password(settings: Settings) -> None:
     make_operator(settings, *OPERATOR)
     with TestClient(create_app(settings)) as client:

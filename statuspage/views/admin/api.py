@@ -116,12 +116,12 @@ def _field(data: dict[str, Any], errors: dict[str, str], name: str, kind: type,
     return value
 
 
-def _components(data: dict[str, Any], errors: dict[str, str], required: bool = False
-                ) -> dict[str, str] | None:
+def _components(data: dict[str, Any], errors: dict[str, str], required: bool = False,
+                allow_list: bool = False) -> dict[str, str] | None:
     value = data.get("components")
     if value is None:
         return {} if required else None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if allow_list and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return dict.fromkeys(value, "under_maintenance")
     if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
@@ -283,7 +283,7 @@ async def create_maintenance(request: Request) -> Response:
         end = _time(data, errors, "scheduled_until")
         auto = _field(data, errors, "auto_transition", bool, True)
         notify = _field(data, errors, "notify", bool, False)
-        components = _components(data, errors, required=True)
+        components = _components(data, errors, required=True, allow_list=True)
         if errors or start is None or end is None:
             raise store.IncidentError(errors)
         maintenance = store.create_maintenance(
