@@ -12,8 +12,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from statuspage.models.base import Base, BigId, utcnow
+from statuspage.models.probes import ProbeRollup
 
-__all__ = ["AgentToken", "ProbeMark"]
+__all__ = ["AgentToken", "PROBE_ROLLUP_PERIOD_INDEX", "ProbeMark"]
+
+#: Reads of rollups select one period over a recent time range ("day rows of the last 90 days",
+#: "hour rows of the last 24 hours", "minute rows of the last 5 minutes"). Without this index
+#: those reads scan every rollup row, so their cost grew with history length (measured by
+#: benchmarks/history_scaling.py); with it they read only the rows in range. Declared here, with
+#: migration 0002_probes, so the model metadata matches the schema.
+PROBE_ROLLUP_PERIOD_INDEX = sa.Index("ix_probe_rollups_period_bucket",
+                                     ProbeRollup.__table__.c.period,
+                                     ProbeRollup.__table__.c.bucket_start)
 
 
 class AgentToken(Base):

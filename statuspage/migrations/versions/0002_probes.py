@@ -38,9 +38,15 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_probe_marks")),
     )
+    # rollup reads select one period over a recent range; see statuspage.models.agents
+    with op.batch_alter_table("probe_rollups", schema=None) as batch_op:
+        batch_op.create_index("ix_probe_rollups_period_bucket", ["period", "bucket_start"],
+                              unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("probe_rollups", schema=None) as batch_op:
+        batch_op.drop_index("ix_probe_rollups_period_bucket")
     op.drop_table("probe_marks")
     with op.batch_alter_table("agent_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agent_tokens_location"))
