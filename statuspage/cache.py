@@ -185,13 +185,23 @@ class PageCache:
         self._inflight: dict[Key, asyncio.Future[Entry | None]] = {}
         self._failed: dict[Key, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._poll: asyncio.Future[int] | None = None
+        self._last_poll = 0.0
 
     # -- the poller -------------------------------------------------------------------------
 
     async def poll_once(self) -> None:
-        """Read the change counter once (in a thread); note whether the database answers."""
+        """Read the change counter once (in a thread); note whether the database answers.
+
+        A read that outlives ``poll_timeout`` counts as "unreachable", and no second read
+        starts while it hangs, so a stuck database cannot fill the thread pool with polls.
+        """
+        self._last_poll = time.monotonic()
+        pending = self._poll
+        if pending is None or pending.done():
+            pending = self._poll = asyncio.ensure_future(asyncio.to_thread(self._counter))
         try:
-            value = await asyncio.wait_for(asyncio.to_thread(self._counter), self.poll_timeout)
+            value = await asyncio.wait_for(asyncio.shield(pending), self.poll_timeout)
         except Exception as exc:  # any driver error: keep serving what we have, marked stale
             if self.db_ok:
                 log.warning("database unreachable, serving cached pages as stale: %r", exc)
@@ -235,7 +245,9 @@ class PageCache:
     def current(self, key: Key) -> Entry | None:
         """The entry for ``key`` when it is up to date and the database answers, else None."""
         entry = self._entries.get(key)
-        if entry is not None and entry.version == self.version and self.db_ok:
+        if entry is not None and entry.version == self.version and self.db_ok \
+                and self._task is not None:
+            self._entries.move_to_end(key)  # LRU: O(1), keeps what visitors read
             return entry
         return None
 
@@ -260,6 +272,8 @@ class PageCache:
         ``render`` is synchronous (it reads the database and runs templates) and runs in a
         thread. (None, True) means there is nothing to send: the caller answers 503.
         """
+        if self._task is None and time.monotonic() - self._last_poll >= self.poll_interval:
+            await self.poll_once()  # no poller (an app driven without its lifespan): poll here
         entry = self._entries.get(key)
         if entry is None:
             entry = self._missing.get(key)
