@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigSeedSubFilter
@@ -212,23 +212,31 @@ def _open(pdf: bytes) -> IncrementalPdfFileWriter:
 
 
 def _check_streams(reader: PdfFileReader) -> None:
-    """Decode every stream once under DECODE_LIMITS so bombs and broken streams fail here."""
+    """Decode every stream once under DECODE_LIMITS, so that a bomb is refused here.
+
+    Streams pyHanko cannot decode (image codecs such as /DCTDecode) are skipped: pyHanko
+    never expands them, so they cannot blow up.  Other decoding errors are tolerated too:
+    signing appends an incremental update and never needs those streams, and viewers
+    tolerate such files; only objects that cannot be parsed at all make the file corrupt.
+    """
     refs: set[generic.Reference] = set()
     for revision in range(reader.xrefs.total_revisions):
         refs |= reader.xrefs.explicit_refs_in_revision(revision)
     for ref in sorted(refs, key=lambda r: (r.idnum, r.generation)):
         try:
             obj = ref.get_object()
-            if isinstance(obj, generic.StreamObject):
-                obj.data  # noqa: B018 - decoding is the point
-        except PdfError as exc:
-            if "limit" in str(exc).lower() or type(exc).__name__ == "PdfDecodeLimitError":
-                raise DocumentError(
-                    "decompression_bomb", "a stream in the PDF expands beyond the allowed size"
-                ) from None
-            raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
         except Exception as exc:
             raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
+        if not isinstance(obj, generic.StreamObject):
+            continue
+        try:
+            obj.data  # noqa: B018 - decoding is the point
+        except PdfDecodeLimitError:
+            raise DocumentError(
+                "decompression_bomb", "a stream in the PDF expands beyond the allowed size"
+            ) from None
+        except (NotImplementedError, PdfError) as exc:
+            logger.debug("stream %s not decodable (%s); not needed for stamping", ref, exc)
 
 
 def _page_geometry(writer: IncrementalPdfFileWriter, page: int | None) -> tuple[int, list[float]]:

@@ -19,8 +19,10 @@ def _font() -> generic.DictionaryObject:
     })
 
 
-def make_pdf(pages: int = 1, *, encrypt: bool = False, bomb_bytes: int = 0) -> bytes:
-    """An A4 document with ``pages`` pages of text (optionally encrypted or a bomb)."""
+def make_pdf(pages: int = 1, *, encrypt: bool = False, bomb_bytes: int = 0,
+             jpeg: bool = False) -> bytes:
+    """An A4 document with ``pages`` pages of text (optionally encrypted, a bomb, or with a
+    /DCTDecode image stream, which pyHanko cannot decode)."""
     w = PdfFileWriter()
     font = w.add_object(_font())
     for n in range(pages):
@@ -42,6 +44,17 @@ def make_pdf(pages: int = 1, *, encrypt: bool = False, bomb_bytes: int = 0) -> b
             encoded_data=data)
         w.add_object(bomb)
         w.root[generic.NameObject("/Bomb")] = w.add_object(bomb)
+    if jpeg:
+        image = generic.StreamObject({
+            generic.NameObject("/Type"): generic.NameObject("/XObject"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Image"),
+            generic.NameObject("/Width"): generic.NumberObject(1),
+            generic.NameObject("/Height"): generic.NumberObject(1),
+            generic.NameObject("/ColorSpace"): generic.NameObject("/DeviceGray"),
+            generic.NameObject("/BitsPerComponent"): generic.NumberObject(8),
+            generic.NameObject("/Filter"): generic.NameObject("/DCTDecode"),
+        }, encoded_data=b"\xff\xd8\xff\xe0 not really a jpeg \xff\xd9")
+        w.root[generic.NameObject("/Scan")] = w.add_object(image)
     if encrypt:
         w.encrypt("owner-secret", "user-secret")
     out = io.BytesIO()

@@ -106,6 +106,11 @@ def test_pdfsig_accepts_the_signature(client: TestClient, funded: str, sample_pd
         assert "Certificate is Trusted." in res.stdout, res.stdout
 
 
+def test_documents_with_images_are_stamped(client: TestClient, funded: str) -> None:
+    status, body, _ = _stamp(client, funded, make_pdf(jpeg=True))
+    assert status == 201, body[:300]
+
+
 def test_page_and_box_choices(client: TestClient, funded: str) -> None:
     doc = make_pdf(pages=3)
     status, body, _ = _stamp(client, funded, doc, page="2", box="72,72,172,172")
