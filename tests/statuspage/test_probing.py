@@ -138,3 +138,17 @@ def test_components_without_results_keep_their_status(settings: Settings, db: Da
     with db.session() as session:
         assert evaluate_components(session, settings.config) == []
     assert status_of(db, "pembubuhan") == "operational"
+
+
+def test_auto_publish_publishes_the_new_draft(settings: Settings, db: Database) -> None:
+    pytest.importorskip("statuspage.store.incidents")
+    config = parse_config(PROBE_CONFIG.replace("window_s = 300", "window_s = 300\n"
+                                               "auto_publish = true"), "<test>")
+    with db.session() as session:
+        store_results(session, config, pattern_results("xxxxxxxxxx"))
+        evaluate_components(session, config)
+    with db.session() as session:
+        (incident,) = session.scalars(sa.select(Incident)).all()
+        assert incident.is_draft is False and incident.created_by == "probes"
+        assert [c.component_id for c in incident.components] == ["pembelian"]
+        assert incident.updates and "Pembelian kuota" in incident.updates[0].body
