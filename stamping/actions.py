@@ -21,7 +21,7 @@ from stamping.service import Service, now
 from stamping.signer import DocumentError, StampJob, parse_box
 
 __all__ = ["Registered", "Stamped", "create_order", "login", "parse_page", "pay_simulated",
-           "process_notification", "register", "stamp", "verify_otp"]
+           "process_notification", "register", "stamp", "verify", "verify_otp"]
 
 logger = logging.getLogger(__name__)
 _hasher = PasswordHasher()
@@ -195,3 +195,30 @@ async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: 
         raise
     svc.metrics.quota_spent.labels("probe" if account.is_probe else "real").inc()
     return Stamped(serial, result.pdf)
+
+
+async def verify(svc: Service, pdf: bytes) -> dict[str, object]:
+    """Validate a stamped PDF (call inside ``svc.verify_gate.admit()``).
+
+    The signature must be intact and chain to the service CA, the serial must be in the
+    ledger, and the stamped revision must hash to what the ledger recorded.
+    """
+    async with svc.verify_gate.slot():
+        result = await svc.pool.verify(pdf)
+    reasons = list(result.reasons)
+    record = None
+    if result.serial is not None:
+        record = await svc.db.read(store.stamp_record, result.serial)
+        if record is None or record.status != "issued":
+            reasons.append("the serial number is not in the ledger")
+        elif record.sha256_after != result.document_sha256:
+            reasons.append("the document differs from the one stamped with this serial")
+    if result.found and not result.whole_file:
+        reasons.append("the document was changed after stamping")
+    return {
+        "valid": bool(result.found and result.intact and result.trusted and not reasons),
+        "serial": result.serial,
+        "stamped_at": record.stamped_at.isoformat() if record and record.stamped_at else None,
+        "document_sha256": result.document_sha256,
+        "reasons": reasons,
+    }

@@ -37,6 +37,7 @@ def routes() -> list[Route]:
         Route("/akun/pesanan/{order_id}/bayar", pages.pay, methods=["POST"]),
         Route("/akun/meterai", pages.stamp_upload, methods=["POST"]),
         Route("/verify/{serial}", stamps.verify_serial),
+        Route("/verifikasi", pages.verify_page, methods=["GET", "POST"]),
         Route("/ca.pem", stamps.ca_pem),
         Route("/healthz", stamps.healthz),
         Route("/readyz", stamps.readyz),
@@ -72,7 +73,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(FaultMiddleware, cache=service.faults),
             Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={
                 "/api/v1/stamps": service.stamp_gate, "/akun/meterai": service.stamp_gate,
-                "/api/v1/verify": service.verify_gate,
+                "/api/v1/verify": service.verify_gate, "/verifikasi": service.verify_gate,
                 "/api/v1/orders": service.purchase_gate}),
         ],
         exception_handlers=exception_handlers,

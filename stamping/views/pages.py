@@ -31,7 +31,7 @@ from stamping.upload import read_upload
 from stamping.views.common import service
 
 __all__ = ["account_page", "buy", "index", "login_page", "logout", "order_page", "otp_page",
-           "pay", "register_page", "stamp_upload"]
+           "pay", "register_page", "stamp_upload", "verify_page"]
 
 SESSION_COOKIE = "meterai_sesi"
 CSRF_COOKIE = "meterai_csrf"
@@ -270,3 +270,18 @@ async def stamp_upload(request: Request) -> Response:
     return Response(done.pdf, media_type="application/pdf", headers={
         "X-Serial-Number": done.serial,
         "Content-Disposition": f'attachment; filename="bermeterai-{done.serial}.pdf"'})
+
+
+async def verify_page(request: Request) -> Response:
+    """Upload a stamped PDF to check it (GET: the form)."""
+    svc = service(request)
+    if request.method == "GET":
+        return _render(request, "verifikasi.html")
+    try:
+        async with svc.verify_gate.admit():
+            upload = await read_upload(request, svc.settings.max_upload_bytes)
+            _check_csrf(request, upload.fields)
+            verdict = await actions.verify(svc, upload.data)
+    except _REFUSALS as exc:
+        return _render(request, "verifikasi.html", _status(exc), error=_message(exc))
+    return _render(request, "verifikasi.html", verdict=verdict)

@@ -38,26 +38,8 @@ async def verify_upload(request: Request) -> Response:
     svc = service(request)
     async with svc.verify_gate.admit():
         upload = await read_upload(request, svc.settings.max_upload_bytes)
-        async with svc.verify_gate.slot():
-            result = await svc.pool.verify(upload.data)
-    reasons = list(result.reasons)
-    record = None
-    if result.serial is not None:
-        record = await svc.db.read(store.stamp_record, result.serial)
-        if record is None or record.status != "issued":
-            reasons.append("the serial number is not in the ledger")
-        elif record.sha256_after != result.document_sha256:
-            reasons.append("the document differs from the one stamped with this serial")
-    if result.found and not result.whole_file:
-        reasons.append("the document was changed after stamping")
-    valid = bool(result.found and result.intact and result.trusted and not reasons)
-    return JSONResponse({
-        "valid": valid,
-        "serial": result.serial,
-        "stamped_at": record.stamped_at.isoformat() if record and record.stamped_at else None,
-        "document_sha256": result.document_sha256,
-        "reasons": reasons,
-    })
+        verdict = await actions.verify(svc, upload.data)
+    return JSONResponse(verdict)
 
 
 def _serial_ok(serial: str) -> bool:

@@ -74,3 +74,20 @@ def test_account_pages_need_a_session(client: TestClient) -> None:
     r = client.post("/masuk", data={"csrf": _csrf(page.text), "phone": "081200000000",
                                     "password": "salah-sekali"})
     assert r.status_code == 401 and "Nomor atau kata sandi salah." in r.text
+
+
+def test_verification_page(client: TestClient, sample_pdf: bytes) -> None:
+    from tests.stamping.conftest import auth, buy, pdf_file, register
+
+    token = register(client)
+    buy(client, token, 1)
+    stamped = client.post("/api/v1/stamps", files=pdf_file(sample_pdf), headers=auth(token))
+    page = client.get("/verifikasi")
+    csrf = _csrf(page.text)
+    r = client.post("/verifikasi", data={"csrf": csrf}, files=pdf_file(stamped.content))
+    assert r.status_code == 200 and "Meterai elektronik sah." in r.text
+    assert stamped.headers["x-serial-number"] in r.text
+    r = client.post("/verifikasi", data={"csrf": csrf}, files=pdf_file(sample_pdf))
+    assert "tidak sah" in r.text
+    r = client.post("/verifikasi", files=pdf_file(sample_pdf))
+    assert r.status_code == 403
