@@ -65,3 +65,16 @@ def test_login_and_unknown_tokens(client: TestClient) -> None:
     assert client.get("/api/v1/quota").status_code == 401
     r = client.get("/api/v1/quota", headers=auth("stm_forged"))
     assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+
+
+def test_expired_otp_is_refused(client: TestClient) -> None:
+    import datetime as dt
+
+    from stamping import store
+
+    db = client.app.state.service.db  # type: ignore[attr-defined]
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    db.write_sync(store.register, "+6281233334444", "Rina", "x", "123456",
+                  dt.timedelta(minutes=5), past)
+    r = client.post("/api/v1/accounts/verify", json={"phone": "081233334444", "otp": "123456"})
+    assert r.status_code == 400 and r.json()["error"] == "otp_expired"

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from starlette.testclient import TestClient
 
 from stamping import store
+from stamping.rules import hash_token
 from tests.stamping.conftest import auth, buy, pdf_file, register
 
 
@@ -62,3 +63,22 @@ def test_concurrent_orders_with_one_key_make_one_order(client: TestClient) -> No
             range(10)))
     assert {r.status_code for r in results} == {201}
     assert len({r.json()["order_id"] for r in results}) == 1
+
+
+def test_orphaned_reservations_are_released(client: TestClient) -> None:
+    import datetime as dt
+
+    token = register(client)
+    buy(client, token, 2)
+    svc = client.app.state.service  # type: ignore[attr-defined]
+    account = svc.db.read_sync(store.account_for_token, hash_token(token))
+    now = dt.datetime.now(dt.UTC)
+    # A process crashed between reserving and committing: the unit is held...
+    assert svc.db.write_sync(store.reserve_stamp, account, "CRASHEDCRASHEDCRASHED2", now)
+    assert client.get("/api/v1/quota", headers=auth(token)).json()["available"] == 1
+    # ...until the sweeper finds it older than the reservation timeout.
+    assert svc.db.write_sync(store.release_stale, now - dt.timedelta(seconds=1)) == 0
+    assert svc.db.write_sync(store.release_stale, now + dt.timedelta(seconds=1)) == 1
+    assert client.get("/api/v1/quota", headers=auth(token)).json() == {"available": 2,
+                                                                        "spent": 0}
+    assert svc.db.read_sync(store.stamp_record, "CRASHEDCRASHEDCRASHED2") is None
