@@ -8,6 +8,7 @@ entry keeps its id for ever, whatever its title or status becomes.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,7 +75,9 @@ def build_feed(info: FeedInfo, entries: Sequence[FeedEntry], kind: str) -> bytes
         fe.link(href=item.link, rel="alternate")
         fe.published(item.published)
         fe.updated(item.updated)
-        fe.summary(item.summary)
+        # RSS readers render <description> as HTML: escape the plain text once more so that a
+        # typed "<img onerror>" stays text there (Atom's <summary> is declared text already)
+        fe.summary(html.escape(item.summary) if kind == "rss" else item.summary)
         fe.content(item.content_html, type="CDATA" if kind == "rss" else "html")
     if kind == "atom":
         return bytes(fg.atom_str(pretty=False))

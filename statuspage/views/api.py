@@ -134,7 +134,11 @@ def incident_json(i: IncidentView, data: PageData, config: StatusConfig) -> dict
 
 
 def _dump(payload: dict[str, Any]) -> Rendered:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    # <, > and & only occur inside JSON strings, where \u escapes mean the same characters:
+    # consumers that paste values into innerHTML or a <script> block get inert text
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    body = text.encode()
     return Rendered(200, body, JSON, None, _CORS)
 
 

@@ -58,7 +58,7 @@ def incidents(db: Database) -> dict[str, str]:
                              components={"pembelian": "major_outage"},
                              updates=[("investigating", "Menyelidiki."),
                                       ("identified", "Ditemukan.")]),
-        "done": add_incident(db, "Selesai", status="resolved", resolved_at=now,
+        "done": add_incident(db, "Selesai <b>&</b>", status="resolved", resolved_at=now,
                              started_at=now - timedelta(hours=5)),
         "draft": add_incident(db, "Draf", draft=True),
         "mnt": add_incident(db, "Pemeliharaan", kind="maintenance", status="scheduled",
@@ -102,7 +102,10 @@ def test_components_groups(client: TestClient) -> None:
 
 def test_status_and_incident_lists(client: TestClient, incidents: dict[str, str]) -> None:
     assert set(client.get("/api/v2/status.json").json()) == {"page", "status"}
-    every = client.get("/api/v2/incidents.json").json()
+    raw = client.get("/api/v2/incidents.json")
+    assert b"<b>" not in raw.content and b"\\u003cb\\u003e\\u0026" in raw.content
+    every = raw.json()
+    assert "Selesai <b>&</b>" in [i["name"] for i in every["incidents"]]
     assert set(every) == {"page", "incidents"}
     assert {i["id"] for i in every["incidents"]} == {incidents["open"], incidents["done"]}
     for i in every["incidents"]:

@@ -71,8 +71,11 @@ def test_build_feed_is_pure() -> None:
     info = FeedInfo(tag_uri("https://status.example", at, "history"), "Riwayat", "",
                     "https://status.example/", "https://status.example/history.rss", "id", at)
     entry = FeedEntry("tag:status.example,2024-09-03:incidents/a", "Gagal",
-                      "https://status.example/incidents/a", at, at, "ringkas",
+                      "https://status.example/incidents/a", at, at, "<img src=x onerror=y()>",
                       "<p>Isi &amp; lagi</p>")
+    rss = build_feed(info, [entry], "rss")
+    # readers render RSS <description> as HTML: the text must arrive escaped twice
+    assert b"<description>&amp;lt;img" in rss
     for kind in ("rss", "atom"):
         parsed = feedparser.parse(build_feed(info, [entry], kind))
         assert parsed.bozo == 0 and parsed.entries[0].id == entry.id
