@@ -13,8 +13,10 @@ import asyncio
 import importlib.util
 import math
 import os
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -31,7 +33,7 @@ from statuspage.bundled import BundledStamping
 from statuspage.db import Database
 from statuspage.jobs import Intervals
 from statuspage.models import Component, ProbeResultRow
-from statuspage.probing import DatabaseSink, build_specs
+from statuspage.probing import DatabaseSink, build_specs, create_agent_token
 from statuspage.settings import Settings
 
 pytestmark = [
@@ -243,3 +245,58 @@ def test_backends_agree() -> None:
     lite, pg = FIGURES["sqlite"], FIGURES["postgresql"]
     assert abs(lite["added_ms"] - pg["added_ms"]) <= max(0.05 * INJECTED_MS, 5.0)
     assert abs(lite["success_rate"] - pg["success_rate"]) <= lite["tolerance"] + pg["tolerance"]
+
+
+def test_probe_agent_process_pushes_to_a_web_process(settings: Settings, db: Database,
+                                                    stamping: Stamping, tmp_path: Path) -> None:
+    """``statuspage web`` and ``statuspage probe-agent`` as real processes."""
+    config_file = tmp_path / "statuspage.toml"
+    config_file.write_text(INTEGRATION_CONFIG)
+    with db.session() as session:
+        token = create_agent_token(session, "medan")
+    port = free_port()
+    env = {**os.environ, "STATUSPAGE_DATABASE_URL": settings.database_url,
+           "STATUSPAGE_SECRET_KEY": "integration-secret", "STATUSPAGE_CONFIG": str(config_file),
+           "STATUSPAGE_DATA_DIR": str(tmp_path / "web")}
+    web = subprocess.Popen([sys.executable, "-m", "statuspage", "web", "--port", str(port)],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    agent: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and web.poll() is None, "web did not start"
+            time.sleep(0.1)
+        agent_env = {k: v for k, v in env.items() if k != "STATUSPAGE_DATABASE_URL"}
+        agent_env["STATUSPAGE_DATA_DIR"] = str(tmp_path / "agent")
+        started = datetime.now(UTC)
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "statuspage", "probe-agent", "--report-to",
+             f"http://127.0.0.1:{port}", "--token", token, "--location", "medan",
+             "--stamping-url", stamping.url, "--stamping-token", stamping.token],
+            env=agent_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        rows: list[ProbeResultRow] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and agent.poll() is None:
+            rows = [r for r in results_since(db, "healthz", started) if r.location == "medan"]
+            if len(rows) >= 4 and any(r.location == "medan" for r in
+                                      results_since(db, "purchase", started)):
+                break
+            time.sleep(0.2)
+        assert len(rows) >= 4, agent.stderr.read().decode() if agent.poll() is not None else ""
+        assert all(r.outcome == "ok" and r.component_id == "situs" for r in rows)
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=20) == 0  # stopped cleanly, nothing left unsent
+        assert not (tmp_path / "agent" / "secret_key").exists()
+    finally:
+        for process in (agent, web):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
