@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -32,9 +33,11 @@ from statuspage.store.components import set_measured_status
 __all__ = [
     "DatabaseSink",
     "LOCAL",
+    "MAX_CLOCK_SKEW",
     "ResultRejected",
     "authenticate_agent",
     "build_specs",
+    "check_results",
     "component_map",
     "create_agent_token",
     "list_agent_tokens",
@@ -100,9 +103,18 @@ def component_map(config: StatusConfig) -> dict[str, str]:
     return {p.name: p.component for p in config.probes}
 
 
-def check_results(config: StatusConfig, results: Iterable[ProbeResult]) -> None:
-    """Raise ``ResultRejected`` unless every result names a configured probe of its kind."""
+#: How far ahead of this host's clock a result may start (agents' clocks drift a little).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_results(config: StatusConfig, results: Iterable[ProbeResult],
+                  now: datetime | None = None) -> None:
+    """Raise ``ResultRejected`` unless every result names a configured probe of its kind and
+    started within the raw-result retention (agents resend buffered results after an outage of
+    the page; older ones, or ones from the future, would write history that never happened)."""
     by_name = {p.name: p for p in config.probes}
+    now = now or utcnow()
+    oldest = now - timedelta(days=config.retention.raw_days)
     for result in results:
         probe = by_name.get(result.probe)
         if probe is None:
@@ -110,6 +122,10 @@ def check_results(config: StatusConfig, results: Iterable[ProbeResult]) -> None:
         if probe.kind != result.kind:
             raise ResultRejected(f"probe {result.probe!r} is of kind {probe.kind!r}, "
                                  f"not {result.kind!r}")
+        if not oldest <= result.started_at <= now + MAX_CLOCK_SKEW:
+            raise ResultRejected(f"probe {result.probe!r}: started_at "
+                                 f"{result.started_at.isoformat()} is outside "
+                                 f"{oldest.isoformat()} .. now + {MAX_CLOCK_SKEW}")
 
 
 def store_results(session: Session, config: StatusConfig,
@@ -252,7 +268,7 @@ def overview(session: Session, config: StatusConfig,
             "name": probe.name,
             "kind": probe.kind,
             "component": probe.component,
-            "target": probe.target,
+            "target": _public_target(probe.target),
             "interval_s": probe.interval_s,
             "timeout_s": probe.timeout_s,
             "latency_budget_ms": probe.latency_budget_ms,
@@ -269,3 +285,11 @@ def overview(session: Session, config: StatusConfig,
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def _public_target(target: str) -> str:
+    """A target URL without any user:password part ("bundled" stays as is)."""
+    parts = urlsplit(target)
+    if "@" not in parts.netloc:
+        return target
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

@@ -152,3 +152,17 @@ def test_auto_publish_publishes_the_new_draft(settings: Settings, db: Database) 
         assert incident.is_draft is False and incident.created_by == "probes"
         assert [c.component_id for c in incident.components] == ["pembelian"]
         assert incident.updates and "Pembelian kuota" in incident.updates[0].body
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [
+        ("bundled", "bundled"),
+        ("https://emeterai.example/api", "https://emeterai.example/api"),
+        ("https://user:secret@emeterai.example/a@b", "https://emeterai.example/a@b"),
+    ],
+)
+def test_public_target_hides_credentials(target: str, shown: str) -> None:
+    from statuspage.probing import _public_target
+
+    assert _public_target(target) == shown
