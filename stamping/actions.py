@@ -66,8 +66,7 @@ async def register(svc: Service, phone_raw: object, name_raw: object,
     code = f"{secrets.randbelow(10**6):06d}"
     expires = await svc.db.write(store.register, phone, name, password_hash, code,
                                  dt.timedelta(seconds=svc.settings.otp_ttl_seconds), now())
-    # The default OTP sender: the service log and the outbox table.
-    logger.info("OTP for %s: %s (valid until %s)", phone, code, expires.isoformat())
+    await svc.otp_sender.send(phone, code, expires)
     return Registered(phone, name, expires)
 
 

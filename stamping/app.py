@@ -14,6 +14,7 @@ from stamping.admission import AdmissionMiddleware
 from stamping.errors import exception_handlers
 from stamping.faults import FaultMiddleware
 from stamping.metrics import MetricsMiddleware
+from stamping.otp import OtpSender
 from stamping.service import Service
 from stamping.settings import Settings
 from stamping.views import api, pages, stamps
@@ -57,9 +58,13 @@ def routes() -> list[Route]:
     ]
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the app; resources start in the lifespan (migrations, CA, signing pool)."""
-    service = Service(settings)
+def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starlette:
+    """Build the app; resources start in the lifespan (migrations, CA, signing pool).
+
+    ``otp_sender`` delivers one-time codes (default: the service log; every code is also in
+    the ``otp_outbox`` table).
+    """
+    service = Service(settings, otp_sender)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

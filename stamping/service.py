@@ -17,6 +17,7 @@ from stamping.admission import Gate
 from stamping.db import Database
 from stamping.faults import FaultCache
 from stamping.metrics import Metrics
+from stamping.otp import LogOtpSender, OtpSender
 from stamping.pki import PkiPaths, ensure_pki
 from stamping.pool import SigningPool
 from stamping.settings import Settings
@@ -37,8 +38,9 @@ def now() -> dt.datetime:
 class Service:
     """Settings, database, signing pool, admission gates, faults, metrics and templates."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, otp_sender: OtpSender | None = None) -> None:
         self.settings = settings
+        self.otp_sender: OtpSender = otp_sender or LogOtpSender()
         self.db = Database(settings.effective_database_url)
         self.pki = PkiPaths.in_dir(settings.data_dir)
         self.pool = SigningPool(self.pki, settings.workers)

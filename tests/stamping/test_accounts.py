@@ -78,3 +78,20 @@ def test_expired_otp_is_refused(client: TestClient) -> None:
                   dt.timedelta(minutes=5), past)
     r = client.post("/api/v1/accounts/verify", json={"phone": "081233334444", "otp": "123456"})
     assert r.status_code == 400 and r.json()["error"] == "otp_expired"
+
+
+def test_the_otp_sender_is_pluggable(stamping_settings) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from stamping.app import create_app
+
+    sent: list[tuple[str, str]] = []
+
+    class Recorder:
+        async def send(self, phone: str, code: str, expires_at: dt.datetime) -> None:
+            sent.append((phone, code))
+
+    with TestClient(create_app(stamping_settings, otp_sender=Recorder())) as client:
+        client.post("/api/v1/accounts", json={"phone": "081244445555", "name": "Agus",
+                                               "password": "kata-sandi"})
+        assert sent == [("+6281244445555", latest_otp(client, "+6281244445555"))]
