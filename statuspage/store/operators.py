@@ -43,6 +43,7 @@ __all__ = [
     "authenticate",
     "create_operator",
     "create_token",
+    "delete_template",
     "end_all_sessions",
     "end_session",
     "find_operator",
@@ -51,6 +52,7 @@ __all__ = [
     "list_templates",
     "list_tokens",
     "revoke_token",
+    "save_template",
     "session_operator",
     "set_password",
     "start_session",
@@ -366,3 +368,46 @@ def list_templates(session: Session) -> Sequence[IncidentTemplate]:
     """Incident templates in display order."""
     return session.scalars(sa.select(IncidentTemplate)
                            .order_by(IncidentTemplate.position, IncidentTemplate.name)).all()
+
+
+def save_template(session: Session, *, name: str, status: str, impact: str, body: str,
+                  components: dict[str, str], template_id: str | None = None,
+                  actor: Actor | None = None) -> IncidentTemplate:
+    """Create (or, with ``template_id``, replace) a template; statuses are checked, component
+    ids are not (a template may name components that only some pages configure)."""
+    from statuspage.status import COMPONENT_STATUSES, IMPACTS
+    from statuspage.store.incidents import INCIDENT_UPDATE_STATUSES, MAX_BODY, MAX_NAME
+
+    name, body = name.strip(), body.strip()
+    if not name or len(name) > MAX_NAME:
+        raise OperatorError(f"Judul templat wajib diisi (maksimal {MAX_NAME} karakter).", "name")
+    if len(body) > MAX_BODY:
+        raise OperatorError(f"Pesan maksimal {MAX_BODY} karakter.", "body")
+    if status not in INCIDENT_UPDATE_STATUSES:
+        raise OperatorError("Status insiden tidak dikenal.", "status")
+    if impact not in IMPACTS:
+        raise OperatorError("Dampak tidak dikenal.", "impact")
+    if any(s not in COMPONENT_STATUSES for s in components.values()):
+        raise OperatorError("Status komponen tidak dikenal.", "components")
+    row = session.get(IncidentTemplate, template_id) if template_id else None
+    if template_id and row is None:
+        raise OperatorError("Templat tidak ditemukan.", "name")
+    if row is None:
+        last = session.scalar(sa.select(sa.func.max(IncidentTemplate.position)))
+        row = IncidentTemplate(position=(last or 0) + 1)
+        session.add(row)
+    row.name, row.status, row.impact, row.body = name, status, impact, body
+    row.components = dict(components)
+    session.flush()
+    record_audit(session, actor, "template.save", target=row.id, detail={"name": name})
+    return row
+
+
+def delete_template(session: Session, template_id: str, *, actor: Actor | None = None) -> bool:
+    """Remove a template; returns whether it existed."""
+    row = session.get(IncidentTemplate, template_id)
+    if row is None:
+        return False
+    session.delete(row)
+    record_audit(session, actor, "template.delete", target=template_id, detail={"name": row.name})
+    return True

@@ -275,3 +275,41 @@ def test_plain_operator_can_post_incidents(operator: TestClient, db: Database) -
     assert "/admin/audit" not in nav and "/admin/tokens" not in nav
     token = csrf_from(nav)
     assert token
+
+
+@sqlite_only
+def test_manage_templates(admin: TestClient) -> None:
+    bad = form_post(admin, "/admin/templates", "/admin/templates", {
+        "name": "", "status": "investigating", "impact": "minor", "body": "Teks"})
+    assert bad.status_code == 422 and "Judul templat wajib" in bad.text
+    assert 'aria-invalid="true"' in bad.text
+    saved = form_post(admin, "/admin/templates", "/admin/templates", {
+        "name": "Verifikasi QR lambat", "status": "identified", "impact": "minor",
+        "body": "Pemindaian QR lambat.", "component.situs": "degraded_performance"})
+    assert saved.status_code == 303
+    page = admin.get("/admin/templates")
+    tid = re.search(r'href="/admin/templates/([a-z0-9]+)">Verifikasi QR lambat<', page.text)
+    assert tid is not None
+    filled = admin.get(NEW, params={"template": tid.group(1)})
+    assert "Pemindaian QR lambat." in filled.text
+    changed = form_post(admin, f"/admin/templates/{tid.group(1)}",
+                        f"/admin/templates/{tid.group(1)}", {
+                            "name": "Verifikasi QR lambat", "status": "identified",
+                            "impact": "major", "body": "Diubah."})
+    assert changed.status_code == 303
+    assert "Diubah." in admin.get(f"/admin/templates/{tid.group(1)}").text
+    gone = form_post(admin, "/admin/templates", f"/admin/templates/{tid.group(1)}/delete", {})
+    assert gone.status_code == 303
+    assert "Verifikasi QR lambat" not in admin.get("/admin/templates").text
+
+
+@sqlite_only
+def test_save_form_as_template_and_list_incidents(admin: TestClient, db: Database) -> None:
+    response = form_post(admin, NEW, NEW, incident_form(name="Antrean OTP",
+                                                        action="save_template"))
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/admin/incidents/new?template=")
+    assert 'value="Antrean OTP"' in admin.get(response.headers["location"]).text
+    assert count(db, Incident) == 0
+    create(admin, name="Insiden satu")
+    assert "Insiden satu" in admin.get("/admin/incidents").text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from statuspage.views.admin import accounts, api, incidents, maintenance, session
+from statuspage.views.admin import accounts, api, incidents, maintenance, session, templates
 
 __all__ = ["routes"]
 
@@ -20,6 +20,7 @@ def routes() -> list[BaseRoute]:
         *session.routes(),
         *incidents.routes(),
         *maintenance.routes(),
+        *templates.routes(),
         *accounts.routes(),
         *api.routes(),
     ]

@@ -23,7 +23,7 @@ from statuspage.status import COMPONENT_STATUSES, IMPACTS, MAINTENANCE_STATUSES
 from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
-from statuspage.store.operators import list_templates
+from statuspage.store.operators import OperatorError, list_templates, save_template
 from statuspage.views.admin.common import (
     actor,
     console,
@@ -33,7 +33,7 @@ from statuspage.views.admin.common import (
     render,
 )
 
-__all__ = ["form_components", "routes"]
+__all__ = ["FORM_STATUSES", "form_components", "form_context", "routes"]
 
 #: Component statuses in the order an operator reads them: mildest first, maintenance last.
 FORM_STATUSES: tuple[str, ...] = (
@@ -52,7 +52,8 @@ def _values(form: FormData, *names: str) -> dict[str, Any]:
     return out
 
 
-def _form_context(session: Session) -> dict[str, Any]:
+def form_context(session: Session) -> dict[str, Any]:
+    """Choices every incident form needs: components, statuses, impacts."""
     return {"components": list_components(session), "component_statuses": FORM_STATUSES,
             "update_statuses": store.INCIDENT_UPDATE_STATUSES, "impacts": IMPACTS,
             "maintenance_statuses": MAINTENANCE_STATUSES}
@@ -63,7 +64,7 @@ async def dashboard(request: Request) -> Response:
     """Drafts from the probes first, then open incidents, maintenance, recent resolved."""
     def load(session: Session) -> dict[str, Any]:
         incidents = store.list_incidents(session, limit=30)
-        return {**_form_context(session), "drafts": store.list_drafts(session),
+        return {**form_context(session), "drafts": store.list_drafts(session),
                 "open": [i for i in incidents if i.resolved_at is None],
                 "closed": [i for i in incidents if i.resolved_at is not None][:10],
                 "maintenances": [m for m in store.list_maintenances(session, limit=10)
@@ -88,7 +89,7 @@ async def new_incident(request: Request) -> Response:
     def load(session: Session) -> dict[str, Any]:
         templates = list_templates(session)
         tpl = next((t for t in templates if t.id == chosen), None)
-        return {**_form_context(session), "templates": templates,
+        return {**form_context(session), "templates": templates,
                 "values": _template_values(tpl), "errors": {}, "preview": None}
 
     return render(request, "admin/incident_new.html", await in_session(request, load))
@@ -101,9 +102,11 @@ async def create_incident(request: Request) -> Response:
     values = _values(form, "name", "status", "impact", "body")
     who = actor(request)
     preview = form.get("action") == "preview"
+    if form.get("action") == "save_template":
+        return await _save_as_template(request, values)
 
     def work(session: Session) -> dict[str, Any]:
-        ctx = {**_form_context(session), "templates": list_templates(session),
+        ctx = {**form_context(session), "templates": list_templates(session),
                "values": values, "errors": {}, "preview": None}
         if preview:
             ctx["preview"] = render_markdown(values["body"])
@@ -117,7 +120,7 @@ async def create_incident(request: Request) -> Response:
         return {"created": incident.id}
 
     def failed(session: Session, exc: store.IncidentError) -> dict[str, Any]:
-        return {**_form_context(session), "templates": list_templates(session),
+        return {**form_context(session), "templates": list_templates(session),
                 "values": values, "errors": exc.errors, "preview": None}
 
     result = await in_session(request, work, failed)
@@ -127,11 +130,38 @@ async def create_incident(request: Request) -> Response:
                   status_code=200 if preview else 422)
 
 
+async def _save_as_template(request: Request, values: dict[str, Any]) -> Response:
+    """Keep what is in the form as a template (nothing is published)."""
+    who = actor(request)
+
+    def work(session: Session) -> str:
+        return save_template(session, name=values["name"], status=values["status"],
+                             impact=values["impact"], body=values["body"],
+                             components=values["components"], actor=who).id
+
+    try:
+        tid = await in_session(request, work)
+    except OperatorError as exc:
+        errors = {exc.field or "_": str(exc)}
+        ctx = await in_session(request, lambda s: {
+            **form_context(s), "templates": list_templates(s), "values": values,
+            "errors": errors, "preview": None})
+        return render(request, "admin/incident_new.html", ctx, status_code=422)
+    return redirect(f"/admin/incidents/new?template={tid}", notice="saved")
+
+
+@console()
+async def incident_list(request: Request) -> Response:
+    """Every incident, open first then newest (for postmortems and corrections later on)."""
+    return render(request, "admin/incidents.html", {"incidents": await in_session(
+        request, lambda s: store.list_incidents(s, limit=200))})
+
+
 def _detail_context(session: Session, incident_id: str) -> dict[str, Any]:
     incident = store.get_incident(session, incident_id)
     if incident is None or incident.is_draft:
         raise HTTPException(404)
-    return {**_form_context(session), "incident": incident, "errors": {}, "preview": None,
+    return {**form_context(session), "incident": incident, "errors": {}, "preview": None,
             "values": {"status": incident.status, "body": "", "notify": True, "components": {
                 ic.component_id: ic.status for ic in incident.components}},
             "postmortem": {"body": incident.postmortem_body or ""}, "postmortem_preview": None,
@@ -330,6 +360,7 @@ def routes() -> list[BaseRoute]:
     """Incident routes of the console."""
     return [
         Route("/admin", dashboard, methods=["GET"]),
+        Route("/admin/incidents", incident_list, methods=["GET"]),
         Route("/admin/incidents/new", new_incident, methods=["GET"]),
         Route("/admin/incidents/new", create_incident, methods=["POST"]),
         Route("/admin/incidents/{incident_id}", incident_detail, methods=["GET"]),
