@@ -67,6 +67,8 @@ class BundledStamping:
         """Start the child and wait until ``/readyz`` answers 200."""
         if self.process is not None and self.process.poll() is None:
             return
+        if self.process is not None:  # it died: collect it and its log handle first
+            self.stop()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [self.python, "-m", "stamping", "serve", "--host", self.host,
                "--port", str(self.port), "--data-dir", str(self.data_dir)]
@@ -74,8 +76,11 @@ class BundledStamping:
             cmd += ["--workers", str(self.workers)]
         self._log_file = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         log.info("starting the bundled stamping service on %s", self.url)
+        # its own process group: the service forks signing workers, and stop() must be able to
+        # take all of them down even when the main process died first
         self.process = subprocess.Popen(cmd, env=self._child_env(), stdout=self._log_file,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
         deadline = time.monotonic() + timeout_s
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
@@ -142,6 +147,23 @@ class BundledStamping:
             fh.write(token)
         return token
 
+    @property
+    def alive(self) -> bool:
+        """Whether the child process is running."""
+        return self.process is not None and self.process.poll() is None
+
+    def ensure_running(self) -> bool:
+        """Restart the child if it died (a crash must not read as an outage forever).
+
+        Returns whether a restart was needed. A service stopped with ``stop`` stays stopped.
+        """
+        if self.process is None or self.alive:
+            return False
+        log.error("the bundled stamping service exited with %s; restarting it",
+                  self.process.returncode)
+        self.start()
+        return True
+
     def stop(self, timeout_s: float = 15.0) -> int | None:
         """SIGTERM the child (it stops its signing workers), SIGKILL after ``timeout_s``."""
         process, self.process = self.process, None
@@ -156,6 +178,10 @@ class BundledStamping:
                     process.kill()
                     process.wait(timeout=5)
             code = process.returncode
+            try:  # signing workers left behind by a crashed main process
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             log.info("bundled stamping service stopped (%s)", code)
         if self._log_file is not None:
             os.close(self._log_file)

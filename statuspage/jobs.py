@@ -59,6 +59,7 @@ class Intervals:
     prune_s: float = 3600.0
     maintenance_s: float = 30.0
     agent_flush_s: float = 10.0
+    watchdog_s: float = 15.0
 
 
 @dataclass
@@ -138,8 +139,10 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
 
 def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
                 client: httpx.AsyncClient, sink: ResultSink,
-                intervals: Intervals = Intervals()) -> list[Job]:
-    """The worker's table: probes, evaluation, rollup flush, pruning, maintenance windows."""
+                intervals: Intervals = Intervals(),
+                watchdog: Callable[[], object] | None = None) -> list[Job]:
+    """The worker's table: probes, evaluation, rollup flush, pruning, maintenance windows,
+    and (when this worker owns the bundled stamping service) a watchdog restarting it."""
 
     def evaluate() -> int:
         with db.session() as session:
@@ -172,13 +175,17 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
         return run
 
     intervals_s = {p.name: p.interval_s for p in config.probes}
-    return [
+    jobs = [
         *probe_jobs(specs, intervals_s, client, sink, "local"),
         Job("evaluate", threaded(evaluate), intervals.evaluate_s, jitter_s=0.0),
         Job("flush-rollups", threaded(flush), intervals.flush_s, jitter_s=1.0),
         Job("prune", threaded(prune), intervals.prune_s, jitter_s=30.0, timeout_s=600.0),
         Job("maintenances", threaded(maintenances), intervals.maintenance_s, jitter_s=1.0),
     ]
+    if watchdog is not None:
+        jobs.append(Job("bundled-watchdog", threaded(watchdog), intervals.watchdog_s,
+                        jitter_s=1.0, timeout_s=90.0))
+    return jobs
 
 
 def agent_jobs(config: StatusConfig, specs: Sequence[ProbeSpec], client: httpx.AsyncClient,

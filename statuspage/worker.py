@@ -108,7 +108,8 @@ async def worker_main(settings: Settings, *, stamping_port: int | None = None,
         specs = _specs(settings, targets)
         async with probe_client() as client:
             sink = DatabaseSink(db, settings.config)
-            jobs = worker_jobs(settings.config, db, specs, client, sink, intervals)
+            watchdog = targets.bundled.ensure_running if targets.bundled else None
+            jobs = worker_jobs(settings.config, db, specs, client, sink, intervals, watchdog)
             scheduler = build_scheduler(jobs, runner)
             scheduler.start()
             log.info("worker running %d jobs: %s", len(jobs), ", ".join(j.name for j in jobs))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -44,8 +46,17 @@ def test_start_probe_account_reuse_and_stop(tmp_path: Path) -> None:
         assert service.probe_token() == token  # kept in the data directory, reused
         assert (tmp_path / "stamping" / "probe_token").stat().st_mode & 0o077 == 0
         assert not service.token_valid("stm_not-a-token")
+        assert service.ensure_running() is False  # alive: nothing to do
+        crashed = service.process
+        assert crashed is not None
+        os.killpg(crashed.pid, signal.SIGKILL)  # the whole service crashes, workers too
+        crashed.wait(timeout=10)
+        assert service.ensure_running() is True  # the watchdog job's restart
+        assert httpx.get(service.url + "/readyz", timeout=5).status_code == 200
+        assert service.probe_token() == token  # same data directory, same account
         process = service.process
-        assert process is not None
+        assert process is not None and process is not crashed
     assert process.poll() is not None
+    assert service.ensure_running() is False  # stopped on purpose stays stopped
     with pytest.raises(httpx.ConnectError):
         httpx.get(service.url + "/readyz", timeout=2)
