@@ -113,6 +113,12 @@ def test_worker_and_agent_tables(db: Database) -> None:
                     agent_jobs(config, specs, client, ListSink(), "medan", flush))
 
     worker, agent = asyncio.run(go())
+
+    async def with_watchdog() -> list[Job]:
+        async with mock_client() as client:
+            return worker_jobs(config, db, [], client, ListSink(), watchdog=lambda: False)
+
+    assert [j.name for j in asyncio.run(with_watchdog())][-1] == "bundled-watchdog"
     assert [j.name for j in worker] == [
         "probe:purchase", "probe:stamp", "probe:availability", "evaluate", "flush-rollups",
         "prune", "maintenances"]

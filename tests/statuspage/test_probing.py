@@ -166,3 +166,21 @@ def test_public_target_hides_credentials(target: str, shown: str) -> None:
     from statuspage.probing import _public_target
 
     assert _public_target(target) == shown
+
+
+def test_locations_vote_on_the_component(settings: Settings, db: Database) -> None:
+    """Local results and agents' pushed results feed one component status by majority."""
+    with db.session() as session:
+        store_results(session, settings.config, [
+            *pattern_results("oxxxxxxxxx", location="local"),
+            *pattern_results("oooooooooo", location="jakarta"),
+            *pattern_results("oooooooooo", location="medan"),
+        ])
+        assert evaluate_components(session, settings.config) == []  # one of three: no
+    with db.session() as session:
+        store_results(session, settings.config, pattern_results("xxxxx", location="medan",
+                                                                step_s=1.0))
+        (change,) = evaluate_components(session, settings.config)
+    assert change.locations == {"jakarta": "operational", "local": "major_outage",
+                                "medan": "partial_outage"}
+    assert change.status == "partial_outage"  # two of three agree on at least partial
