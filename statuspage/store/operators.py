@@ -40,7 +40,9 @@ from statuspage.store.audit import Actor, record_audit
 __all__ = [
     "LoginResult",
     "OperatorError",
+    "LoginCheck",
     "authenticate",
+    "check_password",
     "create_operator",
     "create_token",
     "delete_template",
@@ -51,6 +53,9 @@ __all__ = [
     "list_operators",
     "list_templates",
     "list_tokens",
+    "login_check",
+    "prune_expired",
+    "record_login",
     "revoke_token",
     "save_template",
     "session_operator",
@@ -205,39 +210,97 @@ def _fail(row: LoginThrottle, limit: int, policy: ThrottlePolicy, now: datetime)
     return False
 
 
+@dataclass(frozen=True)
+class LoginCheck:
+    """What a login needs before the (slow) password check: lock state and the stored hash."""
+
+    email: str
+    locked: bool
+    password_hash: str | None  # None: unknown or inactive account
+
+
+def login_check(session: Session, email: str, *, address: str | None,
+                now: datetime | None = None) -> LoginCheck:
+    """Read-only first step of a login: is the account or the address locked out?"""
+    now = now or utcnow()
+    email = normalise_email(email)[:320]
+    keys = [f"account:{email}", f"address:{address or '-'}"]
+    locked = session.scalar(sa.select(sa.func.count()).select_from(LoginThrottle).where(
+        LoginThrottle.key.in_(keys), LoginThrottle.locked_until > now))
+    operator = find_operator(session, email)
+    stored = operator.password_hash if operator is not None and operator.active else None
+    return LoginCheck(email, bool(locked), stored)
+
+
+def record_login(session: Session, check: LoginCheck, *, ok: bool, address: str | None,
+                 new_hash: str | None = None, policy: ThrottlePolicy | None = None,
+                 now: datetime | None = None) -> LoginResult:
+    """Last step of a login: count the failure (maybe locking out) or open the account; audit.
+
+    The password is verified between ``login_check`` and this call, outside any transaction,
+    so argon2's tens of milliseconds never hold a database lock (SQLite has one writer).
+    """
+    policy = policy or ThrottlePolicy()
+    now = now or utcnow()
+    actor = Actor(check.email or None, "operator", address)
+    if check.locked:
+        record_audit(session, actor, "login.refused_locked", target=check.email)
+        return LoginResult(None, "locked")
+    account = _throttle_row(session, f"account:{check.email}", now)
+    if not ok:
+        by_address = _throttle_row(session, f"address:{address or '-'}", now)
+        started = _fail(account, policy.account_failures, policy, now)
+        started |= _fail(by_address, policy.address_failures, policy, now)
+        record_audit(session, actor, "login.failed", target=check.email,
+                     detail={"lockout": True} if started else None)
+        return LoginResult(None, "locked" if started else "invalid")
+    operator = find_operator(session, check.email)
+    if operator is None or not operator.active:  # changed since the check
+        return LoginResult(None, "invalid")
+    account.failures = 0
+    if new_hash is not None:
+        operator.password_hash = new_hash
+    operator.last_login_at = now
+    prune_expired(session, now)
+    record_audit(session, actor, "login", target=check.email)
+    return LoginResult(operator)
+
+
+def check_password(hasher: PasswordHasher, check: LoginCheck, password: str
+                   ) -> tuple[bool, str | None]:
+    """The slow middle step (no database): whether it matches, and a rehash when due."""
+    if check.locked:
+        return False, None  # refused without spending CPU on a locked key
+    ok = verify_password(hasher, check.password_hash, password)
+    if ok and check.password_hash and hasher.check_needs_rehash(check.password_hash):
+        return True, hash_password(hasher, password)
+    return ok, None
+
+
 def authenticate(session: Session, hasher: PasswordHasher, email: str, password: str, *,
                  address: str | None, policy: ThrottlePolicy | None = None,
                  now: datetime | None = None) -> LoginResult:
-    """Check a login against the throttles and the password; audit the outcome.
+    """The three login steps in one transaction (CLI and tests; the web splits them).
 
     A locked account or address is refused before the password is checked, with the same
     answer whether or not the account exists (no enumeration). The caller must commit even a
     failed attempt: the failure counters are the point.
     """
-    policy = policy or ThrottlePolicy()
+    check = login_check(session, email, address=address, now=now)
+    ok, new_hash = check_password(hasher, check, password)
+    return record_login(session, check, ok=ok, address=address, new_hash=new_hash,
+                        policy=policy, now=now)
+
+
+def prune_expired(session: Session, now: datetime | None = None) -> None:
+    """Delete expired sessions and stale, unlocked throttle rows (run on each login)."""
     now = now or utcnow()
-    email = normalise_email(email)[:320]
-    actor = Actor(email or None, "operator", address)
-    account = _throttle_row(session, f"account:{email}", now)
-    by_address = _throttle_row(session, f"address:{address or '-'}", now)
-    if _locked(account, now) or _locked(by_address, now):
-        record_audit(session, actor, "login.refused_locked", target=email)
-        return LoginResult(None, "locked")
-    operator = find_operator(session, email)
-    stored = operator.password_hash if operator is not None and operator.active else None
-    if not verify_password(hasher, stored, password):
-        started = _fail(account, policy.account_failures, policy, now)
-        started |= _fail(by_address, policy.address_failures, policy, now)
-        record_audit(session, actor, "login.failed", target=email,
-                     detail={"lockout": True} if started else None)
-        return LoginResult(None, "locked" if started else "invalid")
-    assert operator is not None
-    account.failures = 0
-    if hasher.check_needs_rehash(operator.password_hash):
-        operator.password_hash = hash_password(hasher, password)
-    operator.last_login_at = now
-    record_audit(session, actor, "login", target=email)
-    return LoginResult(operator)
+    session.execute(sa.delete(OperatorSession).where(sa.or_(
+        OperatorSession.expires_at <= now, OperatorSession.last_seen_at < now - SESSION_IDLE)))
+    stale = now - ThrottlePolicy().window
+    session.execute(sa.delete(LoginThrottle).where(
+        LoginThrottle.updated_at < stale,
+        sa.or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now)))
 
 
 def list_locks(session: Session, now: datetime | None = None) -> Sequence[LoginThrottle]:

@@ -275,3 +275,21 @@ def test_change_own_password(settings: Settings) -> None:
         assert done.status_code == 303
         assert client.get("/admin", follow_redirects=False).status_code == 303
         assert login(client, OPERATOR[0], "baru-sekali-123").status_code == 303
+
+
+def test_login_prunes_expired_sessions_and_stale_throttles(db: Database,
+                                                           settings: Settings) -> None:
+    make_operator(settings, *OPERATOR)
+    hasher = password_hasher(settings.extra)
+    old = utcnow() - SESSION_MAX_AGE - timedelta(days=1)
+    with db.session() as s:
+        op = ops.find_operator(s, OPERATOR[0])
+        assert op is not None
+        ops.start_session(s, op, address=None, user_agent=None, now=old)
+        ops.authenticate(s, hasher, "someone@example.id", "x", address="10.1.1.1", now=old)
+    with db.session() as s:
+        assert ops.authenticate(s, hasher, *OPERATOR, address="10.1.1.2").operator is not None
+    with db.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(OperatorSession)) == 0
+        keys = set(s.scalars(sa.select(ops.LoginThrottle.key)))
+        assert "account:someone@example.id" not in keys

@@ -20,10 +20,12 @@ from statuspage.auth import (
 from statuspage.store.audit import record_audit
 from statuspage.store.operators import (
     OperatorError,
-    authenticate,
+    check_password,
     end_all_sessions,
     end_session,
     find_operator,
+    login_check,
+    record_login,
     set_password,
     start_session,
 )
@@ -91,9 +93,14 @@ async def login(request: Request) -> Response:
     address = client_address(request)
     agent = request.headers.get("user-agent")
 
+    pw_hasher = hasher(request)
+
     def attempt() -> str | None:
-        with svc.db.session() as session:
-            result = authenticate(session, hasher(request), email, password, address=address)
+        with svc.db.session() as session:  # 1: read the lock state and the stored hash
+            check = login_check(session, email, address=address)
+        ok, new_hash = check_password(pw_hasher, check, password)  # 2: slow, no lock held
+        with svc.db.session() as session:  # 3: count the failure or open a session
+            result = record_login(session, check, ok=ok, address=address, new_hash=new_hash)
             if result.operator is None:
                 return "locked" if result.reason == "locked" else None
             return "ok:" + start_session(session, result.operator, address=address,
