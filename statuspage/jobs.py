@@ -55,7 +55,7 @@ class Intervals:
     """How often the worker's housekeeping jobs run (seconds); tests shorten them."""
 
     evaluate_s: float = 10.0
-    flush_s: float = 60.0
+    flush_s: float = 30.0
     prune_s: float = 3600.0
     maintenance_s: float = 30.0
     agent_flush_s: float = 10.0

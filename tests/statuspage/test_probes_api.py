@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from probes import ProbeResult
 from statuspage.db import Database
 from statuspage.models import AgentToken, ProbeResultRow
 from statuspage.probing import (
@@ -17,6 +19,7 @@ from statuspage.probing import (
     store_results,
 )
 from statuspage.settings import Settings
+from statuspage.store.probe_results import flush_rollups
 from tests.statuspage.test_probing_support import PROBE_CONFIG, result
 
 
@@ -159,3 +162,30 @@ def test_metrics_read_rollups(client: TestClient, settings: Settings, db: Databa
         store_results(session, settings.config, [result("purchase", total_ms=100.0)])
     assert ('statuspage_probe_duration_seconds_count{location="local",probe="purchase"} 3.0'
             in client.get("/metrics").text)
+
+
+def test_probe_list_is_cached_and_inert(client: TestClient, settings: Settings,
+                                        db: Database) -> None:
+    hostile = ProbeResult(probe="purchase", kind="purchase", started_at=result().started_at,
+                          outcome="failed", total_ms=5.0, error_class="http_5xx",
+                          message="<script>alert(1)</script> & co")
+    with db.session() as session:
+        store_results(session, settings.config, [hostile])
+    first = client.get("/api/v1/probes")
+    assert first.headers["content-type"].startswith("application/json")
+    assert "<script>" not in first.text and "\\u003cscript\\u003e" in first.text
+    assert first.json()["probes"][0]["last_results"][0]["message"].startswith("<script>")
+    etag = first.headers["etag"]
+    assert client.get("/api/v1/probes", headers={"If-None-Match": etag}).status_code == 304
+    # new results show once the worker's flush announces them (one bump per flush)
+    with db.session() as session:
+        store_results(session, settings.config, [result("stamp")])
+    with db.session() as session:
+        assert flush_rollups(session)
+    deadline = time.monotonic() + 5
+    while True:
+        probes = {p["name"]: p for p in client.get("/api/v1/probes").json()["probes"]}
+        if probes["stamp"]["last_results"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert probes["stamp"]["last_results"][0]["outcome"] == "ok"
