@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "stamping"
 _SWEEP_SECONDS = 30.0
+GIL_SWITCH_INTERVAL = 0.001
 
 
 def now() -> dt.datetime:
@@ -71,6 +73,9 @@ class Service:
 
     async def start(self) -> None:
         """Create the data directory, PKI and schema, then start the pool and the sweeper."""
+        # Database calls run in threads; with the default 5 ms GIL switch interval a busy
+        # thread can hold the event loop (and so every 503) for several milliseconds.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await run_in_threadpool(ensure_pki, self.settings.data_dir)
         self.ca_pem = self.pki.ca_cert.read_bytes()
