@@ -257,6 +257,20 @@ def buy(port: int, token: str, quantity: int) -> None:
     r.raise_for_status()
 
 
+def refusal_buckets(port: int) -> dict[float, float]:
+    """Server-side latency histogram of 503 answers to POST /api/v1/stamps (cumulative)."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("stamping_http_request_duration_seconds_bucket") and \
+                'route="/api/v1/stamps"' in line and 'status="503"' in line:
+            le = line.split('le="')[1].split('"')[0]
+            buckets[float("inf") if le == "+Inf" else float(le)] = float(line.split()[-1])
+    return buckets
+
+
 def report_throughput(results: list[Result], seconds: float) -> float:
     """Print and return stamps/s over the measured window."""
     ok = [r for r in results if r.status == 201]
@@ -309,7 +323,10 @@ def main() -> int:
               f"signatures/s; service/baseline = {capacity / base:.2f}x")
         if args.mode in ("overload", "both"):
             offered = capacity * args.overload_factor
+            before = refusal_buckets(port)
             results = _run(open_loop(port, raw, offered, args.seconds))
+            after = refusal_buckets(port)
+            served = {le: after[le] - before.get(le, 0.0) for le in after}
             ok = [r for r in results if r.status == 201]
             shed = [r for r in results if r.status == 503]
             other = Counter(r.status for r in results if r.status not in (201, 503))
@@ -321,6 +338,13 @@ def main() -> int:
                   f"{pct([r.latency for r in shed], .5):.1f} ms, p99 time-to-503 "
                   f"{pct([r.latency for r in shed], .99):.1f} ms; successful p99 "
                   f"{pct([r.latency for r in ok], .99):.0f} ms; other statuses: {dict(other)}")
+            total = served.get(float("inf"), 0.0)
+            if total:
+                within = {le: 100 * n / total for le, n in served.items()
+                          if le in (0.001, 0.005, 0.05)}
+                print("server-side time-to-503 (from /metrics): " + ", ".join(
+                    f"{share:.1f}% within {le * 1000:g} ms" for le, share in sorted(
+                        within.items())))
         summary = {"capacity": capacity, "baseline": base}
         print(json.dumps({k: round(v, 2) for k, v in summary.items()}))
         return 0

@@ -15,7 +15,7 @@ from stamping.admission import Gate
 
 __all__ = ["Metrics", "MetricsMiddleware"]
 
-_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10)
+_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class Metrics:
@@ -26,7 +26,8 @@ class Metrics:
         self.requests = Counter("stamping_http_requests", "HTTP requests",
                                 ["method", "route", "status", "account_kind"], registry=r)
         self.latency = Histogram("stamping_http_request_duration_seconds",
-                                 "HTTP request latency", ["route"], buckets=_BUCKETS, registry=r)
+                                 "HTTP request latency", ["route", "status"], buckets=_BUCKETS,
+                                 registry=r)
         self.queue_depth = Gauge("stamping_queue_depth",
                                  "Admitted requests waiting for a slot", ["gate"], registry=r)
         self.in_service = Gauge("stamping_in_service", "Requests holding a slot", ["gate"],
@@ -81,4 +82,5 @@ class MetricsMiddleware:
                 self.metrics.rejected.labels(state["rejected_by"]).inc()
             kind = state.get("account_kind", "none")
             self.metrics.requests.labels(scope["method"], template, str(status), kind).inc()
-            self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(template, str(status)).observe(
+                time.perf_counter() - started)
