@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-import pytest
 from starlette.testclient import TestClient
 
 from statuspage.settings import Settings
@@ -192,11 +191,6 @@ def test_payloads_are_inert_in_feeds(admin: TestClient, settings: Settings) -> N
 
 
 @sqlite_only
-@pytest.mark.xfail(reason="RSS <description> carries the update as plain text (XML-escaped "
-                          "once), but RSS readers render description as HTML, so a typed "
-                          "<meta>/<img onerror> would become markup there; reported to the "
-                          "public-pages engineer (escape it once more or use sanitised HTML)",
-                   strict=False)
 def test_rss_description_is_inert_as_html(admin: TestClient, settings: Settings) -> None:
     post_everything(admin, settings)
     response = eventually_contains(admin, "/history.rss", "API")
@@ -217,9 +211,6 @@ def test_payloads_in_public_json_are_data(admin: TestClient, settings: Settings)
 
 
 @sqlite_only
-@pytest.mark.xfail(reason="public /api/v2 JSON writes '<' raw (the console's /api/v1 writes "
-                          "\\u003c); defence in depth for consumers that use innerHTML",
-                   strict=False)
 def test_public_json_bytes_are_html_safe(admin: TestClient, settings: Settings) -> None:
     post_everything(admin, settings)
     response = eventually_contains(admin, "/api/v2/incidents.json", "API")

@@ -54,7 +54,9 @@ def _values(form: FormData, *names: str) -> dict[str, Any]:
 
 def form_context(session: Session) -> dict[str, Any]:
     """Choices every incident form needs: components, statuses, impacts."""
-    return {"components": list_components(session), "component_statuses": FORM_STATUSES,
+    components = list_components(session)
+    return {"components": components, "component_statuses": FORM_STATUSES,
+            "component_names": {c.id: c.name for c in components},
             "update_statuses": store.INCIDENT_UPDATE_STATUSES, "impacts": IMPACTS,
             "maintenance_statuses": MAINTENANCE_STATUSES}
 

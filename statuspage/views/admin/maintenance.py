@@ -45,9 +45,10 @@ def parse_local_time(value: str, zone: ZoneInfo) -> datetime | None:
 
 def _context(session: Session, values: dict[str, Any], errors: dict[str, str],
              preview: Any = None) -> dict[str, Any]:
-    return {"maintenances": store.list_maintenances(session),
-            "components": list_components(session), "values": values, "errors": errors,
-            "preview": preview}
+    components = list_components(session)
+    return {"maintenances": store.list_maintenances(session), "components": components,
+            "component_names": {c.id: c.name for c in components}, "values": values,
+            "errors": errors, "preview": preview}
 
 
 @console()
