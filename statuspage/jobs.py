@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -68,7 +69,7 @@ class JobRunner:
 
     running: set[asyncio.Task[object]] = field(default_factory=set)
 
-    def guarded(self, job: Job) -> Callable[[], Awaitable[None]]:
+    def guarded(self, job: Job) -> Callable[[], Coroutine[Any, Any, None]]:
         """The coroutine function the scheduler calls for ``job``."""
 
         async def run() -> None:

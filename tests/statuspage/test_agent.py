@@ -121,8 +121,9 @@ def test_agent_pushes_results_that_are_stored_like_local_ones(
         for _ in range(100):
             await asyncio.sleep(0.1)
             with db.session() as session:
-                if session.scalar(sa.select(sa.func.count()).select_from(ProbeResultRow)) >= 3:
-                    break
+                stored = session.scalar(sa.select(sa.func.count()).select_from(ProbeResultRow))
+            if (stored or 0) >= 3:
+                break
         stop.set()
         return await asyncio.wait_for(task, 10)
 

@@ -287,7 +287,7 @@ def test_probe_agent_process_pushes_to_a_web_process(settings: Settings, db: Dat
                                       results_since(db, "purchase", started)):
                 break
             time.sleep(0.2)
-        assert len(rows) >= 4, agent.stderr.read().decode() if agent.poll() is not None else ""
+        assert len(rows) >= 4, _stderr(agent)
         assert all(r.outcome == "ok" and r.component_id == "situs" for r in rows)
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=20) == 0  # stopped cleanly, nothing left unsent
@@ -300,3 +300,10 @@ def test_probe_agent_process_pushes_to_a_web_process(settings: Settings, db: Dat
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+def _stderr(process: subprocess.Popen[bytes]) -> str:
+    """What a process that exited wrote to stderr (for assertion messages)."""
+    if process.poll() is None or process.stderr is None:
+        return ""
+    return process.stderr.read().decode(errors="replace")
