@@ -59,6 +59,11 @@ async def resolve_targets(settings: Settings, stamping_port: int | None = None,
                           bundled: BundledStamping | None = None) -> ProbeTargets:
     """Start the bundled stamping service when probes need it and no external one is set."""
     if settings.stamping_url or not needs_bundled(settings.config):
+        if settings.stamping_url and not settings.stamping_token and any(
+                p.target == "bundled" and p.kind != "http" and not p.token
+                for p in settings.config.probes):
+            log.warning("STATUSPAGE_STAMPING_URL is set without STATUSPAGE_STAMPING_TOKEN: "
+                        "purchase/stamp/verify probes will fail to authenticate")
         return ProbeTargets(settings.stamping_url, settings.stamping_token)
     bundled = bundled or BundledStamping(settings.data_dir / "stamping",
                                          stamping_port or DEFAULT_STAMPING_PORT)
