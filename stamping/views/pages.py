@@ -98,7 +98,8 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
     csrf = _csrf_token(request)
     html = svc.templates.get_template(template).render(
         csrf=csrf, public_url=svc.settings.public_url, **context)
-    response = HTMLResponse(html, status_code=status)
+    # Pages may show account data and carry the CSRF token: never cache them.
+    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
     new = getattr(request.state, "new_csrf", None)
     if new:
         response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", path="/")
@@ -269,7 +270,8 @@ async def stamp_upload(request: Request) -> Response:
         return await account_page(request, _message(exc), _status(exc))
     return Response(done.pdf, media_type="application/pdf", headers={
         "X-Serial-Number": done.serial,
-        "Content-Disposition": f'attachment; filename="bermeterai-{done.serial}.pdf"'})
+        "Content-Disposition": f'attachment; filename="bermeterai-{done.serial}.pdf"',
+        "Cache-Control": "no-store"})
 
 
 async def verify_page(request: Request) -> Response:

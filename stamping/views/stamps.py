@@ -30,7 +30,8 @@ async def create_stamp(request: Request) -> Response:
                                    upload.fields.get("box", ""))
     return Response(done.pdf, status_code=201, media_type="application/pdf",
                     headers={"X-Serial-Number": done.serial,
-                             "Content-Disposition": f'attachment; filename="{done.serial}.pdf"'})
+                             "Content-Disposition": f'attachment; filename="{done.serial}.pdf"',
+                             "Cache-Control": "no-store"})
 
 
 async def verify_upload(request: Request) -> Response:
