@@ -220,12 +220,19 @@ def forbidden(message: str) -> Response:
     return PlainTextResponse(message, status_code=403, headers=HEADERS)
 
 
-def local_time(request: Request) -> Callable[[datetime | None], str]:
+def local_time(request: Request) -> Callable[[datetime | str | None], str]:
     """A formatter of UTC datetimes in the page's time zone, e.g. ``03-09-2024 15:04 WIB``."""
     page = services(request).settings.config.page
     zone = ZoneInfo(page.time_zone)
 
-    def fmt(value: datetime | None) -> str:
+    def fmt(value: datetime | str | None) -> str:
+        if isinstance(value, str):  # ISO text from probe evidence JSON
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            if value.tzinfo is None:
+                return value.isoformat()
         if value is None:
             return ""
         return value.astimezone(zone).strftime("%d-%m-%Y %H:%M") + " " + page.time_zone_label
