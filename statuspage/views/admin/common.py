@@ -228,11 +228,12 @@ def local_time(request: Request) -> Callable[[datetime | str | None], str]:
     def fmt(value: datetime | str | None) -> str:
         if isinstance(value, str):  # ISO text from probe evidence JSON
             try:
-                value = datetime.fromisoformat(value)
+                parsed = datetime.fromisoformat(value)
             except ValueError:
                 return value
-            if value.tzinfo is None:
-                return value.isoformat()
+            if parsed.tzinfo is None:
+                return value
+            value = parsed
         if value is None:
             return ""
         return value.astimezone(zone).strftime("%d-%m-%Y %H:%M") + " " + page.time_zone_label
