@@ -138,30 +138,21 @@ class Entry:
         return found
 
 
-_gzip_ok: dict[bytes, bool] = {}
-
-
+@functools.lru_cache(maxsize=256)  # bounded: header values are attacker-controlled
 def accepts_gzip(header: bytes) -> bool:
     """Whether an Accept-Encoding value allows gzip (``gzip;q=0`` does not)."""
-    found = _gzip_ok.get(header)
-    if found is None:
-        found = False
-        for part in header.lower().split(b",")[:20]:
-            coding, _, params = part.strip().partition(b";")
-            if coding.strip() in (b"gzip", b"x-gzip", b"*"):
-                quality = 1.0
-                params = params.replace(b" ", b"")
-                if params.startswith(b"q="):
-                    try:
-                        quality = float(params[2:])
-                    except ValueError:
-                        quality = 0.0
-                found = quality > 0
-                break
-        if len(_gzip_ok) > 256:  # bounded: header values are attacker-controlled
-            _gzip_ok.clear()
-        _gzip_ok[header] = found
-    return found
+    for part in header.lower().split(b",")[:20]:
+        coding, _, params = part.strip().partition(b";")
+        if coding.strip() in (b"gzip", b"x-gzip", b"*"):
+            quality = 1.0
+            params = params.replace(b" ", b"")
+            if params.startswith(b"q="):
+                try:
+                    quality = float(params[2:])
+                except ValueError:
+                    quality = 0.0
+            return quality > 0
+    return False
 
 
 class PageCache:
