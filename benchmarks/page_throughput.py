@@ -89,9 +89,14 @@ def parse_wrk(name: str, output: str) -> Result:
     return Result(name, rps, p99, count)
 
 
+#: Optional ``taskset`` prefixes so the load generator and the server do not share a core.
+PIN: dict[str, list[str]] = {"server": [], "load": []}
+
+
 def run_wrk(name: str, url: str, connections: int, duration: int,
             headers: list[str]) -> Result:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    cmd = [*PIN["load"], "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+           "--timeout", "5s"]
     for header in headers:
         cmd += ["-H", header]
     output = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -139,7 +144,13 @@ def main() -> int:
     parser.add_argument("--gzip", action="store_true", help="ask for gzip on both sides")
     parser.add_argument("--rounds", type=int, default=2,
                         help="alternate the two servers this many times; report the best")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin server and wrk to different cores with taskset")
     args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    if not args.no_pin and shutil.which("taskset") and cores >= 2:
+        server_cores = f"1-{min(cores - 1, args.workers)}"
+        PIN.update(server=["taskset", "-c", server_cores], load=["taskset", "-c", "0"])
     loader = run_wrk if shutil.which("wrk") else run_httpx
     headers = ["Accept-Encoding: gzip"] if args.gzip else []
     with tempfile.TemporaryDirectory(prefix="page-bench-") as tmp:
@@ -148,8 +159,8 @@ def main() -> int:
         env.pop("STATUSPAGE_DATABASE_URL", None)
         page_port, bare_port = free_port(), free_port()
         page = subprocess.Popen(
-            [sys.executable, "-m", "statuspage", "web", "--demo", "--port", str(page_port),
-             "--workers", str(args.workers)], env=env, stdout=subprocess.DEVNULL,
+            [*PIN["server"], sys.executable, "-m", "statuspage", "web", "--demo", "--port",
+             str(page_port), "--workers", str(args.workers)], env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         bare: subprocess.Popen[bytes] | None = None
         try:
@@ -169,8 +180,8 @@ def main() -> int:
                 bare_env["BENCH_CONTENT_ENCODING"] = "gzip"
             # the same server settings as statuspage.cli.serve.run_web
             bare = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(base),
-                 "--host", "127.0.0.1", "--port", str(bare_port), "--workers",
+                [*PIN["server"], sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir",
+                 str(base), "--host", "127.0.0.1", "--port", str(bare_port), "--workers",
                  str(args.workers), "--proxy-headers", "--log-level", "warning",
                  "--no-access-log"], env=bare_env, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL)
@@ -179,7 +190,8 @@ def main() -> int:
             print(f"body: {len(raw)} bytes ({'gzip' if args.gzip else 'identity'}); "
                   f"workers: {args.workers}; connections: {args.connections}; "
                   f"duration: {args.duration}s x {args.rounds} rounds; "
-                  f"load: {loader.__name__.removeprefix('run_')}")
+                  f"load: {loader.__name__.removeprefix('run_')}; "
+                  f"pinned: {' '.join(PIN['server']) or 'no'}")
             for url in (page_url, bare_url):  # warm up
                 loader("warm-up", url, args.connections, 2, headers)
             best: dict[str, Result] = {}
