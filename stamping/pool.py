@@ -37,7 +37,9 @@ class SigningPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["stamping.signer"])
+        # "__main__" makes the forkserver import the main module once; otherwise every new
+        # worker re-runs the main script (the test runner, a benchmark...) before starting.
+        ctx.set_forkserver_preload(["__main__", "stamping.signer"])
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=ctx, initializer=signer.init_worker,
             initargs=(str(self.paths.signer_cert), str(self.paths.signer_key),
