@@ -6,9 +6,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
-from statuspage.config import RetentionConfig
+from statuspage.config import ConfigError, RetentionConfig, parse_config
 from statuspage.db import Database
 from statuspage.models import ProbeResultRow, ProbeRollup
 from statuspage.store import probe_results as store
@@ -153,3 +154,21 @@ def test_summaries_read_rollups(db: Database) -> None:
         samples = store.window_samples(session, ["purchase"], T0 + timedelta(seconds=100))
         assert [s.started_at.second for s in samples][:2] == [45, 55]
         assert len(samples) == 8
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("", RetentionConfig(7, 3, 120)),
+        ("[retention]\nraw_days = 14\n", RetentionConfig(14, 3, 120)),
+        ("[retention]\nraw_days = 0\n", "retention.raw_days: must be at least 1"),
+        ("[retention]\nhour_days = 1.5\n", "retention.hour_days: expected an integer"),
+        ("[retention]\nweeks = 2\n", "retention.weeks: unknown key"),
+    ],
+)
+def test_retention_config(table: str, expected: RetentionConfig | str) -> None:
+    if isinstance(expected, RetentionConfig):
+        assert parse_config(table, "<t>").retention == expected
+    else:
+        with pytest.raises(ConfigError, match=expected):
+            parse_config(table, "<t>")
