@@ -30,8 +30,8 @@ class SigningPool:
     and do not inherit the web process's threads or sockets.
     """
 
-    def __init__(self, paths: PkiPaths, workers: int) -> None:
-        self.paths, self.workers = paths, workers
+    def __init__(self, paths: PkiPaths, workers: int, niceness: int = 0) -> None:
+        self.paths, self.workers, self.niceness = paths, workers, niceness
         self._executor: ProcessPoolExecutor | None = None
         self.ready = False
 
@@ -43,7 +43,7 @@ class SigningPool:
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=ctx, initializer=signer.init_worker,
             initargs=(str(self.paths.signer_cert), str(self.paths.signer_key),
-                      str(self.paths.ca_cert)),
+                      str(self.paths.ca_cert), self.niceness),
         )
 
     async def start(self) -> None:

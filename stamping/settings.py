@@ -49,6 +49,9 @@ class Settings:
     callback_max_age_seconds: int = 600
     #: Signing worker processes; 0 means one per CPU.
     sign_workers: int = 0
+    #: Niceness added to signing workers so the web process (admission, commits, 503s)
+    #: wins a saturated CPU; 0 keeps them at the web process's priority.
+    worker_niceness: int = 5
     #: Documents handed to the pool at once per worker (2 keeps a worker busy between jobs).
     sign_slots_per_worker: int = 2
     #: Stamp requests allowed to wait for a signing slot; past this they get 503 at once.
@@ -99,7 +102,7 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must be positive")
         for name in ["service_fee", "sign_workers", "stamp_queue", "verify_queue",
-                     "purchase_queue"]:
+                     "purchase_queue", "worker_niceness"]:
             if getattr(self, name) < 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must not be negative")
         if not self.public_url.startswith(("http://", "https://")):

@@ -62,7 +62,6 @@ DECODE_LIMITS = DecodeLimits(
 #: CMS blob with the two-certificate chain and PAdES attributes is about 1.3 KB.
 BYTES_RESERVED = 6144
 FIELD_PREFIX = "Meterai_"
-WORKER_NICENESS = 5
 DEFAULT_BOX_SIZE = 100.0
 _MARGIN = 36.0
 
@@ -147,13 +146,14 @@ def _load_cert(path: Path) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def init_worker(signer_cert: str, signer_key: str, ca_cert: str) -> None:
+def init_worker(signer_cert: str, signer_key: str, ca_cert: str, niceness: int = 0) -> None:
     """Load the signing key and certificates once in this worker process."""
     global _state
     # Signing is throughput work; the web process is latency work (admission, 503s, commits).
     # A lower priority lets the web process preempt the signers when the CPUs are saturated.
     try:
-        os.nice(WORKER_NICENESS)
+        if niceness:
+            os.nice(niceness)
     except OSError:  # not permitted: run at normal priority
         logger.warning("could not lower the signing worker's priority")
     ca = _load_cert(Path(ca_cert))
