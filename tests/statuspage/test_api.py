@@ -68,7 +68,7 @@ def incidents(db: Database) -> dict[str, str]:
     }
 
 
-def test_summary(client: TestClient, incidents: dict[str, str]) -> None:
+def check_summary(client: TestClient, incidents: dict[str, str]) -> None:
     r = client.get("/api/v2/summary.json")
     assert r.headers["content-type"] == "application/json; charset=utf-8"
     assert r.headers["access-control-allow-origin"] == "*"
@@ -88,7 +88,7 @@ def test_summary(client: TestClient, incidents: dict[str, str]) -> None:
     assert data["scheduled_maintenances"][0]["impact"] == "maintenance"
 
 
-def test_components_groups(client: TestClient) -> None:
+def check_components_groups(client: TestClient) -> None:
     data = client.get("/api/v2/components.json").json()
     assert set(data) == {"page", "components"}
     by_id = {c["id"]: c for c in data["components"]}
@@ -135,3 +135,9 @@ def test_scheduled_maintenances(client: TestClient, incidents: dict[str, str]) -
             incidents[k] for k in expected]
         for m in data["scheduled_maintenances"]:
             check_incident(m, MAINTENANCE)
+
+
+def test_summary_and_components(client: TestClient, incidents: dict[str, str]) -> None:
+    """One database set-up for several checks (each runs on both backends)."""
+    check_summary(client, incidents)
+    check_components_groups(client)

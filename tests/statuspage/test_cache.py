@@ -24,7 +24,7 @@ def services(client: TestClient) -> Any:
     return client.app.state.services  # type: ignore[attr-defined]
 
 
-def test_validators_and_headers(client: TestClient) -> None:
+def check_validators_and_headers(client: TestClient) -> None:
     for path in PUBLIC:
         r = client.get(path)
         assert r.status_code == 200
@@ -40,7 +40,7 @@ def test_validators_and_headers(client: TestClient) -> None:
         assert head.headers["etag"] == etag
 
 
-def test_gzip_only_when_accepted(client: TestClient) -> None:
+def check_gzip_only_when_accepted(client: TestClient) -> None:
     raw = client.get("/", headers={"Accept-Encoding": "gzip"}, extensions={})
     assert raw.headers["content-encoding"] == "gzip"
     plain = client.get("/", headers={"Accept-Encoding": "identity"})
@@ -60,7 +60,7 @@ def test_accepts_gzip(header: bytes, expected: bool) -> None:
     assert accepts_gzip(header) is expected
 
 
-def test_unknown_parameters_do_not_grow_the_cache(client: TestClient) -> None:
+def check_unknown_parameters_do_not_grow_the_cache(client: TestClient) -> None:
     client.get("/")
     client.get("/history")
     size = len(services(client).cache)
@@ -170,3 +170,10 @@ def test_single_flight_and_lru() -> None:
         assert len(cache) == 2 and cache.peek(key) is None
 
     asyncio.run(scenario())
+
+
+def test_http_semantics(client: TestClient) -> None:
+    """One database set-up for several checks (each runs on both backends)."""
+    check_validators_and_headers(client)
+    check_gzip_only_when_accepted(client)
+    check_unknown_parameters_do_not_grow_the_cache(client)

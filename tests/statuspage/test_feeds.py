@@ -50,7 +50,7 @@ def test_feeds_parse_cleanly(client: TestClient, incident: str) -> None:
         assert entry.updated_parsed is not None
 
 
-def test_ids_are_stable(client: TestClient, incident: str, db: Database) -> None:
+def check_ids_are_stable(client: TestClient, incident: str, db: Database) -> None:
     first = feedparser.parse(client.get("/history.atom").content)
     add_incident(db, "Insiden lain")
     services = client.app.state.services  # type: ignore[attr-defined]
@@ -60,7 +60,7 @@ def test_ids_are_stable(client: TestClient, incident: str, db: Database) -> None
     assert {e.id for e in first.entries} <= {e.id for e in second.entries}
 
 
-def test_english_feed_and_unknown_component(client: TestClient, incident: str) -> None:
+def check_english_feed_and_unknown_component(client: TestClient, incident: str) -> None:
     feed = feedparser.parse(client.get("/history.atom?lang=en").content)
     assert feed.feed.title.startswith("Incident history") and feed.feed.language == "en"
     assert client.get("/components/nope/history.atom").status_code == 404
@@ -82,3 +82,9 @@ def test_build_feed_is_pure() -> None:
         assert "Isi &amp; lagi" in parsed.entries[0].content[0].value
     with pytest.raises(ValueError, match="unknown feed kind"):
         build_feed(info, [], "json")
+
+
+def test_languages_and_stable_ids(client: TestClient, incident: str, db: Database) -> None:
+    """One database set-up for several checks (each runs on both backends)."""
+    check_english_feed_and_unknown_component(client, incident)
+    check_ids_are_stable(client, incident, db)

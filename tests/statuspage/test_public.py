@@ -76,7 +76,7 @@ def test_language_choice(client: TestClient) -> None:
     assert 'href="/history?lang=en"' in text and 'href="/?lang=id"' in text
 
 
-def test_active_incident_with_timeline(client: TestClient, db: Database) -> None:
+def check_active_incident_with_timeline(client: TestClient, db: Database) -> None:
     incident = add_incident(db, "Pembelian e-meterai gagal", impact="critical",
                             started_at=utcnow() - timedelta(hours=2, minutes=5),
                             components={"pembelian": "major_outage"},
@@ -90,7 +90,7 @@ def test_active_incident_with_timeline(client: TestClient, db: Database) -> None
     assert "2 jam" in text
 
 
-def test_incident_page(client: TestClient, db: Database) -> None:
+def check_incident_page(client: TestClient, db: Database) -> None:
     incident = add_incident(db, "Verifikasi lambat", status="resolved",
                             started_at=utcnow() - timedelta(hours=3),
                             resolved_at=utcnow() - timedelta(hours=1, minutes=30),
@@ -103,7 +103,7 @@ def test_incident_page(client: TestClient, db: Database) -> None:
     assert r.text.index("Pulih.") < r.text.index("Lambat.")
 
 
-def test_drafts_and_unknown_ids_are_404(client: TestClient, db: Database) -> None:
+def check_drafts_and_unknown_ids_are_404(client: TestClient, db: Database) -> None:
     draft = add_incident(db, "Draf", draft=True)
     for path in (f"/incidents/{draft}", "/incidents/nope", "/incidents/%3Cx%3E",
                  "/components/nope", "/history?page=9"):
@@ -113,7 +113,7 @@ def test_drafts_and_unknown_ids_are_404(client: TestClient, db: Database) -> Non
     assert "Draf" not in client.get("/history").text
 
 
-def test_history_page(client: TestClient, db: Database) -> None:
+def check_history_page(client: TestClient, db: Database) -> None:
     add_incident(db, "Insiden lama", status="resolved", started_at=utcnow() - timedelta(40),
                  resolved_at=utcnow() - timedelta(days=40) + timedelta(hours=1))
     text = client.get("/history").text
@@ -121,7 +121,7 @@ def test_history_page(client: TestClient, db: Database) -> None:
     assert "Tidak ada insiden bulan ini." in text
 
 
-def test_component_page_lists_every_day(client: TestClient) -> None:
+def check_component_page_lists_every_day(client: TestClient) -> None:
     r = client.get("/components/pembelian")
     assert r.status_code == 200 and "Pembelian kuota" in r.text
     assert r.text.count("<tr>") == 91  # header + 90 days
@@ -165,3 +165,16 @@ def test_sparkline_points_and_gaps() -> None:
     assert line is not None
     assert line.segments[0] == "0,4.0 0,4.0" and line.segments[1].startswith("20,")
     assert (line.average, line.latest) == (100, 150)
+
+
+def test_incidents_on_pages(client: TestClient, db: Database) -> None:
+    """One database set-up for several checks (each runs on both backends)."""
+    check_active_incident_with_timeline(client, db)
+    check_incident_page(client, db)
+
+
+def test_history_component_and_missing_pages(client: TestClient, db: Database) -> None:
+    """One database set-up for several checks (each runs on both backends)."""
+    check_history_page(client, db)
+    check_drafts_and_unknown_ids_are_404(client, db)
+    check_component_page_lists_every_day(client)

@@ -76,7 +76,7 @@ def read(db: Database) -> Iterator[sa.orm.Session]:
         yield session
 
 
-def test_declared_status_of_open_incident_wins(db: Database, settings: Settings) -> None:
+def check_declared_status_of_open_incident_wins(db: Database, settings: Settings) -> None:
     add_incident(db, components={"pembelian": "major_outage"}, impact="critical")
     with read(db) as s:
         data = page_data(s, settings.config, NOW)
@@ -127,7 +127,7 @@ def test_maintenance_in_progress_and_upcoming(db: Database, settings: Settings) 
     assert data.indicator == "maintenance"
 
 
-def test_groups_follow_the_config(db: Database, settings: Settings) -> None:
+def check_groups_follow_the_config(db: Database, settings: Settings) -> None:
     with read(db) as s:
         data = page_data(s, settings.config, NOW, history=False)
     assert [g.name for g in data.groups] == ["Layanan e-Meterai"]
@@ -222,3 +222,9 @@ def test_reads_are_bounded(db: Database, settings: Settings) -> None:
         sa.event.remove(db.engine, "after_cursor_execute", count_rows)
     assert len(fetched) == 2  # one aggregate query for days, one for hours
     assert comp.days[0].count == 30 and len(comp.days) == DAYS
+
+
+def test_open_incident_and_groups(db: Database, settings: Settings) -> None:
+    """One database set-up for several checks (each runs on both backends)."""
+    check_declared_status_of_open_incident_wins(db, settings)
+    check_groups_follow_the_config(db, settings)
