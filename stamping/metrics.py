@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stamping.admission import Gate
@@ -23,6 +23,7 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        ProcessCollector(registry=r)  # CPU, memory, open files of this web process
         self.requests = Counter("stamping_http_requests", "HTTP requests",
                                 ["method", "route", "status", "account_kind"], registry=r)
         self.latency = Histogram("stamping_http_request_duration_seconds",
