@@ -111,7 +111,8 @@ class FaultCache:
 
     async def replace(self, spec: FaultSpec) -> None:
         """Store a new specification for every process and apply it here at once."""
-        data = {k: v for k, v in spec.as_json().items() if v not in (None, False)}
+        # `is not`: 0 (capacity 0 = refuse everything) must survive; 0 == False in Python.
+        data = {k: v for k, v in spec.as_json().items() if v is not None and v is not False}
         await self._db.write(store.save_faults, data, dt.datetime.now(dt.UTC))
         self._spec, self._loaded = spec, time.monotonic()
 

@@ -104,6 +104,12 @@ def test_faults_are_shared_between_processes(make_settings: Callable[..., Settin
     settings = make_settings(fault_cache_seconds=0.2)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
         assert b.get("/healthz").status_code == 200
+        # capacity 0 ("refuse every stamp") must survive the trip through the database.
+        a.post("/api/v1/admin/faults", json={"capacity": 0, "latency_ms": 0}, headers=ADMIN)
+        time.sleep(0.3)
+        for client in (a, b):
+            got = client.get("/api/v1/admin/faults", headers=ADMIN).json()
+            assert got["capacity"] == 0 and got["latency_ms"] == 0
         a.post("/api/v1/admin/faults", json={"down": True}, headers=ADMIN)
         time.sleep(0.3)
         assert b.get("/healthz").status_code == 503
