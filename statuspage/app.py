@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute
 
 from statuspage.services import Services
 from statuspage.settings import Settings
-from statuspage.views import admin, api, feeds, health, probes_api, public
+from statuspage.views import admin, api, deadlines, feeds, health, probes_api, public
 
 __all__ = ["create_app"]
 
@@ -22,6 +22,7 @@ def routes() -> list[BaseRoute]:
         *public.routes(),
         *api.routes(),
         *feeds.routes(),
+        *deadlines.routes(),
         *probes_api.routes(),
         *admin.routes(),
     ]

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from statuspage.config import DeadlineConfig
 from statuspage.impact import DeadlineImpact, Episode, StatusChange, deadline_impact
-from statuspage.models import ComponentStatusChange
+from statuspage.models import ComponentStatusChange, Incident, IncidentComponent
 
-__all__ = ["impact_for_deadline"]
+__all__ = ["impact_for_deadline", "incidents_in_window"]
 
 SOURCES = ("measured", "declared")
 
@@ -64,3 +64,20 @@ def impact_for_deadline(session: Session, deadline: DeadlineConfig, now: datetim
         for e in total.episodes
     )
     return replace(total, per_component_lost=per_component, episodes=episodes)
+
+
+def incidents_in_window(session: Session, deadline: DeadlineConfig) -> list[Incident]:
+    """Published incidents that touched the deadline's components during its window."""
+    start = deadline.at - deadline.window_days_delta
+    affecting = sa.select(IncidentComponent.incident_id).where(
+        IncidentComponent.component_id.in_(deadline.components))
+    query = (
+        sa.select(Incident)
+        .where(Incident.kind == "incident", Incident.is_draft.is_(False),
+               Incident.id.in_(affecting),
+               Incident.started_at <= deadline.at,
+               sa.or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start))
+        .order_by(Incident.started_at)
+        .limit(50)
+    )
+    return list(session.scalars(query))
