@@ -53,6 +53,7 @@ def routes() -> list[Route]:
         Route("/api/v1/payments/simulate/{payment_ref}", api.simulate_payment,
               methods=["POST"]),
         Route("/api/v1/stamps", stamps.create_stamp, methods=["POST"]),
+        Route("/api/v1/stamps/{serial}", stamps.get_stamp),
         Route("/api/v1/verify", stamps.verify_upload, methods=["POST"]),
         Route("/api/v1/admin/faults", api.admin_faults, methods=["GET", "POST"]),
     ]

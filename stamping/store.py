@@ -76,6 +76,7 @@ class StampView:
     stamped_at: dt.datetime | None
     sha256_before: str | None
     sha256_after: str | None
+    account_id: int = 0
 
 
 def _update(model: type[Any]) -> Any:
@@ -347,7 +348,7 @@ def stamp_record(session: Session, serial: str) -> StampView | None:
     if stamp is None:
         return None
     return StampView(stamp.serial, stamp.status, utc(stamp.stamped_at), stamp.sha256_before,
-                     stamp.sha256_after)
+                     stamp.sha256_after, stamp.account_id)
 
 
 def quota_probe(session: Session) -> int:

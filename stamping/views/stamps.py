@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from stamping import actions, store
+from stamping.errors import ApiError
 from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH
 from stamping.upload import read_upload
 from stamping.views.common import authenticate, service
 
-__all__ = ["ca_pem", "create_stamp", "healthz", "metrics", "readyz", "verify_serial",
+__all__ = ["ca_pem", "create_stamp", "get_stamp", "healthz", "metrics", "readyz", "verify_serial",
            "verify_upload"]
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,19 @@ async def create_stamp(request: Request) -> Response:
                     headers={"X-Serial-Number": done.serial,
                              "Content-Disposition": f'attachment; filename="{done.serial}.pdf"',
                              "Cache-Control": "no-store"})
+
+
+async def get_stamp(request: Request) -> Response:
+    """Status of one of the caller's stamps (the partner-API "stamp status")."""
+    svc = service(request)
+    account = await authenticate(request)
+    record = await svc.db.read(store.stamp_record, request.path_params["serial"].upper())
+    if record is None or record.account_id != account.id:
+        raise ApiError(404, "unknown_serial", "no such stamp on this account")
+    return JSONResponse({
+        "serial": record.serial, "status": record.status,
+        "stamped_at": record.stamped_at.isoformat() if record.stamped_at else None,
+        "sha256_before": record.sha256_before, "document_sha256": record.sha256_after})
 
 
 async def verify_upload(request: Request) -> Response:

@@ -77,6 +77,10 @@ def test_stamp_produces_valid_pades_document(client: TestClient, funded: str,
     assert v["valid"] is True and v["serial"] == serial and v["reasons"] == []
     j = client.get(f"/verify/{serial}", headers={"Accept": "application/json"}).json()
     assert j["exists"] is True and j["document_sha256"] == v["document_sha256"]
+    own = client.get(f"/api/v1/stamps/{serial}", headers=auth(funded)).json()
+    assert own["status"] == "issued" and own["document_sha256"] == v["document_sha256"]
+    other = register(client, phone="081299998888")
+    assert client.get(f"/api/v1/stamps/{serial}", headers=auth(other)).status_code == 404
     html = client.get(f"/verify/{serial}")
     assert html.status_code == 200 and "Nomor seri terdaftar" in html.text
     assert serial in html.text
