@@ -29,6 +29,7 @@ from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.stamp import QRStampStyle
 from pyhanko_certvalidator import ValidationContext
@@ -125,8 +126,6 @@ class _PreloadedSigner(signers.SimpleSigner):
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         """Sign with the key parsed once at start-up (ECDSA only)."""
-        from pyhanko.sign.general import get_pyca_cryptography_hash
-
         return self._key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
 
 
