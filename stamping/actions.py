@@ -62,7 +62,8 @@ async def register(svc: Service, phone_raw: object, name_raw: object,
         raise ApiError(422, "bad_name", "name must be 1 to 200 characters")
     if not 8 <= len(password) <= 200:
         raise ApiError(422, "bad_password", "password must be 8 to 200 characters")
-    password_hash = await run_in_threadpool(_hasher.hash, password)
+    async with svc.account_gate.admit(), svc.account_gate.slot():
+        password_hash = await run_in_threadpool(_hasher.hash, password)
     code = f"{secrets.randbelow(10**6):06d}"
     expires = await svc.db.write(store.register, phone, name, password_hash, code,
                                  dt.timedelta(seconds=svc.settings.otp_ttl_seconds), now())
@@ -90,7 +91,8 @@ async def login(svc: Service, phone_raw: object, password_raw: object) -> str:
     try:
         if found is None:
             raise VerificationError
-        await run_in_threadpool(_hasher.verify, found[1], str(password_raw or ""))
+        async with svc.account_gate.admit(), svc.account_gate.slot():
+            await run_in_threadpool(_hasher.verify, found[1], str(password_raw or ""))
     except VerificationError:
         raise ApiError(401, "bad_credentials", "wrong phone number or password") from None
     return await svc.db.write(store.issue_token, found[0], now())

@@ -80,7 +80,9 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
             Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={
                 "/api/v1/stamps": service.stamp_gate, "/akun/meterai": service.stamp_gate,
                 "/api/v1/verify": service.verify_gate, "/verifikasi": service.verify_gate,
-                "/api/v1/orders": service.purchase_gate}),
+                "/api/v1/orders": service.purchase_gate, "/akun/beli": service.purchase_gate,
+                "/api/v1/accounts": service.account_gate, "/api/v1/login": service.account_gate,
+                "/daftar": service.account_gate, "/masuk": service.account_gate}),
         ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,

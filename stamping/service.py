@@ -52,6 +52,8 @@ class Service:
         self.verify_gate = Gate("verify", settings.verify_slots, settings.verify_queue, 0.03)
         self.purchase_gate = Gate("purchase", settings.purchase_slots, settings.purchase_queue,
                                   0.01)
+        self.account_gate = Gate("account", settings.account_slots, settings.account_queue,
+                                 0.1)
         self.faults = FaultCache(self.db, settings.fault_cache_seconds)
         self.metrics = Metrics()
         self.templates = jinja2.Environment(
@@ -69,7 +71,7 @@ class Service:
     @property
     def gates(self) -> list[Gate]:
         """All admission gates."""
-        return [self.stamp_gate, self.verify_gate, self.purchase_gate]
+        return [self.stamp_gate, self.verify_gate, self.purchase_gate, self.account_gate]
 
     async def start(self) -> None:
         """Create the data directory, PKI and schema, then start the pool and the sweeper."""

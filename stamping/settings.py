@@ -60,6 +60,10 @@ class Settings:
     verify_queue: int = 16
     purchase_slots: int = 16
     purchase_queue: int = 256
+    #: Password hashing (argon2) is CPU work: registrations and logins have their own gate so
+    #: a registration surge cannot take the CPU from signing.
+    account_slots: int = 2
+    account_queue: int = 64
     #: How long the in-process copy of the fault settings may be stale (seconds).
     fault_cache_seconds: float = 1.0
     #: Reservations older than this are assumed orphaned by a crash and released.
@@ -97,12 +101,12 @@ class Settings:
         """Check ranges; raise SettingsError with the variable name on a bad value."""
         positive = ["max_upload_bytes", "stamp_price", "max_order_quantity",
                     "order_ttl_seconds", "otp_ttl_seconds", "otp_max_attempts",
-                    "sign_slots_per_worker", "verify_slots", "purchase_slots"]
+                    "sign_slots_per_worker", "verify_slots", "purchase_slots", "account_slots"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must be positive")
         for name in ["service_fee", "sign_workers", "stamp_queue", "verify_queue",
-                     "purchase_queue", "worker_niceness"]:
+                     "purchase_queue", "account_queue", "worker_niceness"]:
             if getattr(self, name) < 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must not be negative")
         if not self.public_url.startswith(("http://", "https://")):
