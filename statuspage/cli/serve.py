@@ -61,7 +61,38 @@ def _prepare(args: argparse.Namespace) -> Settings:
 
         if seed_demo(settings):
             log.info("demo history written (clearly labelled as sample data)")
+        _demo_operator(settings)
     return settings
+
+
+DEMO_OPERATOR = "admin@demo.invalid"
+
+
+def _demo_operator(settings: Settings) -> None:
+    """With --demo and no operator yet, create an admin so the console can be tried at once.
+
+    The password is random and written once to the terminal and to ``DATA_DIR/demo-admin.txt``
+    (mode 0600); nothing is created when any operator exists.
+    """
+    import secrets
+
+    from statuspage.auth import password_hasher
+    from statuspage.store.operators import create_operator, list_operators
+
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            if list_operators(session):
+                return
+            password = secrets.token_urlsafe(12)
+            create_operator(session, password_hasher(settings.extra), email=DEMO_OPERATOR,
+                            password=password, role="admin")
+    finally:
+        db.dispose()
+    note = settings.data_dir / "demo-admin.txt"
+    note.write_text(f"{DEMO_OPERATOR}\n{password}\n")
+    note.chmod(0o600)
+    print(f"demo console login: {DEMO_OPERATOR} / {password}  (also in {note})", flush=True)
 
 
 def prepare_database(settings: Settings) -> None:
