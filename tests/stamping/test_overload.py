@@ -116,3 +116,18 @@ def test_faults_are_shared_between_processes(make_settings: Callable[..., Settin
         b.post("/api/v1/admin/faults", json={}, headers=ADMIN)
         time.sleep(0.3)
         assert a.get("/healthz").status_code == 200
+
+
+def test_registration_surge_is_shed_apart(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(account_slots=1, account_queue=0)
+    with TestClient(create_app(settings)) as client:
+        def register_one(n: int) -> int:
+            r = client.post("/api/v1/accounts", json={"phone": f"08129000{n:04d}",
+                                                       "name": "X", "password": "kata-sandi"})
+            return r.status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            codes = list(pool.map(register_one, range(24)))
+        assert set(codes) <= {201, 503} and 201 in codes and 503 in codes
+        # Stamping and purchases keep their own capacity meanwhile.
+        assert client.get("/readyz").json()["queue"]["account"] == 0
