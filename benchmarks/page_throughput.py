@@ -143,7 +143,7 @@ def main() -> int:
     parser.add_argument("--path", default="/")
     parser.add_argument("--gzip", action="store_true", help="ask for gzip on both sides")
     parser.add_argument("--rounds", type=int, default=2,
-                        help="alternate the two servers this many times; report the best")
+                        help="alternate the two servers this many times")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin server and wrk to different cores with taskset")
     args = parser.parse_args()
@@ -195,15 +195,23 @@ def main() -> int:
             for url in (page_url, bare_url):  # warm up
                 loader("warm-up", url, args.connections, 2, headers)
             best: dict[str, Result] = {}
+            ratios: list[float] = []
             for _ in range(args.rounds):
+                pair: dict[str, Result] = {}
                 for name, url in (("status page", page_url), ("bare starlette", bare_url)):
-                    result = loader(name, url, args.connections, args.duration, headers)
+                    result = pair[name] = loader(name, url, args.connections, args.duration,
+                                                 headers)
                     if name not in best or result.requests_per_s > best[name].requests_per_s:
                         best[name] = result
+                # back-to-back runs share the machine's momentary load: their ratio is fairer
+                ratios.append(pair["status page"].requests_per_s
+                              / pair["bare starlette"].requests_per_s)
             for result in best.values():
                 print(f"{result.name:>15}: {result.requests_per_s:10.0f} req/s   "
-                      f"p99 {result.p99_ms:8.2f} ms   errors {result.errors}")
+                      f"p99 {result.p99_ms:8.2f} ms   errors {result.errors}   (best round)")
             ratio = best["status page"].requests_per_s / best["bare starlette"].requests_per_s
+            print(f"{'round ratios':>15}: {' '.join(f'{r:.2f}' for r in ratios)}   "
+                  f"(median {statistics.median(ratios):.2f})")
             print(f"{'ratio':>15}: {ratio:10.2f}   (goal >= 0.90)")
         finally:
             for process in (page, bare):
