@@ -65,6 +65,16 @@ class DeadlineImpact:
     availability: float
     episodes: tuple[Episode, ...]
     per_component_lost: Mapping[str, timedelta] = field(default_factory=dict)
+    #: Where the evidence starts: the window start, or later when measurements began later.
+    observed_from: datetime | None = None
+
+    @property
+    def coverage(self) -> float:
+        """The share of the window (up to its end) that recorded evidence covers, 0..1."""
+        total = self.window_end - self.window_start
+        if self.observed_from is None or total <= timedelta(0):
+            return 0.0
+        return max(0.0, (self.window_end - self.observed_from) / total)
 
     @property
     def recommended_extension(self) -> timedelta:
@@ -104,12 +114,19 @@ def deadline_impact(
     now: datetime | None = None,
     initial: Mapping[str, str] | None = None,
     weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    measured_from: datetime | None = None,
 ) -> DeadlineImpact:
-    """Service lost by applicants in ``window`` before ``deadline`` (up to ``now`` if earlier)."""
-    start = deadline - window
+    """Service lost by applicants in ``window`` before ``deadline`` (up to ``now`` if earlier).
+
+    Time before ``measured_from`` (when recorded evidence begins) is unknown, not "operational":
+    it is left out of every figure and the result's ``coverage`` says how much is known.
+    """
+    window_start = deadline - window
     end = min(deadline, now) if now is not None else deadline
+    start = max(window_start, measured_from) if measured_from is not None else window_start
     if end <= start:
-        return DeadlineImpact(start, start, {}, timedelta(0), 1.0, ())
+        return DeadlineImpact(window_start, max(end, window_start), {}, timedelta(0), 1.0, (),
+                              observed_from=None)
     initial = initial or {}
     timelines = {
         cid: status_timeline(changes, cid, start, end, initial.get(cid, "operational"))
@@ -138,13 +155,14 @@ def deadline_impact(
                 episodes.append(Episode(left, right, combined, culprits))
     total = end - start
     return DeadlineImpact(
-        window_start=start,
+        window_start=window_start,
         window_end=end,
         durations=durations,
         lost=lost,
         availability=1 - lost / total,
         episodes=tuple(episodes),
         per_component_lost=per_component,
+        observed_from=start,
     )
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.config import DeadlineConfig
 from statuspage.impact import DeadlineImpact, Episode, StatusChange, deadline_impact
-from statuspage.models import ComponentStatusChange, Incident, IncidentComponent
+from statuspage.models import ComponentStatusChange, Incident, IncidentComponent, ProbeRollup
 
-__all__ = ["impact_for_deadline", "incidents_in_window"]
+__all__ = ["evidence_start", "impact_for_deadline", "incidents_in_window"]
 
 SOURCES = ("measured", "declared")
 
@@ -52,11 +52,13 @@ def impact_for_deadline(session: Session, deadline: DeadlineConfig, now: datetim
     def keys(cids: tuple[str, ...]) -> list[str]:
         return [f"{cid}:{source}" for cid in cids for source in SOURCES]
 
+    # no evidence at all: nothing is known, which is not the same as "nothing was lost"
+    since = evidence_start(session, deadline.components) or deadline.at
     total = deadline_impact(changes, keys(deadline.components), deadline.at, window, now=now,
-                            initial=initial)
+                            initial=initial, measured_from=since)
     per_component = {
         cid: deadline_impact(changes, keys((cid,)), deadline.at, window, now=now,
-                             initial=initial).lost
+                             initial=initial, measured_from=since).lost
         for cid in deadline.components
     }
     episodes = tuple(
@@ -64,6 +66,20 @@ def impact_for_deadline(session: Session, deadline: DeadlineConfig, now: datetim
         for e in total.episodes
     )
     return replace(total, per_component_lost=per_component, episodes=episodes)
+
+
+def evidence_start(session: Session, components: tuple[str, ...]) -> datetime | None:
+    """When recorded evidence about these components begins: the first day of probe data or
+    the first recorded status change, whichever is earlier (None when there is none)."""
+    first_rollup = session.scalar(
+        sa.select(sa.func.min(ProbeRollup.bucket_start))
+        .where(ProbeRollup.component_id.in_(components), ProbeRollup.period == "day"))
+    first_change = session.scalar(
+        sa.select(sa.func.min(ComponentStatusChange.at))
+        .where(ComponentStatusChange.component_id.in_(components)))
+    found = [value for value in (first_rollup, first_change) if value is not None]
+    # min() over a UTCDateTime column comes back without the type's processing on SQLite
+    return min(v if v.tzinfo else v.replace(tzinfo=UTC) for v in found) if found else None
 
 
 def incidents_in_window(session: Session, deadline: DeadlineConfig) -> list[Incident]:

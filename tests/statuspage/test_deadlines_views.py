@@ -57,6 +57,7 @@ def test_json_report_has_the_evidence(client: TestClient) -> None:
     assert report["lost_seconds"] == pytest.approx(20 * 3600)
     assert report["durations_seconds"]["major_outage"] == 20 * 3600
     assert report["recommended_extension_days"] == 1
+    assert report["coverage"] == pytest.approx(80 / (7 * 24))  # evidence starts 80 h before
     assert [e["status"] for e in report["episodes"]] == ["major_outage"]
     assert report["episodes"][0]["components"] == ["pembelian"]
     assert report["weights"] == {"major_outage": 1.0, "partial_outage": 0.3}
@@ -76,10 +77,26 @@ def test_page_tells_a_person_in_indonesian_and_english(client: TestClient) -> No
     assert "Pembelian e-meterai gagal" in english.text
 
 
-def test_quiet_window_says_nothing_was_lost(client: TestClient) -> None:
+def test_no_evidence_is_not_called_a_quiet_window(client: TestClient) -> None:
+    page = client.get("/deadlines/casn-2024?lang=en")
+    assert "No measurements cover this window" in page.text
+    assert "No service was lost" not in page.text
+    report = client.get("/api/v1/deadlines/casn-2024/impact.json").json()
+    assert report["coverage"] == 0
+    assert report["observed_from"] is None
+
+
+def test_quiet_measured_window_says_nothing_was_lost(client: TestClient, db: Database) -> None:
+    with db.session() as session:  # measurements began 2 days before the deadline
+        session.add(ComponentStatusChange(component_id="pembelian", status="operational",
+                                          source="measured", at=DEADLINE - timedelta(days=2)))
+        bump_changes(session)
     page = client.get("/deadlines/casn-2024?lang=en")
     assert "No service was lost in this window." in page.text
-    assert client.get("/api/v1/deadlines/casn-2024/impact.json").json()["lost_seconds"] == 0
+    assert "Measurements cover only 29% of this window" in page.text
+    report = client.get("/api/v1/deadlines/casn-2024/impact.json").json()
+    assert report["lost_seconds"] == 0
+    assert report["coverage"] == pytest.approx(2 / 7)
 
 
 def test_unknown_deadline_is_404(client: TestClient) -> None:

@@ -91,3 +91,17 @@ def test_timeline_ignores_other_components() -> None:
                                                                          at(3, 1))]
     assert status_timeline(changes, "a", at(2, 0), at(4, 0)) == [
         (at(2, 0), "operational"), (at(3, 0), "major_outage")]
+
+
+def test_time_before_measurements_is_unknown_not_operational() -> None:
+    changes = [StatusChange("pembelian", "major_outage", at(5, 0)),
+               StatusChange("pembelian", "operational", at(5, 12))]
+    since = DEADLINE - timedelta(days=2)
+    impact = deadline_impact(changes, ["pembelian"], DEADLINE, WEEK, measured_from=since)
+    assert impact.observed_from == since
+    assert impact.coverage == pytest.approx(2 / 7)
+    assert impact.lost == timedelta(hours=12)
+    assert impact.availability == pytest.approx(1 - 12 / 48)
+    nothing = deadline_impact([], ["pembelian"], DEADLINE, WEEK, measured_from=DEADLINE)
+    assert nothing.coverage == 0
+    assert nothing.observed_from is None

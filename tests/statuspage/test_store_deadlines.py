@@ -45,8 +45,9 @@ def test_worse_of_measured_and_declared_counts(db: Database) -> None:
     assert impact.recommended_extension == timedelta(days=1)
 
 
-def test_no_history_means_no_loss(db: Database) -> None:
+def test_no_history_means_nothing_is_known(db: Database) -> None:
     with db.session() as session:
         impact = impact_for_deadline(session, DEADLINE, now=DEADLINE.at)
     assert impact.lost == timedelta(0)
-    assert impact.availability == 1.0
+    assert impact.coverage == 0
+    assert impact.observed_from is None
