@@ -217,8 +217,9 @@ class Formatter:
                              (mins, "duration-minute")):
             if amount and len(parts) < 2:
                 parts.append(format_unit(amount, unit, length="long", locale=self.language))
-        if not parts:
-            return format_unit(1, "duration-minute", length="long", locale=self.language)
+        if not parts:  # under a minute reads as one minute; nothing at all as zero
+            amount = 1 if delta > timedelta(0) else 0
+            return format_unit(amount, "duration-minute", length="long", locale=self.language)
         return format_list(parts, locale=self.language)
 
     def iso(self, value: dt.datetime | None) -> str:

@@ -82,6 +82,7 @@ def test_datetime_in_jakarta(lang: str, expected: str) -> None:
     ("id", timedelta(days=1, hours=7, minutes=18), "1 hari dan 7 jam"),
     ("en", timedelta(seconds=20), "1 minute"),
     ("id", timedelta(minutes=45), "45 menit"),
+    ("en", timedelta(0), "0 minutes"),
 ])
 def test_duration_in_words(lang: str, delta: timedelta, expected: str) -> None:
     assert Formatter(lang).duration(delta) == expected
