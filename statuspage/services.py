@@ -73,7 +73,8 @@ class Services:
                                       newstyle=True)
         env.globals.update(page=page, status_icons=STATUS_ICONS, level_class=LEVEL_CLASS,
                            indicator_icons=INDICATOR_ICONS, languages=page.languages,
-                           default_language=self.default_language)
+                           default_language=self.default_language,
+                           deadlines=self.settings.config.deadlines)
         env.filters["markdown"] = render_markdown
         env.filters["plain"] = to_plain_text
 

@@ -104,3 +104,9 @@ def test_unknown_deadline_is_404(client: TestClient) -> None:
     response = client.get("/api/v1/deadlines/nope/impact.json")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_every_page_links_the_notice(client: TestClient) -> None:
+    home = client.get("/?lang=en")
+    assert 'href="/deadlines/casn-2024?lang=en"' in home.text
+    assert "Deadline impact: Pendaftaran CASN 2024" in home.text
