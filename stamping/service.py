@@ -9,8 +9,10 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.dates import format_datetime
 from starlette.concurrency import run_in_threadpool
 
 from stamping import store
@@ -37,6 +39,21 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+def format_wib(value: dt.datetime | str | None) -> str:
+    """A time for a person in Indonesia: ``27 Nov 2026, 02.09.52 WIB`` (ISO strings accepted)."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:  # stored as UTC
+        value = value.replace(tzinfo=dt.UTC)
+    text = format_datetime(value.astimezone(JAKARTA), "d MMM y, HH.mm.ss", locale="id")
+    return f"{text} WIB"
+
+
 class Service:
     """Settings, database, signing pool, admission gates, faults, metrics and templates."""
 
@@ -59,6 +76,7 @@ class Service:
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True
         )
+        self.templates.filters["wib"] = format_wib
         self.token_cache: dict[str, tuple[float, store.AccountView]] = {}
         self.payment_key = b""
         self.ca_pem = b""

@@ -84,6 +84,7 @@ def test_stamp_produces_valid_pades_document(client: TestClient, funded: str,
     html = client.get(f"/verify/{serial}")
     assert html.status_code == 200 and "Nomor seri terdaftar" in html.text
     assert serial in html.text
+    assert " WIB</dd>" in html.text and "+00:00" not in html.text  # a time for a person
 
 
 @pytest.mark.skipif(shutil.which("pdfsig") is None, reason="pdfsig (poppler-utils) missing")
