@@ -27,6 +27,7 @@ __all__ = ["BundledStamping", "BundledStampingError"]
 log = logging.getLogger(__name__)
 
 _TOKEN_FILE = "probe_token"  # noqa: S105 - a file name
+_PID_FILE = "stamping.pid"
 
 
 class BundledStampingError(RuntimeError):
@@ -70,6 +71,7 @@ class BundledStamping:
         if self.process is not None:  # it died: collect it and its log handle first
             self.stop()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._reap_orphan()
         cmd = [self.python, "-m", "stamping", "serve", "--host", self.host,
                "--port", str(self.port), "--data-dir", str(self.data_dir)]
         if self.workers is not None:
@@ -81,6 +83,7 @@ class BundledStamping:
         self.process = subprocess.Popen(cmd, env=self._child_env(), stdout=self._log_file,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
+        (self.data_dir / _PID_FILE).write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout_s
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
@@ -99,6 +102,34 @@ class BundledStamping:
         self.stop()
         raise BundledStampingError(f"stamping service not ready within {timeout_s:g} s; "
                                    f"see {self.log_path}:\n{self._log_tail()}")
+
+    def _reap_orphan(self) -> None:
+        """Stop a service left running by a worker that was killed (SIGKILL, OOM) before it
+        could stop its child: otherwise it holds the port and the new one cannot start.
+
+        Only a process group whose leader is ``stamping serve`` on this data directory is
+        touched, so a recycled pid never takes down an unrelated process.
+        """
+        pid_file = self.data_dir / _PID_FILE
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        args = [part.decode("utf-8", "replace") for part in cmdline]
+        if "stamping" not in args or "serve" not in args or str(self.data_dir) not in args:
+            return
+        log.warning("stopping an orphaned bundled stamping service (pid %d)", pid)
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(75):  # up to 15 s for a clean stop
+                time.sleep(0.2)
+                os.killpg(pid, 0)
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            log.error("cannot stop the orphaned stamping service (pid %d)", pid)
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

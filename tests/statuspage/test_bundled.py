@@ -60,3 +60,28 @@ def test_start_probe_account_reuse_and_stop(tmp_path: Path) -> None:
     assert service.ensure_running() is False  # stopped on purpose stays stopped
     with pytest.raises(httpx.ConnectError):
         httpx.get(service.url + "/readyz", timeout=2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not STAMPING_READY, reason="stamping.cli is not there yet (issue 3)")
+def test_an_orphan_left_by_a_killed_worker_is_stopped_first(tmp_path: Path) -> None:
+    port = free_port()
+    first = BundledStamping(tmp_path / "stamping", port, python=sys.executable, workers=1)
+    first.start()
+    orphan = first.process
+    assert orphan is not None
+    first.process = None  # the worker "dies" without stopping its child
+    second = BundledStamping(tmp_path / "stamping", port, python=sys.executable, workers=1)
+    with second:  # would fail on the busy port without reaping the orphan
+        assert orphan.wait(timeout=20) is not None
+        assert httpx.get(second.url + "/readyz", timeout=5).status_code == 200
+        assert second.process is not None and second.process.pid != orphan.pid
+    first.stop()  # closes its log file; its process is gone already
+
+
+def test_an_unrelated_process_in_the_pid_file_is_left_alone(tmp_path: Path) -> None:
+    data = tmp_path / "stamping"
+    data.mkdir()
+    (data / "stamping.pid").write_text(str(os.getpid()))  # this test runner, not a service
+    BundledStamping(data, free_port())._reap_orphan()
+    os.kill(os.getpid(), 0)  # still here
