@@ -10,11 +10,9 @@ Drafts (``is_draft``) are never returned by anything in this module.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,7 +29,20 @@ from statuspage.models import (
     ProbeRollup,
 )
 from statuspage.models.public import SAMPLE_DATA_MARKER
-from statuspage.status import page_indicator, shown_status, worst
+from statuspage.status import page_indicator, shown_status
+from statuspage.store.public_views import (
+    ComponentView,
+    DayUptime,
+    GroupView,
+    HistoryPage,
+    IncidentRef,
+    IncidentView,
+    PageData,
+    UpdateView,
+    day_level,
+    group_id,
+    page_id,
+)
 
 __all__ = [
     "ACTIVE_MAINTENANCE",
@@ -61,232 +72,6 @@ HOURS = 24
 ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 OPEN_INCIDENT = ("investigating", "identified", "monitoring")
 _INCIDENTS_PER_DAY_LIMIT = 500
-_IMPACT_LEVEL = {"minor": "degraded_performance", "major": "partial_outage",
-                 "critical": "major_outage"}
-
-
-def _stable_id(text: str) -> str:
-    """A 12-character lowercase id derived from ``text`` (same on every host and restart)."""
-    digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    chars = []
-    for _ in range(12):
-        digest, rest = divmod(digest, 36)
-        chars.append(alphabet[rest])
-    return "".join(chars)
-
-
-def group_id(name: str) -> str:
-    """The stable id of a config group, used as a Statuspage group component id."""
-    return _stable_id(f"group:{name}")
-
-
-def page_id(url: str) -> str:
-    """The stable id of the page (Statuspage's ``page.id``)."""
-    return _stable_id(f"page:{url}")
-
-
-@dataclass(frozen=True)
-class IncidentRef:
-    """An incident mentioned in an uptime cell."""
-
-    id: str
-    name: str
-    impact: str
-
-
-@dataclass(frozen=True)
-class DayUptime:
-    """One day of a component's uptime bar.
-
-    Days are UTC days, like the day rollups they come from (in Jakarta, 07.00 to 07.00 WIB):
-    mapping them to local days would leave "today" empty for the first seven hours.
-    """
-
-    day: date
-    count: int
-    good: int
-    incidents: tuple[IncidentRef, ...] = ()
-
-    @property
-    def uptime(self) -> float | None:
-        """Share of probe runs that succeeded (ok or degraded); None when nothing ran."""
-        return self.good / self.count if self.count else None
-
-    @property
-    def level(self) -> str:
-        """``no_data`` or the component status the day's cell is drawn with."""
-        return day_level(self.uptime, [i.impact for i in self.incidents])
-
-
-def day_level(uptime: float | None, impacts: Iterable[str] = ()) -> str:
-    """The status a day is drawn with: measured uptime and the worst incident that day.
-
-    Thresholds: >= 99.5 % operational, >= 95 % degraded, >= 80 % partial, else major outage.
-    A day without probe data and without incidents is ``no_data``, never "100 %".
-
-    >>> day_level(None)
-    'no_data'
-    >>> day_level(0.999, ["major"])
-    'partial_outage'
-    """
-    declared = [_IMPACT_LEVEL[i] for i in impacts if i in _IMPACT_LEVEL]
-    if uptime is None:
-        return worst(declared) if declared else "no_data"
-    if uptime >= 0.995:
-        measured = "operational"
-    elif uptime >= 0.95:
-        measured = "degraded_performance"
-    elif uptime >= 0.80:
-        measured = "partial_outage"
-    else:
-        measured = "major_outage"
-    return worst([measured, *declared])
-
-
-@dataclass(frozen=True)
-class ComponentView:
-    """A component as the page shows it."""
-
-    id: str
-    name: str
-    description: str
-    group: str | None
-    position: int
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    days: tuple[DayUptime, ...] = ()
-    latency_ms: tuple[float | None, ...] = ()
-
-    @property
-    def group_id(self) -> str | None:
-        """The id of its group component, if any."""
-        return group_id(self.group) if self.group else None
-
-    @property
-    def uptime(self) -> float | None:
-        """Uptime over the days with data (None when no day has data)."""
-        count = sum(d.count for d in self.days)
-        return sum(d.good for d in self.days) / count if count else None
-
-
-@dataclass(frozen=True)
-class GroupView:
-    """A config group (a Statuspage group component) and its components."""
-
-    id: str
-    name: str
-    position: int
-    components: tuple[ComponentView, ...]
-
-    @property
-    def status(self) -> str:
-        """The worst status of its components."""
-        return worst(c.status for c in self.components)
-
-    @property
-    def created_at(self) -> datetime:
-        """The oldest component's creation time."""
-        return min(c.created_at for c in self.components)
-
-    @property
-    def updated_at(self) -> datetime:
-        """The latest change of any of its components."""
-        return max(c.updated_at for c in self.components)
-
-
-@dataclass(frozen=True)
-class UpdateView:
-    """One published update of an incident."""
-
-    id: str
-    incident_id: str
-    status: str
-    body: str
-    created_at: datetime
-    updated_at: datetime
-    display_at: datetime
-    affected_components: tuple[dict[str, str], ...]
-    notify: bool
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    """A published incident or scheduled maintenance with its updates (newest first)."""
-
-    id: str
-    kind: str
-    name: str
-    status: str
-    impact: str
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime
-    monitoring_at: datetime | None
-    resolved_at: datetime | None
-    scheduled_for: datetime | None
-    scheduled_until: datetime | None
-    updates: tuple[UpdateView, ...]
-    components: tuple[tuple[str, str, str], ...]  # (component id, name, declared status)
-    postmortem_body: str | None = None
-    postmortem_published_at: datetime | None = None
-
-    @property
-    def is_maintenance(self) -> bool:
-        """Whether this is a scheduled maintenance."""
-        return self.kind == "maintenance"
-
-    @property
-    def is_open(self) -> bool:
-        """Not resolved / completed yet."""
-        return self.status not in ("resolved", "postmortem", "completed")
-
-    @property
-    def begins_at(self) -> datetime:
-        """When it started (or is scheduled to start)."""
-        return self.scheduled_for if self.is_maintenance and self.scheduled_for else \
-            self.started_at
-
-    def duration(self, now: datetime) -> timedelta:
-        """How long it lasted (or has lasted so far)."""
-        end = self.resolved_at or (self.scheduled_until if self.is_maintenance and not
-                                   self.is_open else None) or now
-        return max(timedelta(0), end - self.begins_at)
-
-
-@dataclass(frozen=True)
-class PageData:
-    """Everything the home page, summary.json and status.json show."""
-
-    generated_at: datetime
-    updated_at: datetime
-    indicator: str
-    description: str
-    components: tuple[ComponentView, ...]
-    sections: tuple[ComponentView | GroupView, ...]
-    active_incidents: tuple[IncidentView, ...]
-    active_maintenances: tuple[IncidentView, ...]
-    upcoming_maintenances: tuple[IncidentView, ...]
-    sample_data: bool
-
-    @property
-    def groups(self) -> tuple[GroupView, ...]:
-        """The group sections."""
-        return tuple(s for s in self.sections if isinstance(s, GroupView))
-
-    def component(self, component_id: str) -> ComponentView | None:
-        """The component with this id, or None."""
-        return next((c for c in self.components if c.id == component_id), None)
-
-
-@dataclass(frozen=True)
-class HistoryPage:
-    """One page of history: incidents grouped by month (newest first)."""
-
-    page: int
-    pages: int
-    months: tuple[tuple[date, tuple[IncidentView, ...]], ...]
 
 
 def _published() -> sa.ColumnElement[bool]:
