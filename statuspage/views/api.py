@@ -33,6 +33,7 @@ __all__ = [
     "component_json",
     "components_json",
     "incident_json",
+    "json_rendered",
     "page_json",
     "routes",
     "status_json",
@@ -133,13 +134,14 @@ def incident_json(i: IncidentView, data: PageData, config: StatusConfig) -> dict
     return value
 
 
-def _dump(payload: dict[str, Any]) -> Rendered:
+def json_rendered(payload: dict[str, Any], status: int = 200) -> Rendered:
+    """Cacheable JSON bytes, safe to paste into HTML, readable from any origin."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     # <, > and & only occur inside JSON strings, where \u escapes mean the same characters:
     # consumers that paste values into innerHTML or a <script> block get inert text
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     body = text.encode()
-    return Rendered(200, body, JSON, None, _CORS)
+    return Rendered(status, body, JSON, None, _CORS)
 
 
 def _json_view(build: Callable[[PageData, StatusConfig, Any], dict[str, Any]],
@@ -153,7 +155,7 @@ def _json_view(build: Callable[[PageData, StatusConfig, Any], dict[str, Any]],
             extra = recent_incidents(session, **incidents) if incidents is not None else ()
         payload = {"page": page_json(config, data.updated_at)}
         payload.update(build(data, config, extra))
-        return _dump(payload)
+        return json_rendered(payload)
 
     return CachedView(render, localized=False)
 

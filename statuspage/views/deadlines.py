@@ -9,7 +9,6 @@ other public read.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -20,13 +19,10 @@ from statuspage.config import DeadlineConfig
 from statuspage.impact import DEFAULT_WEIGHTS, DeadlineImpact
 from statuspage.models import utcnow
 from statuspage.store.deadlines import impact_for_deadline, incidents_in_window
-from statuspage.views.api import iso
+from statuspage.views.api import iso, json_rendered
 from statuspage.views.public import render_page
 
 __all__ = ["impact_json", "routes"]
-
-JSON = "application/json; charset=utf-8"
-
 
 def _deadline(services: Any, request: RenderRequest) -> DeadlineConfig | None:
     wanted = request.path_params.get("deadline_id", "")
@@ -74,16 +70,13 @@ def render_impact_json(services: Any, request: RenderRequest) -> Rendered:
     """``/api/v1/deadlines/{id}/impact.json``."""
     deadline = _deadline(services, request)
     if deadline is None:
-        body = json.dumps({"error": "not_found", "message": "no such deadline"}).encode()
-        return Rendered(404, body, JSON, None, ())
+        return json_rendered({"error": "not_found", "message": "no such deadline"}, 404)
     impact, incidents = _read(services, deadline)
     page_url = services.settings.config.page.url
     refs = [{"id": i.id, "name": i.name, "status": i.status, "impact": i.impact,
              "started_at": iso(i.started_at), "resolved_at": iso(i.resolved_at),
              "url": f"{page_url}/incidents/{i.id}"} for i in incidents]
-    text = json.dumps(impact_json(deadline, impact, page_url, refs), ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Rendered(200, text.encode(), JSON, None, ((b"access-control-allow-origin", b"*"),))
+    return json_rendered(impact_json(deadline, impact, page_url, refs))
 
 
 def render_impact_page(services: Any, request: RenderRequest) -> Rendered:
