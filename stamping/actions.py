@@ -189,7 +189,7 @@ async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: 
                 verify_url=f"{svc.settings.public_url}/verify/{serial}"))
             svc.metrics.signing.observe(time.perf_counter() - started)
         await svc.db.write(store.complete_stamp, serial, result.sha256_before,
-                           result.sha256_after, now())
+                           result.sha256_after, now(), result.pdf)
     except BaseException:
         # Shielded so that a cancelled request still gives its unit back.
         await asyncio.shield(_release(svc, serial))

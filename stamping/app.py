@@ -54,6 +54,7 @@ def routes() -> list[Route]:
               methods=["POST"]),
         Route("/api/v1/stamps", stamps.create_stamp, methods=["POST"]),
         Route("/api/v1/stamps/{serial}", stamps.get_stamp),
+        Route("/api/v1/stamps/{serial}/document", stamps.get_stamp_document),
         Route("/api/v1/verify", stamps.verify_upload, methods=["POST"]),
         Route("/api/v1/admin/faults", api.admin_faults, methods=["GET", "POST"]),
     ]

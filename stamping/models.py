@@ -106,6 +106,21 @@ class Stamp(Base):
     stamped_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
+class StampedDocument(Base):
+    """The stamped PDF of an issued serial, kept for a while for downloads after a lost response.
+
+    Written in the same transaction that issues the serial and spends the unit, so a spent
+    unit always has its document.
+    """
+
+    __tablename__ = "stamped_documents"
+
+    serial: Mapped[str] = mapped_column(sa.ForeignKey("stamps.serial", ondelete="CASCADE"),
+                                        primary_key=True)
+    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    stored_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+
 class FaultRow(Base):
     """The active fault injection (a single row, id 1), shared by every web process."""
 

@@ -115,14 +115,16 @@ class Service:
         self.db.dispose()
 
     async def sweep(self) -> None:
-        """Expire unpaid orders and release reservations orphaned by a crash."""
+        """Expire unpaid orders, release reservations orphaned by a crash, drop old documents."""
         t = now()
         expired = await self.db.write(store.expire_orders, t)
         stale = t - dt.timedelta(seconds=self.settings.reservation_timeout_seconds)
         released = await self.db.write(store.release_stale, stale)
-        if expired or released:
-            logger.info("sweep: %d orders expired, %d stale reservations released",
-                        expired, released)
+        kept_since = t - dt.timedelta(hours=self.settings.document_retention_hours)
+        pruned = await self.db.write(store.prune_documents, kept_since)
+        if expired or released or pruned:
+            logger.info("sweep: %d orders expired, %d stale reservations released, "
+                        "%d old documents dropped", expired, released, pruned)
 
     async def _sweep_forever(self) -> None:
         while True:

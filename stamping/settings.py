@@ -68,6 +68,9 @@ class Settings:
     fault_cache_seconds: float = 1.0
     #: Reservations older than this are assumed orphaned by a crash and released.
     reservation_timeout_seconds: int = 600
+    #: Stamped documents are kept this long so a client that lost the response (a timeout on
+    #: the worst day) can download what it paid for instead of losing the unit.
+    document_retention_hours: int = 72
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -101,7 +104,8 @@ class Settings:
         """Check ranges; raise SettingsError with the variable name on a bad value."""
         positive = ["max_upload_bytes", "stamp_price", "max_order_quantity",
                     "order_ttl_seconds", "otp_ttl_seconds", "otp_max_attempts",
-                    "sign_slots_per_worker", "verify_slots", "purchase_slots", "account_slots"]
+                    "sign_slots_per_worker", "verify_slots", "purchase_slots", "account_slots",
+                    "document_retention_hours"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must be positive")

@@ -19,16 +19,25 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from stamping.models import Account, ApiToken, FaultRow, Order, OtpMessage, PaymentEvent, Stamp
+from stamping.models import (
+    Account,
+    ApiToken,
+    FaultRow,
+    Order,
+    OtpMessage,
+    PaymentEvent,
+    Stamp,
+    StampedDocument,
+)
 from stamping.rules import hash_token, new_token, order_amount
 
 __all__ = [
     "AccountView", "OrderView", "StampView", "StoreError", "account_for_token", "apply_payment",
     "complete_stamp", "create_order", "create_verified_account", "expire_orders", "get_order",
     "issue_token", "latest_otp", "load_faults", "login_hash", "order_by_payment_ref", "quota",
-    "quota_probe",
+    "prune_documents", "quota_probe",
     "register", "release_stale", "release_stamp", "reserve_stamp", "save_faults",
-    "stamp_record", "stats", "verify_otp",
+    "stamp_record", "stamped_document", "stats", "verify_otp",
 ]
 
 
@@ -311,8 +320,11 @@ def reserve_stamp(session: Session, account: AccountView, serial: str, now: dt.d
 
 
 def complete_stamp(session: Session, serial: str, sha256_before: str, sha256_after: str,
-                   now: dt.datetime) -> None:
-    """Turn a reservation into a ledger entry and count the unit as spent."""
+                   now: dt.datetime, document: bytes | None = None) -> None:
+    """Turn a reservation into a ledger entry and count the unit as spent.
+
+    ``document`` (the stamped PDF) is kept in the same transaction for later downloads.
+    """
     stamp = session.get(Stamp, serial, with_for_update=True)
     if stamp is None or stamp.status != "reserved":
         raise StoreError("reservation_lost", "the quota reservation is gone", 500)
@@ -320,6 +332,25 @@ def complete_stamp(session: Session, serial: str, sha256_before: str, sha256_aft
     stamp.sha256_before, stamp.sha256_after = sha256_before, sha256_after
     session.execute(_update(Account).where(Account.id == stamp.account_id)
                     .values(spent=Account.spent + 1))
+    if document is not None:
+        session.add(StampedDocument(serial=serial, pdf=document, stored_at=now))
+
+
+def stamped_document(session: Session, serial: str, account_id: int) -> bytes | None:
+    """The kept stamped PDF of one of ``account_id``'s serials (None: unknown or pruned)."""
+    row = session.execute(
+        sa.select(StampedDocument.pdf)
+        .join(Stamp, Stamp.serial == StampedDocument.serial)
+        .where(StampedDocument.serial == serial, Stamp.account_id == account_id)
+    ).first()
+    return None if row is None else bytes(row[0])
+
+
+def prune_documents(session: Session, older_than: dt.datetime) -> int:
+    """Drop kept documents stored before ``older_than`` (the ledger entries stay)."""
+    return int(session.execute(_delete(StampedDocument)
+                               .where(StampedDocument.stored_at < older_than))
+               .rowcount)  # type: ignore[attr-defined]
 
 
 def release_stamp(session: Session, serial: str) -> None:

@@ -14,8 +14,8 @@ from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH
 from stamping.upload import read_upload
 from stamping.views.common import authenticate, service
 
-__all__ = ["ca_pem", "create_stamp", "get_stamp", "healthz", "metrics", "readyz", "verify_serial",
-           "verify_upload"]
+__all__ = ["ca_pem", "create_stamp", "get_stamp", "get_stamp_document", "healthz", "metrics",
+           "readyz", "verify_serial", "verify_upload"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,28 @@ async def get_stamp(request: Request) -> Response:
         "serial": record.serial, "status": record.status,
         "stamped_at": record.stamped_at.isoformat() if record.stamped_at else None,
         "sha256_before": record.sha256_before, "document_sha256": record.sha256_after})
+
+
+async def get_stamp_document(request: Request) -> Response:
+    """Download one of the caller's stamped documents again (kept for a few days).
+
+    A client whose connection dropped after the stamp was issued gets what it paid for
+    instead of losing the unit: the serial is in ``GET /api/v1/stamps/{serial}`` or the
+    account page.
+    """
+    svc = service(request)
+    account = await authenticate(request)
+    serial = request.path_params["serial"].upper()
+    pdf = await svc.db.read(store.stamped_document, serial, account.id) if _serial_ok(
+        serial) else None
+    if pdf is None:
+        raise ApiError(404, "unknown_document",
+                       "no kept document for this serial on this account (unknown, or older "
+                       f"than {svc.settings.document_retention_hours} hours)")
+    return Response(pdf, media_type="application/pdf",
+                    headers={"X-Serial-Number": serial,
+                             "Content-Disposition": f'attachment; filename="{serial}.pdf"',
+                             "Cache-Control": "no-store"})
 
 
 async def verify_upload(request: Request) -> Response:
