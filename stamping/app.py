@@ -37,6 +37,7 @@ def routes() -> list[Route]:
         Route("/akun/pesanan/{order_id}", pages.order_page),
         Route("/akun/pesanan/{order_id}/bayar", pages.pay, methods=["POST"]),
         Route("/akun/meterai", pages.stamp_upload, methods=["POST"]),
+        Route("/akun/meterai/{serial}.pdf", pages.download_document),
         Route("/verify/{serial}", stamps.verify_serial),
         Route("/verifikasi", pages.verify_page, methods=["GET", "POST"]),
         Route("/ca.pem", stamps.ca_pem),

@@ -35,7 +35,7 @@ __all__ = [
     "AccountView", "OrderView", "StampView", "StoreError", "account_for_token", "apply_payment",
     "complete_stamp", "create_order", "create_verified_account", "expire_orders", "get_order",
     "issue_token", "latest_otp", "load_faults", "login_hash", "order_by_payment_ref", "quota",
-    "prune_documents", "quota_probe",
+    "prune_documents", "quota_probe", "recent_documents",
     "register", "release_stale", "release_stamp", "reserve_stamp", "save_faults",
     "stamp_record", "stamped_document", "stats", "verify_otp",
 ]
@@ -344,6 +344,17 @@ def stamped_document(session: Session, serial: str, account_id: int) -> bytes | 
         .where(StampedDocument.serial == serial, Stamp.account_id == account_id)
     ).first()
     return None if row is None else bytes(row[0])
+
+
+def recent_documents(session: Session, account_id: int, limit: int = 10
+                     ) -> list[tuple[str, dt.datetime | None]]:
+    """The account's newest kept stamped documents: (serial, stored_at), newest first."""
+    rows = session.execute(
+        sa.select(Stamp.serial, StampedDocument.stored_at)
+        .join(StampedDocument, StampedDocument.serial == Stamp.serial)
+        .where(Stamp.account_id == account_id)
+        .order_by(StampedDocument.stored_at.desc()).limit(limit))
+    return [(serial, utc(at)) for serial, at in rows]
 
 
 def prune_documents(session: Session, older_than: dt.datetime) -> int:

@@ -30,8 +30,8 @@ from stamping.store import StoreError
 from stamping.upload import read_upload
 from stamping.views.common import service
 
-__all__ = ["account_page", "buy", "index", "login_page", "logout", "order_page", "otp_page",
-           "pay", "register_page", "stamp_upload", "verify_page"]
+__all__ = ["account_page", "buy", "download_document", "index", "login_page", "logout",
+           "order_page", "otp_page", "pay", "register_page", "stamp_upload", "verify_page"]
 
 SESSION_COOKIE = "meterai_sesi"
 CSRF_COOKIE = "meterai_csrf"
@@ -194,9 +194,25 @@ async def account_page(request: Request, error: str | None = None,
     if account is None:
         return _redirect("/masuk")
     available, spent = await service(request).db.read(store.quota, account.id)
+    documents = await service(request).db.read(store.recent_documents, account.id)
     return _render(request, "akun.html", status, account=account, available=available,
-                   spent=spent, error=error, order_key=uuid.uuid4().hex,
+                   spent=spent, error=error, order_key=uuid.uuid4().hex, documents=documents,
+                   retention_hours=service(request).settings.document_retention_hours,
                    max_mb=service(request).settings.max_upload_bytes // (1024 * 1024))
+
+
+async def download_document(request: Request) -> Response:
+    """A stamped document of the logged-in person, again (the download may have failed)."""
+    account = await _account(request)
+    if account is None:
+        return _redirect("/masuk")
+    serial = request.path_params["serial"].upper()
+    pdf = await service(request).db.read(store.stamped_document, serial, account.id)
+    if pdf is None:
+        return await account_page(request, "Dokumen tidak ditemukan atau sudah terhapus.", 404)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"X-Serial-Number": serial, "Cache-Control": "no-store",
+                             "Content-Disposition": f'attachment; filename="{serial}.pdf"'})
 
 
 async def buy(request: Request) -> Response:

@@ -48,7 +48,15 @@ def test_register_buy_pay_and_stamp_in_the_browser(client: TestClient,
         "file": ("surat.pdf", sample_pdf, "application/pdf")})
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF") and len(r.headers["x-serial-number"]) == 22
-    assert "Kuota tersedia: <strong>1</strong>" in client.get("/akun").text
+    akun = client.get("/akun")
+    assert "Kuota tersedia: <strong>1</strong>" in akun.text
+    # the download broke off on a phone: the account page offers the same document again
+    serial = r.headers["x-serial-number"]
+    assert f'href="/akun/meterai/{serial}.pdf"' in akun.text
+    again = client.get(f"/akun/meterai/{serial}.pdf")
+    assert again.status_code == 200 and again.content == r.content
+    assert "Kuota tersedia: <strong>1</strong>" in client.get("/akun").text  # nothing spent
+    assert client.get("/akun/meterai/AAAAAAAAAAAAAAAAAAAAAA.pdf").status_code == 404
     r = client.post("/akun/meterai", data={"csrf": csrf}, files={
         "file": ("x.pdf", b"bukan pdf", "application/pdf")})
     assert r.status_code == 415 and "Berkas bukan PDF." in r.text
@@ -68,6 +76,8 @@ def test_forms_require_the_csrf_token(client: TestClient) -> None:
 
 def test_account_pages_need_a_session(client: TestClient) -> None:
     assert client.get("/akun", follow_redirects=False).headers["location"] == "/masuk"
+    r = client.get("/akun/meterai/AAAAAAAAAAAAAAAAAAAAAA.pdf", follow_redirects=False)
+    assert r.headers["location"] == "/masuk"
     r = client.post("/akun/beli", data={"quantity": "1"}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/masuk")
