@@ -38,10 +38,11 @@ class Registered:
 
 @dataclass(frozen=True)
 class Stamped:
-    """A stamped document."""
+    """A stamped document; ``replayed`` when an earlier request with the same key made it."""
 
     serial: str
     pdf: bytes
+    replayed: bool = False
 
 
 def phone_or_error(raw: object) -> str:
@@ -157,30 +158,68 @@ async def _release(svc: Service, serial: str) -> None:
         logger.exception("could not release reservation %s", serial)
 
 
-async def _reserve(svc: Service, account: store.AccountView) -> str:
+async def _reserve(svc: Service, account: store.AccountView, key: str | None) -> str:
     for _ in range(3):
         serial = new_serial()
         try:
-            if not await svc.db.write(store.reserve_stamp, account, serial, now()):
+            if not await svc.db.write(store.reserve_stamp, account, serial, now(), key):
                 raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
             return serial
-        except IntegrityError:  # a serial collision: astronomically rare, try another
+        except IntegrityError:
+            # another request holds this key (a concurrent retry), or a serial collision
+            # (astronomically rare): the debit rolled back with the insert
+            if key is not None and await _replay(svc, account, key) is not None:
+                raise _AlreadyStamped(key) from None
             continue
     raise ApiError(500, "serial_allocation_failed", "could not allocate a serial number")
 
 
+class _AlreadyStamped(Exception):
+    """A concurrent request with the same key finished first; answer with its document."""
+
+
+async def _replay(svc: Service, account: store.AccountView, key: str) -> Stamped | None:
+    """The stamp an earlier request with ``key`` made, or None when there is none."""
+    found = await svc.db.read(store.stamp_for_key, account.id, key)
+    if found is None:
+        return None
+    serial, status = found
+    if status != "issued":
+        raise ApiError(409, "stamp_in_progress",
+                       "a stamp with this Idempotency-Key is still being made; retry shortly")
+    pdf = await svc.db.read(store.stamped_document, serial, account.id)
+    if pdf is None:
+        raise ApiError(410, "document_expired",
+                       f"stamp {serial} was made with this key, but its document is no longer "
+                       "kept; use a new key for a new stamp")
+    return Stamped(serial, pdf, replayed=True)
+
+
 async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: str,
-                box_raw: str) -> Stamped:
+                box_raw: str, idempotency_key: str | None = None) -> Stamped:
     """Stamp a document (call inside ``svc.stamp_gate.admit()``).
 
     One quota unit is reserved before signing and either committed with the ledger entry
-    or given back: a unit is spent exactly when a stamped document exists.
+    or given back: a unit is spent exactly when a stamped document exists. With an
+    ``idempotency_key``, a retry of the same request returns the first stamp again.
     """
+    if idempotency_key is not None:
+        if not 1 <= len(idempotency_key) <= 100:
+            raise ApiError(400, "bad_idempotency_key", "Idempotency-Key: 1 to 100 characters")
+        replay = await _replay(svc, account, idempotency_key)
+        if replay is not None:
+            return replay
     page = parse_page(page_raw)
     box = parse_box(box_raw.strip()) if box_raw.strip() else None
     if b"%PDF-" not in pdf[:1024]:
         raise DocumentError("not_pdf", "the file is not a PDF document")
-    serial = await _reserve(svc, account)
+    try:
+        serial = await _reserve(svc, account, idempotency_key)
+    except _AlreadyStamped:
+        assert idempotency_key is not None
+        replay = await _replay(svc, account, idempotency_key)
+        assert replay is not None
+        return replay
     try:
         async with svc.stamp_gate.slot():
             started = time.perf_counter()

@@ -94,7 +94,9 @@ class Stamp(Base):
     """The ledger: one row per serial; ``reserved`` until the signed document exists."""
 
     __tablename__ = "stamps"
-    __table_args__ = (sa.Index("ix_stamps_status_reserved", "status", "reserved_at"),)
+    __table_args__ = (sa.Index("ix_stamps_status_reserved", "status", "reserved_at"),
+                      sa.UniqueConstraint("account_id", "idempotency_key",
+                                          name="uq_stamps_account_idempotency_key"))
 
     serial: Mapped[str] = mapped_column(sa.String(22), primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
@@ -104,6 +106,8 @@ class Stamp(Base):
     sha256_after: Mapped[str | None] = mapped_column(sa.String(64))
     reserved_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     stamped_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: The client's ``Idempotency-Key``: a retried request gets this stamp, not a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
 
 
 class StampedDocument(Base):

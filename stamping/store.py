@@ -37,7 +37,7 @@ __all__ = [
     "issue_token", "latest_otp", "load_faults", "login_hash", "order_by_payment_ref", "quota",
     "prune_documents", "quota_probe", "recent_documents",
     "register", "release_stale", "release_stamp", "reserve_stamp", "save_faults",
-    "stamp_record", "stamped_document", "stats", "verify_otp",
+    "stamp_for_key", "stamp_record", "stamped_document", "stats", "verify_otp",
 ]
 
 
@@ -307,16 +307,31 @@ def expire_orders(session: Session, now: dt.datetime) -> int:
 
 # --- stamps ---------------------------------------------------------------------------
 
-def reserve_stamp(session: Session, account: AccountView, serial: str, now: dt.datetime) -> bool:
-    """Take one unit of quota and hold ``serial`` for it; False when the quota is empty."""
+def reserve_stamp(session: Session, account: AccountView, serial: str, now: dt.datetime,
+                  idempotency_key: str | None = None) -> bool:
+    """Take one unit of quota and hold ``serial`` for it; False when the quota is empty.
+
+    With ``idempotency_key``, a second reservation under the same key fails on the unique
+    constraint (IntegrityError) and the whole transaction, quota debit included, rolls back.
+    """
     taken = session.execute(_update(Account)
                             .where(Account.id == account.id, Account.available > 0)
                             .values(available=Account.available - 1)).rowcount  # type: ignore[attr-defined]
     if taken != 1:
         return False
     session.add(Stamp(serial=serial, account_id=account.id, status="reserved",
-                      is_probe=account.is_probe, reserved_at=now))
+                      is_probe=account.is_probe, reserved_at=now,
+                      idempotency_key=idempotency_key))
+    session.flush()
     return True
+
+
+def stamp_for_key(session: Session, account_id: int, key: str) -> tuple[str, str] | None:
+    """(serial, status) of the account's stamp made under ``key``, if any."""
+    row = session.execute(sa.select(Stamp.serial, Stamp.status)
+                          .where(Stamp.account_id == account_id,
+                                 Stamp.idempotency_key == key)).first()
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 def complete_stamp(session: Session, serial: str, sha256_before: str, sha256_after: str,

@@ -27,12 +27,15 @@ async def create_stamp(request: Request) -> Response:
     faults = await svc.faults.current()
     async with svc.stamp_gate.admit(faults.capacity):
         upload = await read_upload(request, svc.settings.max_upload_bytes)
+        key = request.headers.get("idempotency-key", "").strip() or None
         done = await actions.stamp(svc, account, upload.data, upload.fields.get("page", ""),
-                                   upload.fields.get("box", ""))
-    return Response(done.pdf, status_code=201, media_type="application/pdf",
-                    headers={"X-Serial-Number": done.serial,
-                             "Content-Disposition": f'attachment; filename="{done.serial}.pdf"',
-                             "Cache-Control": "no-store"})
+                                   upload.fields.get("box", ""), key)
+    headers = {"X-Serial-Number": done.serial, "Cache-Control": "no-store",
+               "Content-Disposition": f'attachment; filename="{done.serial}.pdf"'}
+    if done.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(done.pdf, status_code=200 if done.replayed else 201,
+                    media_type="application/pdf", headers=headers)
 
 
 async def get_stamp(request: Request) -> Response:

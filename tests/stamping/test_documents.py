@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.testclient import TestClient
 
@@ -54,3 +55,47 @@ def test_old_documents_are_dropped_but_the_ledger_stays(client: TestClient,
                       headers=auth(token)).status_code == 404
     record = client.get(f"/api/v1/stamps/{serial}", headers=auth(token)).json()
     assert record["status"] == "issued"
+
+
+def test_a_retry_with_the_same_key_spends_nothing(client: TestClient, sample_pdf: bytes) -> None:
+    token = register(client)
+    buy(client, token, 2)
+    headers = {**auth(token), "Idempotency-Key": "surat-lamaran-1"}
+    first = client.post("/api/v1/stamps", files=pdf_file(sample_pdf), headers=headers)
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    retry = client.post("/api/v1/stamps", files=pdf_file(sample_pdf), headers=headers)
+    assert retry.status_code == 200
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.headers["x-serial-number"] == first.headers["x-serial-number"]
+    assert retry.content == first.content
+    assert client.get("/api/v1/quota", headers=auth(token)).json() == {"available": 1,
+                                                                       "spent": 1}
+    other_key = client.post("/api/v1/stamps", files=pdf_file(sample_pdf),
+                            headers={**auth(token), "Idempotency-Key": "surat-lamaran-2"})
+    assert other_key.status_code == 201
+    assert other_key.headers["x-serial-number"] != first.headers["x-serial-number"]
+    too_long = client.post("/api/v1/stamps", files=pdf_file(sample_pdf),
+                           headers={**auth(token), "Idempotency-Key": "k" * 101})
+    assert too_long.status_code == 400
+    assert too_long.json()["error"] == "bad_idempotency_key"
+
+
+def test_concurrent_retries_make_one_stamp(client: TestClient, sample_pdf: bytes) -> None:
+    token = register(client)
+    buy(client, token, 3)
+    headers = {**auth(token), "Idempotency-Key": "sekali-saja"}
+
+    def send(_: int) -> tuple[int, str | None]:
+        r = client.post("/api/v1/stamps", files=pdf_file(sample_pdf), headers=headers)
+        return r.status_code, r.headers.get("x-serial-number") or r.json()["error"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, range(8)))
+    made = [serial for status, serial in results if status == 201]
+    assert len(made) == 1, results
+    for status, value in results:
+        # a replay of the one stamp, or "still being made" while it was signing
+        assert (status, value) in ((201, made[0]), (200, made[0]),
+                                   (409, "stamp_in_progress")), results
+    assert client.get("/api/v1/quota", headers=auth(token)).json() == {"available": 2,
+                                                                       "spent": 1}
