@@ -17,6 +17,7 @@ from statuspage.models import Incident, IncidentComponent, IncidentUpdate, utcno
 from statuspage.models.operators import ApiToken, AuditEntry
 from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
     ADMIN,
+    OPERATOR,
     admin,
     csrf_from,
     eventually_contains,
@@ -313,3 +314,18 @@ def test_save_form_as_template_and_list_incidents(admin: TestClient, db: Databas
     assert count(db, Incident) == 0
     create(admin, name="Insiden satu")
     assert "Insiden satu" in admin.get("/admin/incidents").text
+
+
+def test_guessing_the_current_password_locks_the_account(operator: TestClient) -> None:
+    """A stolen session cannot try passwords on the account page without limit."""
+    for _ in range(4):
+        r = form_post(operator, "/admin/account", "/admin/account/password",
+                      {"current_password": "bukan-ini", "new_password": "Baru-Sekali-2024!"})
+        assert r.status_code == 422 and "Kata sandi saat ini salah." in r.text
+    r = form_post(operator, "/admin/account", "/admin/account/password",
+                  {"current_password": "bukan-ini", "new_password": "Baru-Sekali-2024!"})
+    assert r.status_code == 422 and "dikunci sementara" in r.text
+    # now even the right password is refused until the lockout ends or an admin lifts it
+    r = form_post(operator, "/admin/account", "/admin/account/password",
+                  {"current_password": OPERATOR[1], "new_password": "Baru-Sekali-2024!"})
+    assert r.status_code == 422 and "dikunci sementara" in r.text

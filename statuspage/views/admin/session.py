@@ -15,7 +15,6 @@ from statuspage.auth import (
     csrf_valid,
     new_secret,
     origin_allowed,
-    verify_password,
 )
 from statuspage.store.audit import record_audit
 from statuspage.store.operators import (
@@ -23,7 +22,6 @@ from statuspage.store.operators import (
     check_password,
     end_all_sessions,
     end_session,
-    find_operator,
     login_check,
     record_login,
     set_password,
@@ -174,14 +172,24 @@ async def change_password(request: Request) -> Response:
     new = str(form.get("new_password") or "")[:MAX_PASSWORD]
     viewer = request.state.viewer
     who = actor(request)
+    address = client_address(request)
+    pw_hasher = hasher(request)
 
     def work() -> str | None:
+        # the same three steps as a login: a stolen session cannot guess the current password
+        # without hitting the account's lockout, and argon2 runs outside any transaction
         with svc.db.session() as session:
-            op = find_operator(session, viewer.email)
-            if op is None or not verify_password(hasher(request), op.password_hash, current):
-                return "Kata sandi saat ini salah."
+            check = login_check(session, viewer.email, address=address)
+        ok, _rehash = check_password(pw_hasher, check, current)
+        if not ok:
+            with svc.db.session() as session:
+                result = record_login(session, check, ok=False, address=address)
+            if result.reason == "locked":
+                return "Terlalu banyak percobaan gagal; akun dikunci sementara."
+            return "Kata sandi saat ini salah."
+        with svc.db.session() as session:
             try:
-                set_password(session, hasher(request), viewer.email, new, actor=who)
+                set_password(session, pw_hasher, viewer.email, new, actor=who)
             except OperatorError as exc:
                 return str(exc)
             return None
