@@ -7,13 +7,14 @@ import time
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from stamping import store
 from stamping.errors import ApiError
 from stamping.rules import hash_token
 from stamping.service import Service
 
-__all__ = ["authenticate", "json_body", "service"]
+__all__ = ["authenticate", "json_body", "pdf_response", "service"]
 
 #: How long a token lookup is reused.  The cached account is only used for identity and an
 #: early "no quota" answer; the quota itself is always decided by the database.
@@ -70,3 +71,13 @@ async def json_body(request: Request, limit: int = 64 * 1024) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "the body must be a JSON object")
     return data
+
+
+def pdf_response(pdf: bytes, serial: str, *, status_code: int = 200, filename: str | None = None,
+                 replayed: bool = False) -> Response:
+    """A stamped document as a download: serial in a header, never cached by a proxy."""
+    headers = {"X-Serial-Number": serial, "Cache-Control": "no-store",
+               "Content-Disposition": f'attachment; filename="{filename or serial + ".pdf"}"'}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(pdf, status_code=status_code, media_type="application/pdf", headers=headers)

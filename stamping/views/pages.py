@@ -28,7 +28,7 @@ from stamping.service import now
 from stamping.signer import DocumentError
 from stamping.store import StoreError
 from stamping.upload import read_upload
-from stamping.views.common import service
+from stamping.views.common import pdf_response, service
 
 __all__ = ["account_page", "buy", "download_document", "index", "login_page", "logout",
            "order_page", "otp_page", "pay", "register_page", "stamp_upload", "verify_page"]
@@ -210,9 +210,7 @@ async def download_document(request: Request) -> Response:
     pdf = await service(request).db.read(store.stamped_document, serial, account.id)
     if pdf is None:
         return await account_page(request, "Dokumen tidak ditemukan atau sudah terhapus.", 404)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"X-Serial-Number": serial, "Cache-Control": "no-store",
-                             "Content-Disposition": f'attachment; filename="{serial}.pdf"'})
+    return pdf_response(pdf, serial)
 
 
 async def buy(request: Request) -> Response:
@@ -284,10 +282,7 @@ async def stamp_upload(request: Request) -> Response:
                                        upload.fields.get("box", ""))
     except _REFUSALS as exc:
         return await account_page(request, _message(exc), _status(exc))
-    return Response(done.pdf, media_type="application/pdf", headers={
-        "X-Serial-Number": done.serial,
-        "Content-Disposition": f'attachment; filename="bermeterai-{done.serial}.pdf"',
-        "Cache-Control": "no-store"})
+    return pdf_response(done.pdf, done.serial, filename=f"bermeterai-{done.serial}.pdf")
 
 
 async def verify_page(request: Request) -> Response:

@@ -12,7 +12,7 @@ from stamping import actions, store
 from stamping.errors import ApiError
 from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH
 from stamping.upload import read_upload
-from stamping.views.common import authenticate, service
+from stamping.views.common import authenticate, pdf_response, service
 
 __all__ = ["ca_pem", "create_stamp", "get_stamp", "get_stamp_document", "healthz", "metrics",
            "readyz", "verify_serial", "verify_upload"]
@@ -30,12 +30,8 @@ async def create_stamp(request: Request) -> Response:
         key = request.headers.get("idempotency-key", "").strip() or None
         done = await actions.stamp(svc, account, upload.data, upload.fields.get("page", ""),
                                    upload.fields.get("box", ""), key)
-    headers = {"X-Serial-Number": done.serial, "Cache-Control": "no-store",
-               "Content-Disposition": f'attachment; filename="{done.serial}.pdf"'}
-    if done.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(done.pdf, status_code=200 if done.replayed else 201,
-                    media_type="application/pdf", headers=headers)
+    return pdf_response(done.pdf, done.serial, status_code=200 if done.replayed else 201,
+                        replayed=done.replayed)
 
 
 async def get_stamp(request: Request) -> Response:
@@ -67,10 +63,7 @@ async def get_stamp_document(request: Request) -> Response:
         raise ApiError(404, "unknown_document",
                        "no kept document for this serial on this account (unknown, or older "
                        f"than {svc.settings.document_retention_hours} hours)")
-    return Response(pdf, media_type="application/pdf",
-                    headers={"X-Serial-Number": serial,
-                             "Content-Disposition": f'attachment; filename="{serial}.pdf"',
-                             "Cache-Control": "no-store"})
+    return pdf_response(pdf, serial)
 
 
 async def verify_upload(request: Request) -> Response:
