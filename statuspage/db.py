@@ -96,12 +96,12 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Apply every migration (all branch heads) to the database at ``url``."""
+    """Apply every migration (one line, up to ``head``) to the database at ``url``."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")
+            command.upgrade(cfg, "head")
     finally:
         engine.dispose()
