@@ -169,21 +169,40 @@ class Transaction:
 
 
 def status_failure(response: httpx.Response, expected: tuple[int, ...]) -> ProbeFailure:
-    """Classify an unexpected status: ``overloaded`` (503), ``http_5xx``, ``http_4xx`` or
-    ``unexpected_status``, with the service's ``{error, message}`` in the message."""
+    """Classify an unexpected status, with the service's ``{error, message}`` in the message.
+
+    A 503 is told apart by what the service says: ``overloaded`` when it sheds load (its body
+    says ``overloaded``, or it names no reason but asks to retry after a while), else
+    ``service_down`` (a drill switch, a proxy with no upstream, maintenance): a service that is
+    down is not "overloaded", and the evidence an operator reads must say which. Other codes
+    give ``http_5xx``, ``http_4xx`` or ``unexpected_status``.
+    """
     code = response.status_code
     where = f"{response.request.method} {response.request.url.path}"
     detail = error_detail(response)
     if code == 503:
         retry_after = response.headers.get("Retry-After")
         wait = f" (Retry-After: {retry_after})" if retry_after else ""
-        return ProbeFailure("overloaded", f"{where}: 503 service overloaded{wait}{detail}")
+        reason = _error_code(response)
+        if reason == "overloaded" or (reason is None and retry_after):
+            return ProbeFailure("overloaded", f"{where}: 503 service overloaded{wait}{detail}")
+        return ProbeFailure("service_down", f"{where}: 503 service unavailable{wait}{detail}")
     if 500 <= code <= 599:
         return ProbeFailure("http_5xx", f"{where}: {code}{detail}")
     if 400 <= code <= 499:
         return ProbeFailure("http_4xx", f"{where}: {code}{detail}")
     wanted = "/".join(str(s) for s in expected)
     return ProbeFailure("unexpected_status", f"{where}: {code}, expected {wanted}{detail}")
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The ``error`` field of a JSON error body, if there is one."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, str) and error else None
 
 
 def error_detail(response: httpx.Response) -> str:

@@ -29,7 +29,7 @@ class ProbeResult:
     ``total`` for the whole transaction, and one entry per step of a transaction (``order``,
     ``pay``, ``credit``, ``stamp``, ``validate``, ``verify_serial``, ``verify``...).
     ``total_ms`` equals ``phases["total"]``. ``error_class`` is a short stable name
-    (``timeout``, ``connect_error``, ``http_5xx``, ``http_4xx``, ``overloaded``,
+    (``timeout``, ``connect_error``, ``http_5xx``, ``http_4xx``, ``overloaded``, ``service_down``,
     ``invalid_signature``, ``wrong_serial``, ``bad_response``...) set whenever the outcome is
     not ``ok`` (``slow`` for ``degraded``). ``kind`` is not limited to
     :data:`~probes.PROBE_KINDS`, so a newer remote agent's results are still accepted.

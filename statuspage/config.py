@@ -75,6 +75,12 @@ class EvaluationConfig:
     failures_to_down: int = 3
     successes_to_recover: int = 3
     auto_publish: bool = False
+    #: Consecutive hard failures (connection refused, timeout, 5xx, service down, bad
+    #: signature) that move a series to major_outage at once; 0 turns the fast path off.
+    fast_failures: int = 2
+    #: After a hard failure a probe runs again this many seconds later to confirm it, so the
+    #: fast path needs seconds, not another full interval; 0 turns confirmation off.
+    confirm_after_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -324,7 +330,16 @@ class _Reader:
             if value < 1:
                 raise self.fail(f"evaluation.{key}", "must be at least 1")
             counts[key] = value
+        fast_failures = self.get(table, "evaluation", "fast_failures", int, d.fast_failures)
+        if not 0 <= fast_failures <= 20:
+            raise self.fail("evaluation.fast_failures", "a count between 0 (off) and 20")
+        confirm = float(self.get(table, "evaluation", "confirm_after_s", (int, float),
+                                 d.confirm_after_s))
+        if not 0 <= confirm <= 600:
+            raise self.fail("evaluation.confirm_after_s", "seconds between 0 (off) and 600")
         return EvaluationConfig(
+            fast_failures=fast_failures,
+            confirm_after_s=confirm,
             window_s=counts["window_s"],
             degraded_success=fractions["degraded_success"],
             partial_success=fractions["partial_success"],

@@ -12,6 +12,14 @@ For each (probe, location) series in the window:
   budget) in the window, the latest run among them, so that a steady trickle of errors still
   shows; any improvement needs ``successes_to_recover`` consecutive clean runs.
 
+A **fast path** skips the window for failures that cannot be noise: when the latest
+``fast_failures`` runs of a series all failed with a :data:`HARD_FAILURES` class (the service
+refused the connection, did not answer, answered 5xx or said it is down, or signed a document
+wrongly), the series proposes ``major_outage`` at once: the service answers nobody now, and
+waiting for the window to fill would leave the page green for minutes. The majority rule below
+still applies, so one location's broken network does not turn the page red. Recovery never
+takes the fast path: it waits for ``successes_to_recover`` clean runs and the window's rates.
+
 A location's status is the worst of its probes'; the component's is the most severe status a
 strict majority of reporting locations agree on (one location: itself; two: both must agree;
 three: the median). Without any result in the window nothing changes: no evidence, no verdict.
@@ -31,6 +39,7 @@ from statuspage.status import component_severity, worst
 
 __all__ = [
     "ComponentEvaluation",
+    "HARD_FAILURES",
     "OUTAGES",
     "SampleLike",
     "SeriesVerdict",
@@ -42,6 +51,13 @@ __all__ = [
 ]
 
 OUTAGES: tuple[str, ...] = ("partial_outage", "major_outage")
+
+#: Error classes that cannot be noise (see the module docstring). ``overloaded`` is not one:
+#: a service shedding load still serves part of its users, and the window's rates say how many.
+HARD_FAILURES: frozenset[str] = frozenset({
+    "connect_error", "timeout", "network_error", "http_5xx", "service_down",
+    "invalid_signature",
+})
 _MEASURED = ("operational", "degraded_performance", "partial_outage", "major_outage")
 
 
@@ -84,6 +100,7 @@ class SeriesVerdict:
     good_streak: int
     proposal: str
     bad_since: datetime | None
+    fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,14 @@ class ComponentEvaluation:
         return self.status is not None and self.status != self.current
 
     @property
+    def fast(self) -> bool:
+        """Whether the verdict came from the fast path (hard failures at a majority)."""
+        if self.status is None or self.status != "major_outage":
+            return False
+        fast_locations = {s.location for s in self.series if s.fast}
+        return len(fast_locations) * 2 > len(self.locations)
+
+    @property
     def bad_probes(self) -> list[str]:
         """Probes whose series is not operational (sorted)."""
         return sorted({s.probe for s in self.series if s.proposal != "operational"})
@@ -126,6 +151,7 @@ class ComponentEvaluation:
             "error_classes": dict(self.error_classes),
             "probes": self.bad_probes,
             "samples": self.count,
+            "fast": self.fast,
         }
 
 
@@ -183,6 +209,9 @@ def _series(probe: str, location: str, samples: Sequence[SampleLike], current: s
         return (s.outcome != "ok"
                 or (budget_ms is not None and s.total_ms > budget_ms))
 
+    def is_hard(s: SampleLike) -> bool:
+        return s.outcome == "failed" and s.error_class in HARD_FAILURES
+
     count = len(samples)
     successes = [s for s in samples if s.outcome != "failed"]
     clean = [s for s in samples if not is_bad(s)]
@@ -194,15 +223,18 @@ def _series(probe: str, location: str, samples: Sequence[SampleLike], current: s
     clean_rate = len(clean) / count
     candidate = candidate_status(success_rate, clean_rate, latency, budget_ms, rules)
     bad_count = count - len(clean)
-    proposal = hysteresis(current, candidate, fail_streak=fail_streak, bad_count=bad_count,
-                          latest_bad=bad_streak > 0, good_streak=good_streak, rules=rules)
+    fast = 0 < rules.fast_failures <= _trailing(samples, is_hard)
+    proposal = "major_outage" if fast else hysteresis(
+        current, candidate, fail_streak=fail_streak, bad_count=bad_count,
+        latest_bad=bad_streak > 0, good_streak=good_streak, rules=rules)
     bad_since = None
     if bad_streak:
         bad_since = samples[count - bad_streak].started_at
     elif bad_count:
         bad_since = next(s.started_at for s in samples if is_bad(s))
     return SeriesVerdict(probe, location, count, success_rate, clean_rate, latency, budget_ms,
-                         candidate, fail_streak, bad_count, good_streak, proposal, bad_since)
+                         candidate, fail_streak, bad_count, good_streak, proposal, bad_since,
+                         fast)
 
 
 def _trailing(samples: Sequence[SampleLike], test: Callable[[SampleLike], bool]) -> int:

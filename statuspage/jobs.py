@@ -20,14 +20,16 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from probes import ProbeSpec, ResultSink, run_probe
-from statuspage.config import StatusConfig
+from probes import ProbeResult, ProbeSpec, ResultSink, run_probe
+from statuspage.config import EvaluationConfig, StatusConfig
 from statuspage.db import Database
+from statuspage.evaluation import HARD_FAILURES
 from statuspage.models import utcnow
 from statuspage.probing import evaluate_components
 from statuspage.store import probe_results
 
 __all__ = [
+    "Confirmation",
     "Intervals",
     "Job",
     "JobRunner",
@@ -118,23 +120,66 @@ def build_scheduler(jobs: Sequence[Job], runner: JobRunner,
     return scheduler
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """How a hard failure is confirmed: ``runs`` more runs, ``after_s`` apart, then
+    ``on_confirmed`` (evaluate now, or push now) when every one of them failed hard too.
+
+    This is what lets the evaluation's fast path see ``fast_failures`` consecutive hard
+    failures seconds after the first, instead of a whole probe interval later.
+    """
+
+    after_s: float
+    runs: int
+    on_confirmed: Callable[[], Awaitable[object]] | None = None
+
+    @classmethod
+    def from_rules(cls, rules: EvaluationConfig,
+                   on_confirmed: Callable[[], Awaitable[object]] | None = None
+                   ) -> Confirmation | None:
+        """The confirmation the evaluation rules call for (None when the fast path is off)."""
+        if rules.fast_failures < 2 or rules.confirm_after_s <= 0:
+            return None
+        return cls(rules.confirm_after_s, rules.fast_failures - 1, on_confirmed)
+
+
+def _hard(result: ProbeResult) -> bool:
+    return result.outcome == "failed" and result.error_class in HARD_FAILURES
+
+
 def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
-               client: httpx.AsyncClient, sink: ResultSink, location: str) -> list[Job]:
-    """One job per probe: run it, hand the result to ``sink``."""
+               client: httpx.AsyncClient, sink: ResultSink, location: str,
+               confirmation: Confirmation | None = None) -> list[Job]:
+    """One job per probe: run it, hand the result to ``sink``; confirm a hard failure."""
 
     def make(spec: ProbeSpec) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             result = await run_probe(spec, client, location=location)
             await sink.submit(result)
+            if confirmation is None or not _hard(result):
+                return
+            for _ in range(confirmation.runs):
+                await asyncio.sleep(confirmation.after_s)
+                result = await run_probe(spec, client, location=location)
+                await sink.submit(result)
+                if not _hard(result):
+                    return
+            log.warning("probe %s: %d consecutive hard failures (%s)", spec.name,
+                        confirmation.runs + 1, result.error_class)
+            if confirmation.on_confirmed is not None:
+                await confirmation.on_confirmed()
 
         return run
 
     jobs = []
     for spec in specs:
         every = intervals_s[spec.name]
+        timeout = spec.timeout_s + 15.0
+        if confirmation is not None:
+            timeout += confirmation.runs * (confirmation.after_s + spec.timeout_s) + 15.0
         # jitter spreads probes that share an interval; small next to the interval itself
         jobs.append(Job(f"probe:{spec.name}", make(spec), every, jitter_s=min(every * 0.1, 5.0),
-                        timeout_s=spec.timeout_s + 15.0))
+                        timeout_s=timeout))
     return jobs
 
 
@@ -175,10 +220,19 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
 
         return run
 
+    # the periodic evaluation and the one a confirmed hard failure triggers never overlap
+    # (two evaluations at once could both record the same change and open two drafts)
+    evaluating = asyncio.Lock()
+
+    async def evaluate_now() -> object:
+        async with evaluating:
+            return await asyncio.to_thread(evaluate)
+
     intervals_s = {p.name: p.interval_s for p in config.probes}
+    confirmation = Confirmation.from_rules(config.evaluation, evaluate_now)
     jobs = [
-        *probe_jobs(specs, intervals_s, client, sink, "local"),
-        Job("evaluate", threaded(evaluate), intervals.evaluate_s, jitter_s=0.0),
+        *probe_jobs(specs, intervals_s, client, sink, "local", confirmation),
+        Job("evaluate", evaluate_now, intervals.evaluate_s, jitter_s=0.0),
         Job("flush-rollups", threaded(flush), intervals.flush_s, jitter_s=1.0),
         Job("prune", threaded(prune), intervals.prune_s, jitter_s=30.0, timeout_s=600.0),
         Job("maintenances", threaded(maintenances), intervals.maintenance_s, jitter_s=1.0),
@@ -194,7 +248,9 @@ def agent_jobs(config: StatusConfig, specs: Sequence[ProbeSpec], client: httpx.A
                intervals: Intervals = Intervals()) -> list[Job]:
     """A remote agent's table: the same probes on the same schedule, and a retrying flush."""
     intervals_s = {p.name: p.interval_s for p in config.probes}
+    # a confirmed hard failure is pushed at once: the page's fast path needs it now
+    confirmation = Confirmation.from_rules(config.evaluation, flush)
     return [
-        *probe_jobs(specs, intervals_s, client, sink, location),
+        *probe_jobs(specs, intervals_s, client, sink, location, confirmation),
         Job("flush-results", flush, intervals.agent_flush_s, jitter_s=1.0, timeout_s=120.0),
     ]

@@ -66,8 +66,9 @@ class FakeStamping:
             await asyncio.sleep(self.delay[path])
         if path in self.fail:
             status = self.fail[path]
-            headers = {"Retry-After": "3"} if status == 503 else {}
-            return _error(status, "injected", "fault injected by the test", **headers)
+            if status == 503:  # the real service sheds load this way
+                return _error(status, "overloaded", "at capacity (test)", **{"Retry-After": "3"})
+            return _error(status, "injected", "fault injected by the test")
         if path == "/ca.pem":
             return httpx.Response(200, content=self.ca_pem,
                                   headers={"content-type": "application/x-pem-file"})

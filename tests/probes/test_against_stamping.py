@@ -161,12 +161,13 @@ async def test_injected_latency_is_measured(
     assert abs(added - 200) <= max(0.05 * 200, 5) + baseline.phases["ttfb"], slow.phases
 
 
-async def test_hard_down_fails_fast_as_overloaded(
+async def test_hard_down_fails_fast_as_service_down(
     stamping_service: Running, client: httpx.AsyncClient
 ) -> None:
     await set_faults(client, stamping_service, {"down": True})
     result = await run_probe(spec(stamping_service, "stamp"), client)
-    assert (result.outcome, result.error_class) == ("failed", "overloaded")
+    # the service said it is down, not that it sheds load: the evidence must say which
+    assert (result.outcome, result.error_class) == ("failed", "service_down")
     assert "Retry-After" in (result.message or "")
     assert result.total_ms < 2000
 

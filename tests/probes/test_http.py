@@ -69,6 +69,12 @@ async def test_expected_non_200_status() -> None:
         (httpx.Response(503, headers={"Retry-After": "7"},
                         json={"error": "overloaded", "message": "queue full"}),
          "overloaded", "Retry-After: 7"),
+        # the drill's hard-down switch and a proxy with no upstream are down, not overloaded
+        (httpx.Response(503, headers={"Retry-After": "30"},
+                        json={"error": "service_down", "message": "the service is down"}),
+         "service_down", "service is down"),
+        (httpx.Response(503, text="no healthy upstream"), "service_down", "no healthy upstream"),
+        (httpx.Response(503, headers={"Retry-After": "5"}), "overloaded", "Retry-After: 5"),
         (httpx.Response(500, json={"error": "boom", "message": "db down"}), "http_5xx", "db down"),
         (httpx.Response(502, text="bad gateway"), "http_5xx", "bad gateway"),
         (httpx.Response(401, json={"error": "unauthorized"}), "http_4xx", "unauthorized"),

@@ -17,17 +17,26 @@ from statuspage.evaluation import (
 from statuspage.store.probe_results import Sample
 
 RULES = EvaluationConfig(window_s=300, degraded_success=0.95, partial_success=0.75,
-                         major_success=0.25, failures_to_down=3, successes_to_recover=3)
+                         major_success=0.25, failures_to_down=3, successes_to_recover=3,
+                         fast_failures=0)
+FAST = EvaluationConfig(window_s=300, degraded_success=0.95, partial_success=0.75,
+                        major_success=0.25, failures_to_down=3, successes_to_recover=3,
+                        fast_failures=2)
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 def series(pattern: str, probe: str = "purchase", location: str = "local",
            slow: float = 5000.0) -> list[Sample]:
-    """Samples from a pattern, oldest first: o = ok, d = degraded, x = failed, s = ok but slow."""
-    codes = {"o": ("ok", 100.0), "d": ("degraded", 100.0), "x": ("failed", 20000.0),
-             "s": ("ok", slow)}
+    """Samples from a pattern, oldest first: o = ok, d = degraded, x = failed (timeout),
+    s = ok but slow, r = refused connection, 5 = a 5xx, L = shed load (overloaded),
+    4 = a 4xx, w = wrong serial."""
+    codes = {"o": ("ok", 100.0, None), "d": ("degraded", 100.0, "slow"),
+             "x": ("failed", 20000.0, "timeout"), "s": ("ok", slow, None),
+             "r": ("failed", 1.0, "connect_error"), "5": ("failed", 5.0, "http_5xx"),
+             "L": ("failed", 5.0, "overloaded"), "4": ("failed", 5.0, "http_4xx"),
+             "w": ("failed", 50.0, "wrong_serial")}
     return [Sample(probe, location, T0 + timedelta(seconds=10 * i), codes[c][0], codes[c][1],
-                   "timeout" if c == "x" else None)
+                   codes[c][2])
             for i, c in enumerate(pattern)]
 
 
@@ -175,3 +184,49 @@ def test_locations_need_a_majority(patterns: dict[str, str], expected: str) -> N
     result = evaluate_component("pembelian", "operational", samples, {"purchase": None}, RULES)
     assert result.status == expected
     assert set(result.locations) == set(patterns)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "current", "expected"),
+    [
+        # two failures that cannot be noise: straight to major, whatever the window says
+        ("oooooooooooxx", "operational", "major_outage"),
+        ("oooooooooooorr", "operational", "major_outage"),
+        ("oooooooooooo55", "operational", "major_outage"),
+        ("oooooooooooox", "operational", "operational"),  # one is not a streak
+        ("ooooooooooo5x", "operational", "major_outage"),  # mixed hard classes still count
+        # failures that can be noise or partial service keep to the window and hysteresis
+        ("ooooooooooooLL", "operational", "operational"),
+        ("oooooooooooo44", "operational", "operational"),
+        ("oooooooooooww", "operational", "operational"),
+        ("ooooooooooo5o5", "operational", "operational"),  # not consecutive
+        # recovery never takes the fast path: clean runs and the window decide
+        ("xxxxxxxxxxo", "major_outage", "major_outage"),
+        ("xxxxxxxxxooo", "major_outage", "partial_outage"),
+    ],
+)
+def test_fast_path(pattern: str, current: str, expected: str) -> None:
+    result = evaluate_component("pembelian", current, series(pattern), {"purchase": None}, FAST)
+    assert result.status == expected
+    assert result.fast is (expected == "major_outage" and expected != current
+                           and pattern.endswith(("xx", "rr", "55", "5x")))
+
+
+@pytest.mark.parametrize(
+    ("patterns", "expected"),
+    [
+        # one location's broken network does not turn the page red
+        ({"jakarta": "oooooorr", "surabaya": "oooooooo"}, "operational"),
+        ({"jakarta": "oooooorr", "surabaya": "oooooooo", "medan": "oooooooo"}, "operational"),
+        # a majority does
+        ({"jakarta": "oooooorr", "surabaya": "ooooooxx", "medan": "oooooooo"}, "major_outage"),
+        ({"jakarta": "oooooo55", "surabaya": "oooooo55"}, "major_outage"),
+    ],
+)
+def test_fast_path_needs_a_majority_of_locations(patterns: dict[str, str],
+                                                 expected: str) -> None:
+    samples = [s for loc, pattern in patterns.items() for s in series(pattern, location=loc)]
+    result = evaluate_component("pembelian", "operational", samples, {"purchase": None}, FAST)
+    assert result.status == expected
+    assert result.fast is (expected == "major_outage")
+    assert result.detail()["fast"] is result.fast

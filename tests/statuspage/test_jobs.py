@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from probes import ProbeResult, ProbeSpec
-from statuspage.config import parse_config
+from statuspage.config import EvaluationConfig, parse_config
 from statuspage.db import Database
 from statuspage.jobs import (
+    Confirmation,
     Intervals,
     Job,
     JobRunner,
@@ -98,6 +99,51 @@ def test_probe_jobs_run_the_probe_and_hand_over_the_result() -> None:
     asyncio.run(go())
     (result,) = sink.results
     assert (result.probe, result.outcome, result.location) == ("availability", "ok", "medan")
+
+
+@pytest.mark.parametrize(
+    ("answers", "fast_failures", "runs", "confirmed"),
+    [
+        ([503], 2, 2, True),              # down, confirmed by a second run at once
+        ([503, 200], 2, 2, False),        # the confirmation succeeded: no alarm
+        ([500, 500, 500], 3, 3, True),    # fast_failures = 3: two confirmations
+        ([500, 500, 200], 3, 3, False),
+        ([429], 2, 1, False),             # a 4xx can be noise: no confirmation
+        ([200], 2, 1, False),
+    ],
+)
+def test_hard_failures_are_confirmed_at_once(answers: list[int], fast_failures: int, runs: int,
+                                             confirmed: bool) -> None:
+    """A hard failure runs the probe again ``confirm_after_s`` later, so the fast path sees
+    its consecutive failures within seconds; an all-hard streak triggers ``on_confirmed``."""
+    spec = ProbeSpec("availability", "http", "https://example.test/healthz", timeout_s=2)
+    sink, calls, triggered = ListSink(), iter(answers), []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        code = next(calls, answers[-1])
+        return httpx.Response(code, json={"error": "service_down"} if code == 503 else None)
+
+    async def on_confirmed() -> None:
+        triggered.append(True)
+
+    rules = EvaluationConfig(fast_failures=fast_failures, confirm_after_s=0.01)
+    confirmation = Confirmation.from_rules(rules, on_confirmed)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            (job,) = probe_jobs([spec], {"availability": 30.0}, client, sink, "local",
+                                confirmation)
+            await JobRunner().guarded(job)()
+
+    asyncio.run(go())
+    assert len(sink.results) == runs
+    assert bool(triggered) is confirmed
+
+
+def test_no_confirmation_without_a_fast_path() -> None:
+    assert Confirmation.from_rules(EvaluationConfig(fast_failures=0)) is None
+    assert Confirmation.from_rules(EvaluationConfig(confirm_after_s=0)) is None
+    assert Confirmation.from_rules(EvaluationConfig()) == Confirmation(5.0, 1)
 
 
 def test_worker_and_agent_tables(db: Database) -> None:

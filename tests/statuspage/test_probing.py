@@ -134,6 +134,25 @@ def test_evaluation_goes_down_and_recovers_with_a_draft(settings: Settings, db: 
         assert "kembali normal" in draft.evidence["suggested_resolution"]
 
 
+def test_fast_path_records_major_outage_with_a_draft(settings: Settings, db: Database) -> None:
+    """Two hard failures at the only location: major_outage at once, the draft says so."""
+    config = parse_config(PROBE_CONFIG.replace("fast_failures = 0", "fast_failures = 2"),
+                          "<test>")
+    with db.session() as session:
+        store_results(session, config, pattern_results("ooooooox"))
+    with db.session() as session:
+        assert evaluate_components(session, config) == []  # one failure: hold
+    with db.session() as session:
+        store_results(session, config, [result("purchase", "failed")])
+        (change,) = evaluate_components(session, config)
+    assert (change.status, change.fast) == ("major_outage", True)
+    assert status_of(db, "pembelian") == "major_outage"
+    with db.session() as session:
+        (draft,) = session.scalars(sa.select(Incident)).all()
+        assert draft.evidence is not None
+        assert draft.evidence["components"] == {"pembelian": "major_outage"}
+
+
 def test_components_without_results_keep_their_status(settings: Settings, db: Database) -> None:
     with db.session() as session:
         assert evaluate_components(session, settings.config) == []

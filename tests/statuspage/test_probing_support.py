@@ -48,6 +48,7 @@ interval = 30
 window_s = 300
 failures_to_down = 3
 successes_to_recover = 3
+fast_failures = 0  # these tests follow the window; test_probing covers the fast path
 """
 
 
