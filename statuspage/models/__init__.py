@@ -15,6 +15,14 @@ from statuspage.models.page import (
 )
 from statuspage.models.probes import LATENCY_BUCKETS_MS, ProbeResultRow, ProbeRollup
 from statuspage.models.public import PageMarker as PageMarker  # public page flags (issue 2)
+from statuspage.models.webhooks import (  # subscriptions and the event outbox (issue 10)
+    RateCounter as RateCounter,
+)
+from statuspage.models.webhooks import WebhookAttempt as WebhookAttempt
+from statuspage.models.webhooks import WebhookDelivery as WebhookDelivery
+from statuspage.models.webhooks import WebhookEndpoint as WebhookEndpoint
+from statuspage.models.webhooks import WebhookEvent as WebhookEvent
+from statuspage.models.webhooks import WebhookSubscription as WebhookSubscription
 
 __all__ = [
     "LATENCY_BUCKETS_MS",

@@ -11,6 +11,7 @@ from statuspage.config import StatusConfig
 from statuspage.db import bump_changes
 from statuspage.models import Component, ComponentStatusChange, utcnow
 from statuspage.status import COMPONENT_STATUSES
+from statuspage.store.outbox import emit_component_event
 
 __all__ = ["COMPONENT_STATUSES", "list_components", "set_measured_status", "sync_components"]
 
@@ -56,9 +57,11 @@ def set_measured_status(session: Session, component_id: str, status: str,
     if row is None or row.measured_status == status:
         return False
     now = utcnow()
+    previous = row.measured_status
     row.measured_status = status
     row.measured_since = now
     session.add(ComponentStatusChange(component_id=component_id, status=status,
                                       source="measured", at=now, detail=detail))
+    emit_component_event(session, row, previous, status, "measured", now)
     bump_changes(session)
     return True

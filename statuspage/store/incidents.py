@@ -34,6 +34,7 @@ from statuspage.models import (
     utcnow,
 )
 from statuspage.status import COMPONENT_STATUSES, IMPACTS, MAINTENANCE_STATUSES, worst
+from statuspage.store.outbox import emit_component_event, emit_incident_event
 
 __all__ = [
     "INCIDENT_UPDATE_STATUSES",
@@ -70,6 +71,13 @@ _MAINTENANCE_NEXT: dict[str, set[str]] = {
 _IMPACT_OF = {"major_outage": "critical", "partial_outage": "major",
               "degraded_performance": "minor", "under_maintenance": "none",
               "operational": "none"}
+#: Maintenance transitions announced to subscribers (a move to or from ``verifying`` is not).
+_MAINTENANCE_EVENTS: dict[tuple[str, str], str] = {
+    ("scheduled", "in_progress"): "maintenance.started",
+    ("scheduled", "completed"): "maintenance.completed",
+    ("in_progress", "completed"): "maintenance.completed",
+    ("verifying", "completed"): "maintenance.completed",
+}
 AUTO_START_BODY = "Pemeliharaan terjadwal sedang berlangsung."
 AUTO_END_BODY = "Pemeliharaan terjadwal telah selesai."
 
@@ -142,6 +150,9 @@ def _record_declared(session: Session, before: dict[str, str], incident: Inciden
         if status != before[cid]:
             session.add(ComponentStatusChange(component_id=cid, status=status, source="declared",
                                               at=now, detail={"incident_id": incident.id}))
+            component = session.get(Component, cid)
+            if component is not None:
+                emit_component_event(session, component, before[cid], status, "declared", now)
 
 
 def _apply_components(session: Session, incident: Incident, wanted: Mapping[str, str]
@@ -221,6 +232,7 @@ def create_incident(session: Session, *, name: str, status: str, impact: str, bo
     affected = _apply_components(session, incident, wanted)
     _add_update(incident, status=status, body=body, affected=affected, notify=notify,
                 author=author, now=now)
+    emit_incident_event(session, "incident.created", incident, now)
     _record_declared(session, before, incident, now)
     bump_changes(session)
     return incident
@@ -261,6 +273,8 @@ def post_update(session: Session, incident_id: str, *, status: str, body: str,
     _set_status(incident, status, now)
     update = _add_update(incident, status=status, body=body, affected=affected, notify=notify,
                          author=author, now=now)
+    emit_incident_event(session, "incident.resolved" if status == "resolved"
+                        else "incident.updated", incident, now)
     _record_declared(session, before, incident, now)
     bump_changes(session)
     return update
@@ -364,6 +378,7 @@ def publish_draft(session: Session, incident_id: str, *, author: str | None,
     affected = _apply_components(session, incident, wanted)
     _add_update(incident, status=status, body=body, affected=affected, notify=notify,
                 author=author, now=now)
+    emit_incident_event(session, "incident.created", incident, now)
     _record_declared(session, before, incident, now)
     bump_changes(session)
     return incident
@@ -424,6 +439,7 @@ def create_maintenance(session: Session, *, name: str, body: str, scheduled_for:
     affected = _apply_components(session, maintenance, wanted)
     _add_update(maintenance, status="scheduled", body=body, affected=affected, notify=notify,
                 author=author, now=now)
+    emit_incident_event(session, "maintenance.scheduled", maintenance, now)
     if auto_transition:
         _advance(session, maintenance, now)
     bump_changes(session)
@@ -436,10 +452,14 @@ def _maintenance_update(session: Session, maintenance: Incident, status: str, bo
     target = "under_maintenance" if active else "operational"
     current = {ic.component_id for ic in maintenance.components}
     before = _declared(session, current)
+    previous = maintenance.status
     affected = _apply_components(session, maintenance, dict.fromkeys(current, target))
     _set_status(maintenance, status, now)
     update = _add_update(maintenance, status=status, body=body, affected=affected,
                          notify=notify, author=author, now=now)
+    event = _MAINTENANCE_EVENTS.get((previous, status))
+    if event is not None:
+        emit_incident_event(session, event, maintenance, now)
     _record_declared(session, before, maintenance, now)
     bump_changes(session)
     return update

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
@@ -28,6 +28,7 @@ from statuspage.store.public import (
     page_id,
     recent_incidents,
 )
+from statuspage.timefmt import iso
 
 __all__ = [
     "component_json",
@@ -41,13 +42,6 @@ __all__ = [
 
 JSON = "application/json; charset=utf-8"
 _CORS = ((b"access-control-allow-origin", b"*"),)
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with milliseconds, as Statuspage writes it (``...T10:15:00.000Z``)."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def page_json(config: StatusConfig, updated_at: datetime) -> dict[str, Any]:
