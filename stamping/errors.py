@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from stamping.admission import Overloaded, overloaded_body
+from stamping.document_error import DocumentError
 from stamping.gateway import NotificationError
 from stamping.pool import PoolUnavailable
-from stamping.signer import DocumentError
 from stamping.store import StoreError
 
 __all__ = ["ApiError", "exception_handlers", "json_error"]

@@ -62,7 +62,8 @@ class Service:
         self.otp_sender: OtpSender = otp_sender or LogOtpSender()
         self.db = Database(settings.effective_database_url)
         self.pki = PkiPaths.in_dir(settings.data_dir)
-        self.pool = SigningPool(self.pki, settings.workers, settings.worker_niceness)
+        self.pool = SigningPool(self.pki, settings.workers, settings.worker_niceness,
+                                settings.sign_cpu_seconds, settings.sign_wall_seconds)
         slots = settings.workers * settings.sign_slots_per_worker
         # Initial service-time guesses only seed the Retry-After estimate.
         self.stamp_gate = Gate("stamp", slots, settings.stamp_queue, 0.04)

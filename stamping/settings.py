@@ -54,6 +54,12 @@ class Settings:
     worker_niceness: int = 5
     #: Documents handed to the pool at once per worker (2 keeps a worker busy between jobs).
     sign_slots_per_worker: int = 2
+    #: CPU seconds one signing or verification job may use inside its worker; past it the
+    #: document is refused (422 too_complex) and nothing is spent.  0 disables the limit.
+    sign_cpu_seconds: float = 20.0
+    #: Wall-clock seconds the web process waits for a job; past it the pool's workers are
+    #: killed and replaced (a worker stuck where the CPU limit cannot reach).  0 disables it.
+    sign_wall_seconds: float = 60.0
     #: Stamp requests allowed to wait for a signing slot; past this they get 503 at once.
     stamp_queue: int = 64
     verify_slots: int = 2
@@ -110,7 +116,8 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must be positive")
         for name in ["service_fee", "sign_workers", "stamp_queue", "verify_queue",
-                     "purchase_queue", "account_queue", "worker_niceness"]:
+                     "purchase_queue", "account_queue", "worker_niceness",
+                     "sign_cpu_seconds", "sign_wall_seconds"]:
             if getattr(self, name) < 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must not be negative")
         if not self.public_url.startswith(("http://", "https://")):

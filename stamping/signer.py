@@ -14,8 +14,11 @@ import hashlib
 import io
 import logging
 import os
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -35,7 +38,9 @@ from pyhanko.stamp import QRStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from stamping import lifeline, pdfwalk
 from stamping.appearance import add_link, meterai_style
+from stamping.document_error import DocumentError
 
 __all__ = [
     "DocumentError",
@@ -45,6 +50,7 @@ __all__ = [
     "init_worker",
     "parse_box",
     "ping",
+    "run_job",
     "stamp_document",
     "verify_document",
 ]
@@ -65,15 +71,6 @@ BYTES_RESERVED = 6144
 FIELD_PREFIX = "Meterai_"
 DEFAULT_BOX_SIZE = 100.0
 _MARGIN = 36.0
-
-
-class DocumentError(Exception):
-    """An uploaded document the service refuses: ``code`` is a stable machine name."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -135,6 +132,7 @@ class _WorkerState:
     ca: asn1_x509.Certificate
     style: QRStampStyle
     loop: asyncio.AbstractEventLoop
+    cpu_deadline: float
 
 
 _state: _WorkerState | None = None  # one per worker process, set by init_worker
@@ -145,9 +143,15 @@ def _load_cert(path: Path) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def init_worker(signer_cert: str, signer_key: str, ca_cert: str, niceness: int = 0) -> None:
-    """Load the signing key and certificates once in this worker process."""
+def init_worker(signer_cert: str, signer_key: str, ca_cert: str, niceness: int = 0,
+                cpu_deadline: float = 0.0) -> None:
+    """Load the signing key and certificates once in this worker process.
+
+    ``cpu_deadline`` (seconds, 0 = none) bounds the CPU time of each job: past it the job
+    stops with DocumentError ``too_complex`` and the worker takes the next one.
+    """
     global _state
+    lifeline.die_with_parent()
     # Signing is throughput work; the web process is latency work (admission, 503s, commits).
     # A lower priority lets the web process preempt the signers when the CPUs are saturated.
     try:
@@ -162,13 +166,56 @@ def init_worker(signer_cert: str, signer_key: str, ca_cert: str, niceness: int =
     style = meterai_style()
     # One event loop per worker: pyHanko's signing API is async, and asyncio.run per
     # document would build and tear down a loop each time.
-    _state = _WorkerState(signer=signer, ca=ca, style=style, loop=asyncio.new_event_loop())
+    _state = _WorkerState(signer=signer, ca=ca, style=style, loop=asyncio.new_event_loop(),
+                          cpu_deadline=cpu_deadline)
+    signal.signal(signal.SIGPROF, _on_deadline)
 
 
 def ping() -> int:
     """Used to start workers ahead of traffic: returns the worker's pid once its key is loaded."""
     _require_state()
     return os.getpid()
+
+
+class _DeadlinePassed(BaseException):
+    """Raised by the CPU timer inside a job.
+
+    A BaseException, so that pyHanko's broad ``except Exception`` handlers let it through.
+    """
+
+
+def _on_deadline(signum: int, frame: object) -> None:
+    raise _DeadlinePassed
+
+
+_T = TypeVar("_T")
+_A = TypeVar("_A")
+
+
+def run_job(fn: Callable[[_A], _T], arg: _A) -> _T:
+    """Run one job of the pool under the worker's CPU deadline (ITIMER_PROF: user + system).
+
+    CPU time rather than wall time: a worker starved by a busy machine is not at fault,
+    while a job spinning in a loop is stopped however idle the machine is.  A job stuck
+    without using CPU, or in C code that never returns to the interpreter, is the web
+    process's job: it kills the worker at the wall-clock deadline (``pool.py``).
+    """
+    state = _require_state()
+    seconds = state.cpu_deadline
+    try:
+        if seconds > 0:
+            signal.setitimer(signal.ITIMER_PROF, seconds)
+        try:
+            return fn(arg)
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+    except _DeadlinePassed:
+        # The loop may have been interrupted mid-step: start the next job on a fresh one.
+        state.loop = asyncio.new_event_loop()
+        logger.warning("job stopped at its CPU deadline (%.1f s)", seconds)
+        raise DocumentError(
+            "too_complex", f"the document needs more than {seconds:g} s of processing; "
+                           "it is refused (nothing was spent)") from None
 
 
 def _require_state() -> _WorkerState:
@@ -236,6 +283,9 @@ def _check_streams(reader: PdfFileReader) -> None:
             ) from None
         except (NotImplementedError, PdfError) as exc:
             logger.debug("stream %s not decodable (%s); not needed for stamping", ref, exc)
+        except Exception as exc:  # zlib.error, binascii.Error...: the bytes are damaged
+            raise DocumentError(
+                "corrupt_pdf", f"a compressed stream in the PDF is damaged ({exc})") from None
 
 
 def _page_geometry(writer: IncrementalPdfFileWriter, page: int | None) -> tuple[int, list[float]]:
@@ -250,19 +300,15 @@ def _page_geometry(writer: IncrementalPdfFileWriter, page: int | None) -> tuple[
         raise DocumentError("bad_page", f"page {page} is outside the document (1..{count})")
     try:
         page_ref, _ = writer.find_page_for_modification(index)
-        page_obj = page_ref.get_object()
-        node = page_obj
-        mediabox = None
-        while node is not None and mediabox is None:  # /MediaBox is inheritable
-            mediabox = node.get("/MediaBox")
-            node = node.get("/Parent")
-            node = node.get_object() if node is not None else None
-        mb = [float(v) for v in mediabox] if mediabox is not None else [0, 0, 595.0, 842.0]
+        page_obj = pdfwalk.resolve(page_ref)
+        if not isinstance(page_obj, generic.DictionaryObject):
+            raise DocumentError("corrupt_pdf", "the page is not a dictionary")
+        llx, lly, urx, ury = pdfwalk.mediabox(page_obj)  # bounded /Parent walk
     except DocumentError:
         raise
     except Exception as exc:
         raise DocumentError("corrupt_pdf", f"the page tree cannot be read: {exc}") from None
-    return index, [min(mb[0], mb[2]), min(mb[1], mb[3]), max(mb[0], mb[2]), max(mb[1], mb[3])]
+    return index, [llx, lly, urx, ury]
 
 
 def _sha256(data: bytes) -> str:
@@ -271,8 +317,32 @@ def _sha256(data: bytes) -> str:
 
 def stamp_document(job: StampJob) -> StampOutput:
     """Place the visible stamp and a PAdES signature; raise DocumentError for bad input."""
+    return _unprocessable_as_refusal(_stamp)(job)
+
+
+def _unprocessable_as_refusal(fn: Callable[[_A], _T]) -> Callable[[_A], _T]:
+    """Any other error while the PDF library works on an upload refuses the document.
+
+    The parser raises many exception types for damaged input (KeyError, TypeError, zlib
+    errors...); the caller sent a document that cannot be processed, which is a 422 and
+    costs nothing, not a 500.  Logged with the traceback, so a bug of ours stays visible.
+    """
+    def run(arg: _A) -> _T:
+        try:
+            return fn(arg)
+        except DocumentError:
+            raise
+        except Exception as exc:
+            logger.warning("document could not be processed", exc_info=True)
+            raise DocumentError("corrupt_pdf",
+                                f"the PDF cannot be processed: {type(exc).__name__}") from None
+    return run
+
+
+def _stamp(job: StampJob) -> StampOutput:
     state = _require_state()
     writer = _open(job.pdf)
+    pdfwalk.check_structure(writer.prev)
     _check_streams(writer.prev)
     index, mb = _page_geometry(writer, job.page)
     if job.box is None:
@@ -328,16 +398,26 @@ async def _validate(pdf: bytes, state: _WorkerState) -> VerifyOutput:
         raise DocumentError("corrupt_pdf", f"the PDF cannot be read: {exc}") from None
     if reader.encrypted:
         raise DocumentError("encrypted_pdf", "encrypted PDFs cannot be verified")
-    ours = [s for s in reader.embedded_regular_signatures
-            if str(s.field_name).startswith(FIELD_PREFIX)]
+    pdfwalk.check_structure(reader)
+    try:
+        ours = [s for s in reader.embedded_regular_signatures
+                if str(s.field_name).startswith(FIELD_PREFIX)]
+    except DocumentError:
+        raise
+    except Exception as exc:
+        raise DocumentError("corrupt_pdf", f"the PDF's signature fields cannot be read: {exc}"
+                            ) from None
     if not ours:
         return VerifyOutput(found=False, reasons=["no e-meterai signature in the document"])
     sig = ours[-1]
     serial = str(sig.field_name)[len(FIELD_PREFIX):]
-    byte_range = [int(v) for v in sig.sig_object["/ByteRange"]]
-    revision_end = byte_range[2] + byte_range[3]
+    revision_end = _revision_end(sig.sig_object, len(pdf))
     vc = ValidationContext(trust_roots=[state.ca], allow_fetching=False)
-    status = await async_validate_pdf_signature(sig, signer_validation_context=vc)
+    try:
+        status = await async_validate_pdf_signature(sig, signer_validation_context=vc)
+    except Exception as exc:
+        raise DocumentError("malformed_signature",
+                            f"the e-meterai signature cannot be checked: {exc}") from None
     reasons: list[str] = []
     if not status.intact or not status.valid:
         reasons.append("the signature does not match the document (altered after stamping)")
@@ -357,8 +437,36 @@ async def _validate(pdf: bytes, state: _WorkerState) -> VerifyOutput:
     )
 
 
+def _revision_end(sig_object: generic.DictionaryObject, size: int) -> int:
+    """Where the signed revision ends, from a ``/ByteRange`` checked to be well formed.
+
+    A ``/ByteRange`` is four non-negative integers ``[0 a b c]`` covering the file around
+    the signature's hex string: ``a <= b`` and ``b + c`` within the file.
+    """
+    malformed = DocumentError("malformed_signature",
+                              "the e-meterai signature has no valid /ByteRange")
+    try:
+        raw = pdfwalk.resolve(sig_object.raw_get("/ByteRange"))
+    except KeyError:
+        raise malformed from None
+    if not isinstance(raw, generic.ArrayObject) or len(raw) != 4:
+        raise malformed
+    values = [pdfwalk.resolve(v) for v in raw]
+    if not all(isinstance(v, generic.NumberObject) for v in values):
+        raise malformed
+    start, first_len, second_start, second_len = (int(v) for v in values)  # type: ignore[call-overload]
+    if start != 0 or min(first_len, second_start, second_len) < 0 \
+            or first_len > second_start or second_start + second_len > size:
+        raise malformed
+    return second_start + second_len
+
+
 def verify_document(pdf: bytes) -> VerifyOutput:
     """Validate the e-meterai signature in ``pdf`` against the service CA."""
+    return _unprocessable_as_refusal(_verify)(pdf)
+
+
+def _verify(pdf: bytes) -> VerifyOutput:
     state = _require_state()
     if b"%PDF-" not in pdf[:1024]:
         raise DocumentError("not_pdf", "the file is not a PDF document")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,6 +19,8 @@ __all__ = ["ca_pem", "create_stamp", "get_stamp", "get_stamp_document", "healthz
            "readyz", "verify_serial", "verify_upload"]
 
 logger = logging.getLogger(__name__)
+#: A readiness check must answer even when the database hangs (a blocked connection).
+READY_DB_TIMEOUT_SECONDS = 2.0
 
 
 async def create_stamp(request: Request) -> Response:
@@ -111,16 +114,23 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the database answers and the signing pool is up."""
+    """Readiness: the database answers and the signing pool can sign; says what is wrong."""
     svc = service(request)
+    checks: dict[str, str] = {}
     try:
-        await svc.db.read(store.quota_probe)
+        await asyncio.wait_for(svc.db.read(store.quota_probe), READY_DB_TIMEOUT_SECONDS)
+        checks["database"] = "ok"
     except Exception as exc:
-        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
-    if not svc.pool.ready:
-        return JSONResponse({"status": "unavailable", "pool": "starting"}, status_code=503)
-    return JSONResponse({"status": "ready", "workers": svc.pool.workers,
-                         "queue": {g.name: g.waiting for g in svc.gates}})
+        checks["database"] = f"unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+    health = svc.pool.health()
+    checks["signing_pool"] = health.detail
+    ready = all(v == "ok" for v in checks.values())
+    body = {"status": "ready" if ready else "unavailable", "checks": checks,
+            "workers": health.workers, "overdue_jobs": health.overdue_jobs,
+            "pool_restarts": health.restarts,
+            "queue": {g.name: g.waiting for g in svc.gates}}
+    return JSONResponse(body, status_code=200 if ready else 503,
+                        headers=None if ready else {"Retry-After": "5"})
 
 
 async def metrics(request: Request) -> Response:
