@@ -3,6 +3,9 @@
 from statuspage.models.agents import AgentToken as AgentToken  # probe agents (issue 4)
 from statuspage.models.agents import ProbeMark as ProbeMark  # worker marks (issue 4)
 from statuspage.models.base import Base, UTCDateTime, new_id, utcnow
+from statuspage.models.deadlines import Deadline as Deadline  # deadlines (issue 11)
+from statuspage.models.deadlines import DeadlineNotice as DeadlineNotice
+from statuspage.models.deadlines import NoticeUpdate as NoticeUpdate
 from statuspage.models.operators import ROLES as ROLES  # operator console (issue 5)
 from statuspage.models.page import (
     ChangeCounter,

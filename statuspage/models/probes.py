@@ -36,6 +36,9 @@ class ProbeResultRow(Base):
     message: Mapped[str | None] = mapped_column(sa.Text)
     total_ms: Mapped[float] = mapped_column(sa.Float)
     phases: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    #: Where an imported measurement came from (``statuspage evidence import --source``);
+    #: None for this page's own probes and agents.
+    source: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class ProbeRollup(Base):
