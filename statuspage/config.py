@@ -19,6 +19,7 @@ __all__ = [
     "ConfigError",
     "DeadlineConfig",
     "EvaluationConfig",
+    "NoticesConfig",
     "PageConfig",
     "ProbeConfig",
     "RetentionConfig",
@@ -123,11 +124,27 @@ class DeadlineConfig:
     at: datetime
     components: tuple[str, ...]
     window_days: int = 7
+    name_en: str = ""
+    opened_at: datetime | None = None
+    legal_min_days: int | None = None
+    patience_s: float = 30.0
+    demand_profile: tuple[float, ...] | None = None
+    contact: str = ""
 
     @property
     def window_days_delta(self) -> timedelta:
         """The window before the deadline that the impact report covers."""
         return timedelta(days=self.window_days)
+
+
+@dataclass(frozen=True)
+class NoticesConfig:
+    """Deadline-impact notices ([notices]): thresholds and whether drafts publish at once."""
+
+    auto_publish: bool = False
+    at_risk_hours: float = 1.0
+    extension_after_hours: float = 1.0
+    evaluate_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,7 @@ class StatusConfig:
     deadlines: tuple[DeadlineConfig, ...] = ()
     source: str = "<default>"
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    notices: NoticesConfig = field(default_factory=NoticesConfig)
 
     def component(self, component_id: str) -> ComponentConfig | None:
         """The component with this id, or None."""
@@ -167,7 +185,7 @@ def parse_config(text: str, source: str) -> StatusConfig:
         raise ConfigError(source, "-", f"invalid TOML: {exc}") from exc
     reader = _Reader(source)
     reader.only(raw, "", {"page", "components", "probes", "evaluation", "deadlines",
-                          "retention"})
+                          "retention", "notices"})
     page = reader.page(raw.get("page", {}))
     components = tuple(
         reader.component(item, f"components[{i}]")
@@ -188,7 +206,7 @@ def parse_config(text: str, source: str) -> StatusConfig:
     reader.unique([d.id for d in deadlines], "deadlines", "id")
     retention = reader.retention(raw.get("retention", {}))
     return StatusConfig(page, components, probes, evaluation, deadlines, source,
-                        retention=retention)
+                        retention=retention, notices=reader.notices(raw.get("notices", {})))
 
 
 class _Reader:
@@ -360,11 +378,41 @@ class _Reader:
             days[key] = value
         return RetentionConfig(**days)
 
+    def notices(self, table: Any) -> NoticesConfig:
+        d = NoticesConfig()
+        self.only(table, "notices", set(d.__dataclass_fields__))
+        return NoticesConfig(
+            auto_publish=self.get(table, "notices", "auto_publish", bool, d.auto_publish),
+            at_risk_hours=self.positive(table, "notices", "at_risk_hours", d.at_risk_hours),
+            extension_after_hours=self.positive(table, "notices", "extension_after_hours",
+                                                d.extension_after_hours),
+            evaluate_s=self.positive(table, "notices", "evaluate_s", d.evaluate_s),
+        )
+
+    def _aware(self, table: dict[str, Any], prefix: str, key: str, default: Any = ...) -> Any:
+        value = self.get(table, prefix, key, datetime, default)
+        if value is not None and value.tzinfo is None:
+            raise self.fail(f"{prefix}.{key}", "give an offset, e.g. 2024-09-06T23:59:00+07:00")
+        return value
+
     def deadline(self, table: dict[str, Any], prefix: str, components: set[str]) -> DeadlineConfig:
-        self.only(table, prefix, {"id", "name", "agency", "at", "components", "window_days"})
-        at = self.get(table, prefix, "at", datetime)
-        if at.tzinfo is None:
-            raise self.fail(f"{prefix}.at", "give an offset, e.g. 2024-09-06T23:59:00+07:00")
+        self.only(table, prefix, {"id", "name", "agency", "at", "components", "window_days",
+                                  "name_en", "opened_at", "legal_min_days", "patience_s",
+                                  "demand_profile", "contact"})
+        at = self._aware(table, prefix, "at")
+        opened = self._aware(table, prefix, "opened_at", None)
+        if opened is not None and opened >= at:
+            raise self.fail(f"{prefix}.opened_at", "must be before the closing time (at)")
+        profile = self.get(table, prefix, "demand_profile", list, None)
+        if profile is not None and (
+                len(profile) != 24
+                or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                           and 0 <= v < 1e12 for v in profile) or not sum(profile) > 0):
+            raise self.fail(f"{prefix}.demand_profile",
+                            "24 non-negative numbers (one per local hour), not all zero")
+        legal = self.get(table, prefix, "legal_min_days", int, None)
+        if legal is not None and not 1 <= legal <= 366:
+            raise self.fail(f"{prefix}.legal_min_days", "between 1 and 366 days")
         names = tuple(self.get(table, prefix, "components", list))
         for name in names:
             if name not in components:
@@ -376,6 +424,12 @@ class _Reader:
             at=at,
             components=names,
             window_days=int(self.positive(table, prefix, "window_days", 7)),
+            name_en=self.get(table, prefix, "name_en", str, ""),
+            opened_at=opened,
+            legal_min_days=legal,
+            patience_s=self.positive(table, prefix, "patience_s", 30.0),
+            demand_profile=None if profile is None else tuple(float(v) for v in profile),
+            contact=self.get(table, prefix, "contact", str, ""),
         )
 
 

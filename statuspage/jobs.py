@@ -63,6 +63,7 @@ class Intervals:
     maintenance_s: float = 30.0
     agent_flush_s: float = 10.0
     watchdog_s: float = 15.0
+    notices_s: float | None = None  # None: the config's [notices] evaluate_s
 
 
 @dataclass
@@ -214,6 +215,12 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
         with db.session() as session:
             return int(advance(session, utcnow()))
 
+    def deadline_notices() -> int:
+        from statuspage.deadline_delivery import notice_hook
+        from statuspage.store.notices import evaluate_deadlines
+
+        return evaluate_deadlines(db.session, config, utcnow(), notice_hook(config))
+
     def threaded(fn: Callable[[], object]) -> Callable[[], Awaitable[object]]:
         async def run() -> object:
             return await asyncio.to_thread(fn)
@@ -236,6 +243,9 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
         Job("flush-rollups", threaded(flush), intervals.flush_s, jitter_s=1.0),
         Job("prune", threaded(prune), intervals.prune_s, jitter_s=30.0, timeout_s=600.0),
         Job("maintenances", threaded(maintenances), intervals.maintenance_s, jitter_s=1.0),
+        # drafts a notice within one interval of a deadline reaching at_risk (issue 11)
+        Job("deadline-notices", threaded(deadline_notices),
+            intervals.notices_s or config.notices.evaluate_s, jitter_s=1.0, timeout_s=120.0),
     ]
     if watchdog is not None:
         jobs.append(Job("bundled-watchdog", threaded(watchdog), intervals.watchdog_s,

@@ -73,8 +73,7 @@ class Services:
                                       newstyle=True)
         env.globals.update(page=page, status_icons=STATUS_ICONS, level_class=LEVEL_CLASS,
                            indicator_icons=INDICATOR_ICONS, languages=page.languages,
-                           default_language=self.default_language,
-                           deadlines=self.settings.config.deadlines)
+                           default_language=self.default_language)
         env.filters["markdown"] = render_markdown
         env.filters["plain"] = to_plain_text
 

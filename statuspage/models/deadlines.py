@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +49,20 @@ class Deadline(Base):
     def effective_close(self) -> datetime:
         """The closing that applies: the extension once the agency has decided one."""
         return self.extended_to or self.closes_at
+
+    @property
+    def at(self) -> datetime:
+        """The effective closing (the name the status-history impact reads)."""
+        return self.effective_close
+
+    @property
+    def window_days_delta(self) -> timedelta:
+        """From the critical window's start (before the first closing) to the effective one."""
+        return self.effective_close - (self.closes_at - timedelta(days=self.window_days))
+
+    def name(self, lang: str = "id") -> str:
+        """The name in ``lang`` (Bahasa Indonesia when no English name was given)."""
+        return self.name_en if lang == "en" and self.name_en else self.name_id
 
 
 class DeadlineNotice(Base):

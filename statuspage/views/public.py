@@ -119,8 +119,12 @@ def sparkline(values: Sequence[float | None], width: int = 240, height: int = 32
 def render_page(services: Any, request: RenderRequest, template: str,
                 context: dict[str, Any], status: int = 200) -> Rendered:
     """Render a public HTML page plus its variant with the "may be stale" notice."""
+    from statuspage.views.deadlines import deadline_links
+
+    with services.db.session() as session:
+        links = deadline_links(session)
     values = {"now": utcnow(), "day_ranges": day_ranges, "sparkline": sparkline,
-              "sample_data": False, **context}
+              "sample_data": False, **links, **context}
     body = services.render_html(template, values, request.lang, request.path,
                                 request.params).encode()
     notice = services.render_html("_stale_notice.html", {}, request.lang).encode()

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from statuspage.views.admin import accounts, api, incidents, maintenance, session, templates
+from statuspage.views.admin import (
+    accounts,
+    api,
+    deadlines_api,
+    incidents,
+    maintenance,
+    session,
+    templates,
+)
 
 __all__ = ["routes"]
 
@@ -23,4 +31,5 @@ def routes() -> list[BaseRoute]:
         *templates.routes(),
         *accounts.routes(),
         *api.routes(),
+        *deadlines_api.routes(),
     ]
