@@ -11,7 +11,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,14 +52,14 @@ class DeadlineError(ValueError):
 def parse_time(value: object) -> datetime | None:
     """An ISO 8601 time with its zone (``datetime`` passes through); None if not one."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else None
+        return value.astimezone(UTC) if value.tzinfo is not None else None
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
 def _text(value: object, limit: int) -> str | None:
@@ -238,7 +238,8 @@ def sync_deadlines(session: Session, config: StatusConfig) -> None:
 
 def _from_config(item: DeadlineConfig) -> dict[str, Any]:
     return {"agency": item.agency, "name_id": item.name, "name_en": item.name_en,
-            "closes_at": item.at, "opened_at": item.opened_at,
+            "closes_at": item.at.astimezone(UTC),
+            "opened_at": item.opened_at.astimezone(UTC) if item.opened_at else None,
             "legal_min_days": item.legal_min_days, "components": list(item.components),
             "window_days": item.window_days, "patience_s": item.patience_s,
             "demand_profile": list(item.demand_profile) if item.demand_profile else None,

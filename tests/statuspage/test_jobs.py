@@ -167,7 +167,8 @@ def test_worker_and_agent_tables(db: Database) -> None:
     assert [j.name for j in asyncio.run(with_watchdog())][-1] == "bundled-watchdog"
     assert [j.name for j in worker] == [
         "probe:purchase", "probe:stamp", "probe:availability", "evaluate", "flush-rollups",
-        "prune", "maintenances"]
+        "prune", "maintenances", "deadline-notices"]
+    assert {j.name: j.every_s for j in worker}["deadline-notices"] == 60.0
     assert {j.name: j.every_s for j in worker}["evaluate"] == 10.0
     assert {j.name: j.every_s for j in worker}["maintenances"] == 30.0
     assert [j.name for j in agent] == [
@@ -180,7 +181,8 @@ def test_housekeeping_jobs_run_against_the_database(db: Database) -> None:
     async def go() -> None:
         async with mock_client() as client:
             jobs = {j.name: j for j in worker_jobs(config, db, [], client, ListSink())}
-            for name in ("evaluate", "flush-rollups", "prune", "maintenances"):
+            for name in ("evaluate", "flush-rollups", "prune", "maintenances",
+                         "deadline-notices"):
                 assert await jobs[name].func() is not None
 
     asyncio.run(go())

@@ -1,7 +1,7 @@
 """deadlines as data, deadline notices with their history, the source of imported results
 
-Revision ID: 0004_deadlines
-Revises: 0003_merge
+Revision ID: 0005_deadlines
+Revises: 0004_webhooks
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_deadlines"
-down_revision = "0003_merge"
+revision = "0005_deadlines"
+down_revision = "0004_webhooks"
 branch_labels = None
 depends_on = None
 
