@@ -33,6 +33,9 @@ ENV_VARS: dict[str, str] = {
     "STATUSPAGE_STAMPING_TOKEN": "Probe-account token for STATUSPAGE_STAMPING_URL.",
     "STATUSPAGE_COOKIE_SECURE": "Mark session cookies Secure (default true unless the page URL "
     "is plain http).",
+    "STATUSPAGE_WEBHOOKS_ALLOW_PRIVATE": "Allow webhook URLs with plain http and private, "
+    "loopback or link-local addresses (tests and the local demo only; default false).",
+    "STATUSPAGE_WEBHOOK_TIMEOUT": "Seconds a webhook endpoint has to answer (1-60, default 15).",
 }
 
 
@@ -48,6 +51,9 @@ class Settings:
     stamping_url: str | None = None
     stamping_token: str | None = None
     cookie_secure: bool = False
+    #: Webhook URLs may be http and reach private/loopback addresses (tests, local demo).
+    webhooks_allow_private: bool = False
+    webhook_timeout_s: float = 15.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -73,6 +79,8 @@ class Settings:
         )
         secure_default = config.page.url.startswith("https://")
         secure = env.get("STATUSPAGE_COOKIE_SECURE")
+        private = (env.get("STATUSPAGE_WEBHOOKS_ALLOW_PRIVATE") or "").lower() in ("1", "true")
+        timeout = _bounded_float(env, "STATUSPAGE_WEBHOOK_TIMEOUT", 15.0, 1.0, 60.0)
         return cls(
             data_dir=data,
             database_url=url,
@@ -82,6 +90,8 @@ class Settings:
             stamping_url=(env.get("STATUSPAGE_STAMPING_URL") or None),
             stamping_token=(env.get("STATUSPAGE_STAMPING_TOKEN") or None),
             cookie_secure=secure_default if secure is None else secure.lower() in ("1", "true"),
+            webhooks_allow_private=private,
+            webhook_timeout_s=timeout,
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -92,6 +102,21 @@ class Settings:
     def is_sqlite(self) -> bool:
         """Whether the database is SQLite (single host)."""
         return self.database_url.startswith("sqlite")
+
+
+def _bounded_float(env: Mapping[str, str], name: str, default: float, low: float,
+                   high: float) -> float:
+    """A number from the environment, refused with a clear message when out of range."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw[:40]!r}") from None
+    if not low <= value <= high:  # also refuses nan and inf
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {raw[:40]!r}")
+    return value
 
 
 def _stored_secret(data_dir: Path) -> str:

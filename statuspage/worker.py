@@ -22,6 +22,7 @@ from statuspage.db import Database
 from statuspage.jobs import Intervals, JobRunner, agent_jobs, build_scheduler, worker_jobs
 from statuspage.probing import DatabaseSink, build_specs, needs_bundled
 from statuspage.settings import Settings
+from statuspage.webhooks.loop import DeliveryLoop, DeliveryOptions
 
 __all__ = [
     "DEFAULT_STAMPING_PORT",
@@ -118,11 +119,13 @@ async def worker_main(settings: Settings, *, stamping_port: int | None = None,
             scheduler = build_scheduler(jobs, runner)
             scheduler.start()
             log.info("worker running %d jobs: %s", len(jobs), ", ".join(j.name for j in jobs))
+            webhooks = asyncio.create_task(delivery_loop(settings, db).run(stop))
             try:
                 await stop.wait()
             finally:
                 scheduler.shutdown(wait=False)
                 await runner.cancel_running()
+                await webhooks
     finally:
         if targets.bundled is not None:
             await asyncio.to_thread(targets.bundled.stop)
@@ -159,6 +162,13 @@ async def agent_main(config: StatusConfig, specs: Sequence[ProbeSpec], report_ur
     if sink.pending:
         log.warning("%d results could not be delivered", sink.pending)
     return sink.pending
+
+
+def delivery_loop(settings: Settings, db: Database) -> DeliveryLoop:
+    """The webhook engine of this worker (fan-out, delivery, URL verification)."""
+    options = DeliveryOptions(timeout_s=settings.webhook_timeout_s,
+                              allow_private=settings.webhooks_allow_private)
+    return DeliveryLoop(db, settings.config, settings.secret_key, options)
 
 
 def run_worker(settings: Settings, *, stamping_port: int | None = None) -> None:

@@ -1,0 +1,328 @@
+"""Webhook deliveries: fan-out from the outbox, claiming due sends, recording attempts.
+
+- ``fan_out``: for each outbox event not yet fanned out (oldest first, ``SKIP LOCKED`` so
+  several workers share the work), one delivery per matching active subscription, inserted in
+  the transaction that marks the event done. A crash before commit leaves the event queued.
+- ``claim_due``: the due deliveries that are their subscription's oldest unfinished one
+  (in order per subscription), whose endpoint is not paused, locked with
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one claimer) and leased for
+  ``lease_s``: a worker killed mid-send leaves a lease that expires, and the delivery is sent
+  again (at least once; the ``webhook-id`` is the same, so receivers drop the duplicate).
+- ``record_results``: one transaction per batch of attempts: success, retry on the schedule
+  with jitter, give up after the last attempt (the subscription is disabled), 410 disables at
+  once, endpoint back-off for ``Retry-After`` and the circuit breaker.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from statuspage.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookSubscription,
+    utcnow,
+)
+from statuspage.store.subscriptions import disable_subscription, signing_secrets
+
+__all__ = [
+    "BREAKER_FAILURES",
+    "RETRY_SCHEDULE_S",
+    "AttemptOutcome",
+    "Claimed",
+    "claim_due",
+    "delivery_log",
+    "fan_out",
+    "queue_metrics",
+    "record_results",
+    "release_leases",
+    "replay_delivery",
+]
+
+#: Standard Webhooks' example schedule: delay before attempt 1, 2, ... 10 (about 3 days).
+RETRY_SCHEDULE_S: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000,
+                                       86400)
+#: Consecutive timeouts/connection errors after which an endpoint is parked (circuit breaker).
+BREAKER_FAILURES = 5
+_UNFINISHED = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased to this worker, with what sending it needs."""
+
+    delivery_id: int
+    attempt: int
+    subscription_id: str
+    url: str
+    endpoint: str
+    format: str
+    language: str
+    secrets: tuple[str, ...]
+    event_public_id: str
+    event_type: str
+    event_occurred_at: datetime
+    event_payload: dict[str, Any]
+
+    @property
+    def message_id(self) -> str:
+        """``webhook-id``: the same on every attempt, different per subscription."""
+        return f"msg_{self.event_public_id[4:]}_{self.subscription_id}"
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What one HTTP attempt came to (``outcome``: success, failure, throttled, gone, timeout,
+    error, refused)."""
+
+    delivery_id: int
+    subscription_id: str
+    endpoint: str
+    attempt: int
+    outcome: str
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    retry_after_s: float | None = None
+    at: datetime | None = None
+
+
+def _matches(sub_components: list[str] | None, sub_types: list[str] | None,
+             event: WebhookEvent) -> bool:
+    if sub_types and event.type not in sub_types and event.type != "test":
+        return False
+    if not sub_components or not event.component_ids:
+        return True
+    return bool(set(sub_components) & set(event.component_ids))
+
+
+def fan_out(session: Session, page_status: Callable[[Session], Mapping[str, str]],
+            limit: int = 20, now: datetime | None = None) -> int:
+    """Turn up to ``limit`` queued events into deliveries; returns how many were created."""
+    now = now or utcnow()
+    events = session.scalars(
+        sa.select(WebhookEvent).where(WebhookEvent.fanned_out_at.is_(None))
+        .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)).all()
+    if not events:
+        return 0
+    status = dict(page_status(session))
+    subs = session.execute(
+        sa.select(WebhookSubscription.id, WebhookSubscription.component_ids,
+                  WebhookSubscription.event_types)
+        .where(WebhookSubscription.state == "active")).all()
+    created = 0
+    for event in events:
+        if event.only_subscription_id is not None:
+            targets = [s.id for s in subs if s.id == event.only_subscription_id]
+        else:
+            targets = [s.id for s in subs if _matches(s.component_ids, s.event_types, event)]
+        if targets:
+            session.execute(sa.insert(WebhookDelivery), [
+                {"subscription_id": sid, "event_id": event.id, "state": "pending",
+                 "attempts": 0, "next_attempt_at": now, "created_at": now}
+                for sid in targets])
+        event.payload = {**event.payload, "_page": status}
+        event.fanned_out_at = now
+        event.subscriber_count = len(targets)
+        created += len(targets)
+    return created
+
+
+def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
+              busy: Mapping[str, int] | None = None, per_endpoint: int = 8) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries, at most ``per_endpoint`` in flight per endpoint
+    (counting ``busy``, this worker's sends already in flight)."""
+    d = WebhookDelivery
+    earlier = aliased(WebhookDelivery)
+    sub = WebhookSubscription
+    blocked = sa.select(earlier.id).where(
+        earlier.subscription_id == d.subscription_id, earlier.event_id < d.event_id,
+        earlier.state.in_(_UNFINISHED)).exists()
+    paused = sa.select(WebhookEndpoint.key).where(
+        WebhookEndpoint.key == sub.endpoint, WebhookEndpoint.paused_until > now).exists()
+    rows = session.execute(
+        sa.select(d.id, d.attempts, d.subscription_id, d.event_id, sub.endpoint)
+        .join(sub, sub.id == d.subscription_id)
+        .where(sa.or_(d.state == "pending", sa.and_(d.state == "sending", d.lease_until < now)),
+               d.next_attempt_at <= now, sub.state == "active", ~blocked, ~paused)
+        .order_by(d.next_attempt_at, d.id).limit(limit * 4)
+        .with_for_update(skip_locked=True, of=d)).all()
+    load = dict(busy or {})
+    chosen: list[Any] = []
+    for row in rows:
+        if len(chosen) >= limit:
+            break
+        if load.get(row.endpoint, 0) >= per_endpoint:
+            continue
+        load[row.endpoint] = load.get(row.endpoint, 0) + 1
+        chosen.append(row)
+    if not chosen:
+        return []
+    ids = [r.id for r in chosen]
+    session.execute(sa.update(d).where(d.id.in_(ids)).values(
+        state="sending", lease_until=now + timedelta(seconds=lease_s)))
+    subs = {s.id: s for s in session.scalars(
+        sa.select(sub).where(sub.id.in_({r.subscription_id for r in chosen})))}
+    events = {e.id: e for e in session.scalars(
+        sa.select(WebhookEvent).where(WebhookEvent.id.in_({r.event_id for r in chosen})))}
+    claimed = []
+    for r in chosen:
+        s, e = subs[r.subscription_id], events[r.event_id]
+        claimed.append(Claimed(r.id, r.attempts + 1, s.id, s.url, s.endpoint, s.format,
+                               s.language, tuple(signing_secrets(s, now)), e.public_id, e.type,
+                               e.occurred_at, dict(e.payload)))
+    return claimed
+
+
+def release_leases(session: Session) -> int:
+    """Return every leased delivery to the queue (SQLite's single worker, at start)."""
+    result: Any = session.execute(sa.update(WebhookDelivery).where(
+        WebhookDelivery.state == "sending").values(state="pending", lease_until=None))
+    return int(result.rowcount or 0)
+
+
+def _next_delay(attempt: int, schedule: Sequence[float], rng: random.Random) -> float | None:
+    if attempt >= len(schedule):
+        return None
+    return schedule[attempt] * rng.uniform(0.9, 1.1)  # jitter: retries of a burst spread out
+
+
+def _endpoint(session: Session, key: str, now: datetime) -> WebhookEndpoint:
+    row = session.get(WebhookEndpoint, key, with_for_update=True)
+    if row is None:
+        row = WebhookEndpoint(key=key, consecutive_failures=0, updated_at=now)
+        session.add(row)
+    return row
+
+
+def record_results(session: Session, results: Sequence[AttemptOutcome], *, now: datetime,
+                   schedule: Sequence[float] = RETRY_SCHEDULE_S,
+                   rng: random.Random | None = None) -> list[str]:
+    """Apply a batch of attempt outcomes; returns ids of subscriptions disabled by it."""
+    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    disabled: list[str] = []
+    session.execute(sa.insert(WebhookAttempt), [
+        {"delivery_id": r.delivery_id, "subscription_id": r.subscription_id, "at": r.at or now,
+         "attempt": r.attempt, "status_code": r.status_code, "latency_ms": r.latency_ms,
+         "outcome": r.outcome, "error": (r.error or "")[:300] or None,
+         "response_excerpt": (r.excerpt or "")[:500] or None} for r in results])
+    by_code: dict[int | None, list[int]] = {}
+    for r in results:
+        if r.outcome == "success":
+            by_code.setdefault(r.status_code, []).append(r.delivery_id)
+    for code, done in by_code.items():
+        session.execute(sa.update(WebhookDelivery).where(
+            WebhookDelivery.id.in_(done), WebhookDelivery.state.in_(_UNFINISHED)).values(
+            state="delivered", delivered_at=now, lease_until=None, last_error=None,
+            last_status=code, attempts=WebhookDelivery.attempts + 1))
+    healthy = {r.endpoint for r in results if r.outcome in ("success", "failure", "gone")}
+    if healthy:
+        session.execute(sa.update(WebhookEndpoint).where(
+            WebhookEndpoint.key.in_(healthy), WebhookEndpoint.consecutive_failures > 0).values(
+            consecutive_failures=0, updated_at=now))
+    for r in results:
+        if r.outcome == "success":
+            continue
+        delivery = session.get(WebhookDelivery, r.delivery_id, with_for_update=True)
+        if delivery is None or delivery.state != "sending":
+            continue  # skipped meanwhile (unsubscribed, disabled)
+        delivery.attempts = r.attempt
+        delivery.last_status, delivery.last_error = r.status_code, (r.error or "")[:300] or None
+        delivery.lease_until = None
+        sub = session.get(WebhookSubscription, r.subscription_id)
+        if r.outcome == "gone" and sub is not None:
+            delivery.state = "failed"
+            disable_subscription(session, sub, "410 Gone: the endpoint asked to stop", now=now)
+            disabled.append(sub.id)
+            continue
+        delay = _next_delay(r.attempt, schedule, rng)
+        if r.outcome in ("throttled", "timeout", "error"):
+            _back_off(session, r, now)
+        if delay is None:
+            delivery.state = "failed"
+            if sub is not None:
+                disable_subscription(session, sub, f"every retry failed (last: "
+                                     f"{r.status_code or r.error})", now=now)
+                disabled.append(sub.id)
+            continue
+        if r.retry_after_s is not None:
+            delay = max(delay, r.retry_after_s)
+        delivery.state = "pending"
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+    return disabled
+
+
+def _back_off(session: Session, r: AttemptOutcome, now: datetime) -> None:
+    """Slow an endpoint down: ``Retry-After`` / 429 / 5xx gateway errors, or the breaker."""
+    row = _endpoint(session, r.endpoint, now)
+    row.updated_at = now
+    if r.outcome == "throttled":
+        pause = min(max(r.retry_after_s or 5.0, 1.0), 3600.0)
+        row.paused_until = max(row.paused_until or now, now + timedelta(seconds=pause))
+        row.reason = f"HTTP {r.status_code}"
+        return
+    row.consecutive_failures += 1
+    if row.consecutive_failures >= BREAKER_FAILURES:
+        # parked for 30 s, doubling per further failure up to an hour: a dead endpoint costs
+        # one probe-like attempt per pause instead of a timeout per subscription
+        extra = row.consecutive_failures - BREAKER_FAILURES
+        pause = min(30.0 * (2 ** min(extra, 10)), 3600.0)
+        row.paused_until = now + timedelta(seconds=pause)
+        row.reason = f"circuit open after {row.consecutive_failures} {r.outcome}s"
+
+
+def replay_delivery(session: Session, delivery_id: int, *, now: datetime | None = None
+                    ) -> WebhookDelivery | None:
+    """Send a delivery again (same ``webhook-id``), whatever its state, if its subscription is
+    active."""
+    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        return None
+    sub = session.get(WebhookSubscription, delivery.subscription_id)
+    if sub is None or sub.state != "active":
+        return None
+    delivery.state, delivery.next_attempt_at = "pending", now or utcnow()
+    delivery.lease_until = None
+    return delivery
+
+
+def delivery_log(session: Session, subscription_id: str, limit: int = 100
+                 ) -> Sequence[Any]:
+    """Recent attempts of a subscription with their event: newest first."""
+    return session.execute(
+        sa.select(WebhookAttempt.at, WebhookAttempt.attempt, WebhookAttempt.status_code,
+                  WebhookAttempt.latency_ms, WebhookAttempt.outcome, WebhookAttempt.error,
+                  WebhookAttempt.response_excerpt, WebhookAttempt.delivery_id,
+                  WebhookEvent.type, WebhookEvent.public_id, WebhookDelivery.state)
+        .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookAttempt.subscription_id == subscription_id)
+        .order_by(WebhookAttempt.id.desc()).limit(limit)).all()
+
+
+def queue_metrics(session: Session, now: datetime | None = None) -> dict[str, Any]:
+    """Totals for ``/metrics``: attempts by outcome, queue depth, oldest undelivered age."""
+    now = now or utcnow()
+    outcomes = dict(session.execute(
+        sa.select(WebhookAttempt.outcome, sa.func.count()).group_by(WebhookAttempt.outcome)
+    ).all())
+    depth = session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery).where(
+        WebhookDelivery.state.in_(_UNFINISHED))) or 0
+    oldest = session.scalar(sa.select(sa.func.min(WebhookDelivery.created_at)).where(
+        WebhookDelivery.state.in_(_UNFINISHED)))
+    unfanned = session.scalar(sa.select(sa.func.min(WebhookEvent.occurred_at)).where(
+        WebhookEvent.fanned_out_at.is_(None)))
+    starts = [t for t in (oldest, unfanned) if t is not None]
+    age = (now - min(starts)).total_seconds() if starts else 0.0
+    return {"outcomes": {str(k): int(v) for k, v in outcomes.items()}, "depth": int(depth),
+            "oldest_age_s": max(age, 0.0)}
