@@ -10,7 +10,16 @@ from starlette.routing import BaseRoute
 
 from statuspage.services import Services
 from statuspage.settings import Settings
-from statuspage.views import admin, api, deadlines, feeds, health, probes_api, public
+from statuspage.views import (
+    admin,
+    api,
+    deadlines,
+    feeds,
+    health,
+    notice_documents,
+    probes_api,
+    public,
+)
 
 __all__ = ["create_app"]
 
@@ -22,6 +31,7 @@ def routes() -> list[BaseRoute]:
         *public.routes(),
         *api.routes(),
         *feeds.routes(),
+        *notice_documents.routes(),  # before /deadlines/{id}: fixed names win
         *deadlines.routes(),
         *probes_api.routes(),
         *admin.routes(),

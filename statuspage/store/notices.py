@@ -24,7 +24,7 @@ from statuspage.store.deadline_records import DeadlineError, _text
 from statuspage.store.deadlines import evidence_for
 
 __all__ = ["NoticeHook", "active_notices", "evaluate_deadlines", "get_notice",
-           "publish_notice", "refresh_notice"]
+           "public_updates", "publish_notice", "refresh_notice"]
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor("evaluator", "system")
@@ -182,3 +182,16 @@ def evaluate_deadlines(session_factory: Callable[[], Any], config: StatusConfig,
         except Exception:  # one deadline's failure must not stop the others
             log.exception("evaluating deadline %s failed", deadline_id)
     return done
+
+
+def public_updates(session: Session, deadline_id: str | None = None, limit: int = 50
+                   ) -> list[tuple[NoticeUpdate, DeadlineNotice, Deadline]]:
+    """Public notice updates (never a draft's), newest first: the feeds read these."""
+    query = (sa.select(NoticeUpdate, DeadlineNotice, Deadline)
+             .join(DeadlineNotice, DeadlineNotice.id == NoticeUpdate.notice_id)
+             .join(Deadline, Deadline.id == DeadlineNotice.deadline_id)
+             .where(DeadlineNotice.state != "draft", NoticeUpdate.kind != "drafted")
+             .order_by(NoticeUpdate.id.desc()).limit(limit))
+    if deadline_id is not None:
+        query = query.where(Deadline.id == deadline_id)
+    return [(u, n, d) for u, n, d in session.execute(query)]

@@ -106,7 +106,7 @@ def notice_json(session: Session, deadline_id: str) -> dict[str, Any] | None:
             "statement": {"id": notice.statement_id, "en": notice.statement_en},
             "updates": [{"kind": u.kind, "level": u.level, "created_at": iso(u.created_at),
                          "body": {"id": u.body_id, "en": u.body_en}, "figures": u.figures}
-                        for u in notice.updates]}
+                        for u in notice.updates if u.kind != "drafted"]}
 
 
 def read_report(services: Any, deadline_id: str) -> dict[str, Any] | None:
