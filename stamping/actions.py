@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import secrets
 import time
@@ -16,12 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from stamping import gateway, store
 from stamping.errors import ApiError
-from stamping.rules import new_serial, normalise_phone
+from stamping.rules import clean_text, is_ascii_digits, new_serial, normalise_phone
 from stamping.service import Service, now
 from stamping.signer import DocumentError, StampJob, parse_box
 
-__all__ = ["Registered", "Stamped", "create_order", "login", "parse_page", "pay_simulated",
-           "process_notification", "register", "stamp", "verify", "verify_otp"]
+__all__ = ["Registered", "Stamped", "create_order", "login", "parse_page", "parse_quantity",
+           "password_or_error", "pay_simulated", "process_notification", "register", "stamp",
+           "verify", "verify_otp"]
 
 logger = logging.getLogger(__name__)
 _hasher = PasswordHasher()
@@ -45,6 +47,24 @@ class Stamped:
     replayed: bool = False
 
 
+def password_or_error(raw: object) -> str:
+    """A password of 8 to 200 characters that is valid Unicode, or a 422."""
+    password = str(raw if raw is not None else "")
+    if not 8 <= len(password) <= 200:
+        raise ApiError(422, "bad_password", "password must be 8 to 200 characters")
+    if not _encodable(password):
+        raise ApiError(422, "bad_password", "the password is not valid Unicode")
+    return password
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates ("\ud800") from JSON escapes
+        return False
+    return True
+
+
 def phone_or_error(raw: object) -> str:
     """The E.164 phone number, or a 422."""
     try:
@@ -57,12 +77,11 @@ async def register(svc: Service, phone_raw: object, name_raw: object,
                    password_raw: object) -> Registered:
     """Register (or re-send the OTP to) a phone number."""
     phone = phone_or_error(phone_raw)
-    name = str(name_raw or "").strip()
-    password = str(password_raw or "")
-    if not 1 <= len(name) <= 200:
-        raise ApiError(422, "bad_name", "name must be 1 to 200 characters")
-    if not 8 <= len(password) <= 200:
-        raise ApiError(422, "bad_password", "password must be 8 to 200 characters")
+    try:
+        name = clean_text(name_raw, "name", 200)
+    except ValueError as exc:
+        raise ApiError(422, "bad_name", str(exc)) from None
+    password = password_or_error(password_raw)
     async with svc.account_gate.admit(), svc.account_gate.slot():
         password_hash = await run_in_threadpool(_hasher.hash, password)
     code = f"{secrets.randbelow(10**6):06d}"
@@ -76,7 +95,7 @@ async def verify_otp(svc: Service, phone_raw: object, otp_raw: object) -> str:
     """Check the OTP; returns a new API token."""
     phone = phone_or_error(phone_raw)
     otp = str(otp_raw or "").strip()
-    if not (len(otp) == 6 and otp.isdigit()):
+    if not (len(otp) == 6 and is_ascii_digits(otp)):
         raise ApiError(422, "bad_otp", "the code has 6 digits")
     result = await svc.db.write(store.verify_otp, phone, otp, svc.settings.otp_max_attempts,
                                 now())
@@ -93,10 +112,20 @@ async def login(svc: Service, phone_raw: object, password_raw: object) -> str:
         if found is None:
             raise VerificationError
         async with svc.account_gate.admit(), svc.account_gate.slot():
-            await run_in_threadpool(_hasher.verify, found[1], str(password_raw or ""))
+            password = str(password_raw or "")
+            if not _encodable(password):
+                raise VerificationError
+            await run_in_threadpool(_hasher.verify, found[1], password)
     except VerificationError:
         raise ApiError(401, "bad_credentials", "wrong phone number or password") from None
     return await svc.db.write(store.issue_token, found[0], now())
+
+
+def parse_quantity(raw: str) -> int | str:
+    """A form's quantity as an int when it is ASCII digits (at most 9), else the raw text
+    (which :func:`create_order` refuses with 422)."""
+    raw = raw.strip()
+    return int(raw) if is_ascii_digits(raw) and len(raw) <= 9 else raw
 
 
 async def create_order(svc: Service, account: store.AccountView, key: str,
@@ -141,13 +170,19 @@ async def pay_simulated(svc: Service, payment_ref: str) -> dict[str, object]:
     return {"callback": callback, "notification": body.decode(), "signature": signature}
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def parse_page(raw: str) -> int | None:
     """The 1-based page number of a form, or None for the last page."""
     raw = raw.strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise DocumentError("bad_page", "page must be a positive integer (1-based)")
+    # ASCII digits only ("²" passes str.isdigit but not int()); 6 digits is past any document.
+    if not is_ascii_digits(raw) or len(raw) > 6 or int(raw) < 1:
+        raise DocumentError("bad_page", "page must be a positive integer (1-based), in ASCII "
+                                        "digits")
     return int(raw)
 
 
@@ -158,17 +193,19 @@ async def _release(svc: Service, serial: str) -> None:
         logger.exception("could not release reservation %s", serial)
 
 
-async def _reserve(svc: Service, account: store.AccountView, key: str | None) -> str:
+async def _reserve(svc: Service, account: store.AccountView, key: str | None,
+                   digest: str) -> str:
     for _ in range(3):
         serial = new_serial()
         try:
-            if not await svc.db.write(store.reserve_stamp, account, serial, now(), key):
+            if not await svc.db.write(store.reserve_stamp, account, serial, now(), key,
+                                      digest):
                 raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
             return serial
         except IntegrityError:
             # another request holds this key (a concurrent retry), or a serial collision
             # (astronomically rare): the debit rolled back with the insert
-            if key is not None and await _replay(svc, account, key) is not None:
+            if key is not None and await _replay(svc, account, key, digest) is not None:
                 raise _AlreadyStamped(key) from None
             continue
     raise ApiError(500, "serial_allocation_failed", "could not allocate a serial number")
@@ -178,12 +215,20 @@ class _AlreadyStamped(Exception):
     """A concurrent request with the same key finished first; answer with its document."""
 
 
-async def _replay(svc: Service, account: store.AccountView, key: str) -> Stamped | None:
-    """The stamp an earlier request with ``key`` made, or None when there is none."""
+async def _replay(svc: Service, account: store.AccountView, key: str,
+                  digest: str) -> Stamped | None:
+    """The stamp an earlier request with ``key`` made, or None when there is none.
+
+    The key names one document: the same key with a different document (``digest`` is the
+    upload's SHA-256) is a client bug, answered 409 as orders do, never the first stamp.
+    """
     found = await svc.db.read(store.stamp_for_key, account.id, key)
     if found is None:
         return None
-    serial, status = found
+    serial, status, first_digest = found
+    if first_digest is not None and first_digest != digest:
+        raise ApiError(409, "idempotency_conflict",
+                       "this Idempotency-Key was used for a different document")
     if status != "issued":
         raise ApiError(409, "stamp_in_progress",
                        "a stamp with this Idempotency-Key is still being made; retry shortly")
@@ -203,10 +248,11 @@ async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: 
     or given back: a unit is spent exactly when a stamped document exists. With an
     ``idempotency_key``, a retry of the same request returns the first stamp again.
     """
+    digest = await run_in_threadpool(_sha256, pdf)
     if idempotency_key is not None:
         if not 1 <= len(idempotency_key) <= 100:
             raise ApiError(400, "bad_idempotency_key", "Idempotency-Key: 1 to 100 characters")
-        replay = await _replay(svc, account, idempotency_key)
+        replay = await _replay(svc, account, idempotency_key, digest)
         if replay is not None:
             return replay
     page = parse_page(page_raw)
@@ -214,10 +260,10 @@ async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: 
     if b"%PDF-" not in pdf[:1024]:
         raise DocumentError("not_pdf", "the file is not a PDF document")
     try:
-        serial = await _reserve(svc, account, idempotency_key)
+        serial = await _reserve(svc, account, idempotency_key, digest)
     except _AlreadyStamped:
         assert idempotency_key is not None
-        replay = await _replay(svc, account, idempotency_key)
+        replay = await _replay(svc, account, idempotency_key, digest)
         assert replay is not None
         return replay
     try:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from stamping.admission import AdmissionMiddleware
 from stamping.errors import exception_handlers
 from stamping.faults import FaultMiddleware
+from stamping.headers import SecurityHeadersMiddleware
 from stamping.metrics import MetricsMiddleware
 from stamping.otp import OtpSender
 from stamping.service import Service
@@ -77,6 +78,7 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
     app = Starlette(
         routes=routes(),
         middleware=[
+            Middleware(SecurityHeadersMiddleware),
             Middleware(MetricsMiddleware, metrics=service.metrics),
             Middleware(FaultMiddleware, cache=service.faults),
             Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={

@@ -50,7 +50,10 @@ def create_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return sa.create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+    # A bounded connect and pool wait: with the database unreachable a request fails in
+    # seconds (503) instead of holding a thread for the OS's TCP timeout.
+    return sa.create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True,
+                            pool_timeout=10, connect_args={"connect_timeout": 5})
 
 
 def migrate(engine: sa.Engine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,7 +16,7 @@ from stamping.gateway import NotificationError
 from stamping.pool import PoolUnavailable
 from stamping.store import StoreError
 
-__all__ = ["ApiError", "exception_handlers", "json_error"]
+__all__ = ["DATABASE_DOWN", "ApiError", "exception_handlers", "json_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,20 @@ async def _pool_unavailable(request: Request, exc: Exception) -> Response:
     return json_error(503, "signing_unavailable", str(exc), {"Retry-After": "2"})
 
 
+#: Errors that mean "the database cannot be reached" rather than "this request is wrong".
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                 sa_exc.DisconnectionError)
+#: Seconds a client should wait while the database is down.
+DATABASE_RETRY_AFTER = 10
+
+
+async def _database_down(request: Request, exc: Exception) -> Response:
+    logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return json_error(503, "database_unavailable",
+                      "the service's database is unavailable; retry later",
+                      {"Retry-After": str(DATABASE_RETRY_AFTER)})
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
@@ -87,5 +102,6 @@ exception_handlers: dict[Any, Any] = {
     Overloaded: _overloaded,
     PoolUnavailable: _pool_unavailable,
     HTTPException: _http_exception,
+    **{error: _database_down for error in DATABASE_DOWN},
     Exception: _unexpected,
 }

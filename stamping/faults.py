@@ -7,8 +7,10 @@ faults; each process keeps a copy for at most ``fault_cache_seconds``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import logging
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +22,8 @@ from stamping import store
 from stamping.db import Database
 
 __all__ = ["FaultCache", "FaultMiddleware", "FaultSpec", "parse_fault_spec"]
+
+logger = logging.getLogger(__name__)
 
 #: Paths faults never touch: the admin API must stay usable to clear a "down" switch,
 #: and metrics must keep reporting during a drill.
@@ -88,26 +92,48 @@ def parse_fault_spec(data: Any) -> FaultSpec:
 
 
 class FaultCache:
-    """This process's copy of the shared fault specification."""
+    """This process's copy of the shared fault specification.
+
+    Never raises and never holds a request for long: the copy is refreshed in the
+    background, a request waits at most ``REFRESH_WAIT_SECONDS`` for a fresh copy, and while
+    the database is down the last known specification stays in force (issue 8: reading the
+    faults made every route, ``/healthz`` included, answer 500 while the database was down).
+    """
+
+    REFRESH_WAIT_SECONDS = 0.25
 
     def __init__(self, db: Database, ttl: float) -> None:
         self._db, self._ttl = db, ttl
         self._spec = FaultSpec()
         self._loaded = -1e9
-        self._lock = asyncio.Lock()
+        self._refresh: asyncio.Task[None] | None = None
+        self.last_error: str | None = None
 
     async def current(self) -> FaultSpec:
-        """The active faults, at most ``ttl`` seconds old."""
+        """The active faults, at most ``ttl`` seconds old while the database answers."""
         if time.monotonic() - self._loaded <= self._ttl:
             return self._spec
-        async with self._lock:
-            if time.monotonic() - self._loaded > self._ttl:
-                try:
-                    self._spec = parse_fault_spec(await self._db.read(store.load_faults))
-                except ValueError:
-                    self._spec = FaultSpec()
-                self._loaded = time.monotonic()
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.get_running_loop().create_task(self._reload())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._refresh), self.REFRESH_WAIT_SECONDS)
         return self._spec
+
+    async def _reload(self) -> None:
+        try:
+            raw = await self._db.read(store.load_faults)
+        except Exception as exc:  # keep the last known faults; try again after ttl
+            if self.last_error is None:
+                logger.warning("cannot read the faults (keeping the last known): %s", exc)
+            self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+            self._loaded = time.monotonic()
+            return
+        self.last_error = None
+        try:
+            self._spec = parse_fault_spec(raw)
+        except ValueError:
+            self._spec = FaultSpec()
+        self._loaded = time.monotonic()
 
     async def replace(self, spec: FaultSpec) -> None:
         """Store a new specification for every process and apply it here at once."""

@@ -6,9 +6,10 @@ import hashlib
 import re
 import secrets
 import string
+import unicodedata
 
-__all__ = ["SERIAL_ALPHABET", "SERIAL_LENGTH", "hash_token", "new_serial", "new_token",
-           "normalise_phone", "order_amount"]
+__all__ = ["SERIAL_ALPHABET", "SERIAL_LENGTH", "clean_text", "hash_token", "is_ascii_digits",
+           "new_serial", "new_token", "normalise_phone", "order_amount"]
 
 SERIAL_LENGTH = 22
 #: Upper-case letters and digits without look-alikes (0/O, 1/I) so a serial read off
@@ -32,8 +33,8 @@ def normalise_phone(raw: str) -> str:
         text = text[1:]
         if not text.startswith("62"):
             raise ValueError("only Indonesian (+62) numbers are accepted")
-    if not text.isdigit():
-        raise ValueError("a phone number has only digits")
+    if not is_ascii_digits(text):
+        raise ValueError("a phone number has only the digits 0-9")
     if text.startswith("62"):
         national = text[2:]
     elif text.startswith("0"):
@@ -44,6 +45,27 @@ def normalise_phone(raw: str) -> str:
     if not national.startswith("8") or not 9 <= len(national) <= 12:
         raise ValueError("not an Indonesian mobile number (expected 08xx-xxxx-xxxx)")
     return "+62" + national
+
+
+def is_ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more of 0-9 (``str.isdigit`` also accepts "¹²³" and "٣")."""
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def clean_text(value: object, field: str, max_length: int) -> str:
+    """A single line of text from a person: stripped, 1..``max_length`` characters, valid
+    Unicode (no lone surrogates) and no control characters; raises ValueError otherwise."""
+    text = str(value if value is not None else "").strip()
+    if not 1 <= len(text) <= max_length:
+        raise ValueError(f"{field} must be 1 to {max_length} characters")
+    if any(unicodedata.category(c) in {"Cc", "Cs", "Cf"} and c not in _ALLOWED_FORMAT
+           for c in text):
+        raise ValueError(f"{field} contains control characters or invalid Unicode")
+    return text
+
+
+#: Format characters that occur in real names (zero-width joiners in Indic scripts).
+_ALLOWED_FORMAT = {"\u200c", "\u200d"}
 
 
 def new_serial() -> str:

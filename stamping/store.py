@@ -308,7 +308,7 @@ def expire_orders(session: Session, now: dt.datetime) -> int:
 # --- stamps ---------------------------------------------------------------------------
 
 def reserve_stamp(session: Session, account: AccountView, serial: str, now: dt.datetime,
-                  idempotency_key: str | None = None) -> bool:
+                  idempotency_key: str | None = None, sha256_before: str | None = None) -> bool:
     """Take one unit of quota and hold ``serial`` for it; False when the quota is empty.
 
     With ``idempotency_key``, a second reservation under the same key fails on the unique
@@ -321,17 +321,19 @@ def reserve_stamp(session: Session, account: AccountView, serial: str, now: dt.d
         return False
     session.add(Stamp(serial=serial, account_id=account.id, status="reserved",
                       is_probe=account.is_probe, reserved_at=now,
-                      idempotency_key=idempotency_key))
+                      idempotency_key=idempotency_key, sha256_before=sha256_before))
     session.flush()
     return True
 
 
-def stamp_for_key(session: Session, account_id: int, key: str) -> tuple[str, str] | None:
-    """(serial, status) of the account's stamp made under ``key``, if any."""
-    row = session.execute(sa.select(Stamp.serial, Stamp.status)
+def stamp_for_key(session: Session, account_id: int,
+                  key: str) -> tuple[str, str, str | None] | None:
+    """(serial, status, sha256 of the uploaded document) of the account's stamp made under
+    ``key``, if any."""
+    row = session.execute(sa.select(Stamp.serial, Stamp.status, Stamp.sha256_before)
                           .where(Stamp.account_id == account_id,
                                  Stamp.idempotency_key == key)).first()
-    return None if row is None else (str(row[0]), str(row[1]))
+    return None if row is None else (str(row[0]), str(row[1]), row[2])
 
 
 def complete_stamp(session: Session, serial: str, sha256_before: str, sha256_after: str,

@@ -66,11 +66,35 @@ async def json_body(request: Request, limit: int = 64 * 1024) -> dict[str, Any]:
         raise ApiError(413, "too_large", "the request body is too large")
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         raise ApiError(400, "bad_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "the body must be a JSON object")
+    _check_json(data, 0)
     return data
+
+
+#: Deepest nesting of a request body; every API body is a flat object.
+MAX_JSON_DEPTH = 8
+
+
+def _check_json(value: object, depth: int) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH and strings that are not valid Unicode."""
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(400, "bad_json", f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(400, "bad_json",
+                           "the body holds a lone surrogate (\\ud800-\\udfff)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(key, depth + 1)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
 
 
 def pdf_response(pdf: bytes, serial: str, *, status_code: int = 200, filename: str | None = None,

@@ -221,10 +221,9 @@ async def buy(request: Request) -> Response:
     form = await request.form()
     try:
         _check_csrf(request, form)
-        quantity = str(form.get("quantity", "")).strip()
         order, _ = await actions.create_order(
             service(request), account, str(form.get("order_key", "")),
-            int(quantity) if quantity.isdigit() else quantity)
+            actions.parse_quantity(str(form.get("quantity", ""))))
     except _REFUSALS as exc:
         return await account_page(request, _message(exc), _status(exc))
     return _redirect(f"/akun/pesanan/{order.id}")

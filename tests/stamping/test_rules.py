@@ -12,7 +12,9 @@ from stamping.admission import Gate, Overloaded
 from stamping.faults import FaultSpec, parse_fault_spec
 from stamping.rules import (
     SERIAL_ALPHABET,
+    clean_text,
     hash_token,
+    is_ascii_digits,
     new_serial,
     new_token,
     normalise_phone,
@@ -34,7 +36,10 @@ def test_phone_numbers_are_normalised(raw: str, e164: str) -> None:
 
 
 @pytest.mark.parametrize("raw", ["", "0211234567", "+4915112345678", "08123", "08a2345678",
-                                 "0812345678901234"])
+                                 "0812345678901234",
+                                 # digits that str.isdigit() accepts but are not 0-9
+                                 "08\u00b9\u00b2\u00b3456789", "\u0660\u0668123456789",
+                                 "\uff10\uff18123456789", "08\U0001d7d9234567890"])
 def test_bad_phone_numbers(raw: str) -> None:
     with pytest.raises(ValueError):
         normalise_phone(raw)
@@ -114,3 +119,21 @@ def test_gate_admits_queues_and_refuses() -> None:
         assert gate.in_system == 0
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("text", "ok"), [("123", True), ("0", True), ("", False),
+                                          ("\u00b2", False), ("\u0663", False), ("1a", False)])
+def test_ascii_digits_only(text: str, ok: bool) -> None:
+    assert is_ascii_digits(text) is ok
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "tab\tname", "v\x0btab", "\ud800", "bidi\u202e",
+                                  "x" * 201, "   "])
+def test_clean_text_refuses_control_characters_and_bad_unicode(text: str) -> None:
+    with pytest.raises(ValueError):
+        clean_text(text, "name", 200)
+
+
+def test_clean_text_keeps_real_names() -> None:
+    assert clean_text("  Siti Aminah ", "name", 200) == "Siti Aminah"
+    assert clean_text("\u0936\u094d\u200d\u0930", "name", 200)  # a ZWJ in Devanagari
