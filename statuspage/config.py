@@ -82,6 +82,9 @@ class EvaluationConfig:
     #: After a hard failure a probe runs again this many seconds later to confirm it, so the
     #: fast path needs seconds, not another full interval; 0 turns confirmation off.
     confirm_after_s: float = 5.0
+    #: How long the probes must measure a component operational, while an open incident still
+    #: declares an outage, before the console offers to close it and the page says so.
+    recovery_prompt_s: int = 600
 
 
 @dataclass(frozen=True)
@@ -343,7 +346,8 @@ class _Reader:
             raise self.fail("evaluation", "need degraded_success >= partial_success >= "
                             "major_success")
         counts: dict[str, int] = {}
-        for key in ("window_s", "failures_to_down", "successes_to_recover"):
+        for key in ("window_s", "failures_to_down", "successes_to_recover",
+                    "recovery_prompt_s"):
             value = self.get(table, "evaluation", key, int, getattr(d, key))
             if value < 1:
                 raise self.fail(f"evaluation.{key}", "must be at least 1")
@@ -364,6 +368,7 @@ class _Reader:
             major_success=fractions["major_success"],
             failures_to_down=counts["failures_to_down"],
             successes_to_recover=counts["successes_to_recover"],
+            recovery_prompt_s=counts["recovery_prompt_s"],
             auto_publish=self.get(table, "evaluation", "auto_publish", bool, d.auto_publish),
         )
 

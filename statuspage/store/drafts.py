@@ -9,7 +9,9 @@ work is not an incident).
 
 Evidence JSON (read by the operator console):
 ``{"probes", "since", "error_classes", "latency_p95_ms", "suggested_status", "components",
-"summary", "suggested_resolution", "recovered_at"}``.
+"summary", "public_body", "template_id", "suggested_resolution", "recovered_at"}``:
+``summary`` is the evidence in a sentence, for operators; ``public_body`` (and the draft's
+title) is written for the public from the operators' templates (``store.draft_text``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from statuspage.evaluation import OUTAGES, ComponentEvaluation
 from statuspage.models import Component, Incident, IncidentComponent
 from statuspage.status import worst
+from statuspage.store.draft_text import public_text
 
 __all__ = [
     "AUTHOR",
@@ -94,7 +97,7 @@ def note_evaluation(session: Session, evaluation: ComponentEvaluation, previous:
                               created_by=AUTHOR, started_at=evaluation.since or now,
                               evidence={"components": {}})
             session.add(target)
-        _add_outage(target, evaluation, name, fmt)
+        _add_outage(session, target, evaluation, name, fmt)
         session.flush()
         if created:
             log.warning("draft incident %s opened for %s (%s)", target.id,
@@ -106,8 +109,8 @@ def note_evaluation(session: Session, evaluation: ComponentEvaluation, previous:
     return None
 
 
-def _add_outage(incident: Incident, evaluation: ComponentEvaluation, name: str,
-                fmt: _Formatter) -> None:
+def _add_outage(session: Session, incident: Incident, evaluation: ComponentEvaluation,
+                name: str, fmt: _Formatter) -> None:
     status = evaluation.status or "major_outage"
     evidence: dict[str, Any] = dict(incident.evidence or {})
     components = dict(evidence.get("components") or {})
@@ -144,8 +147,15 @@ def _add_outage(incident: Incident, evaluation: ComponentEvaluation, name: str,
             incident.components.append(IncidentComponent(
                 component_id=evaluation.component_id,
                 status=components[evaluation.component_id]))
-        if len(components) > 1:
-            incident.name = "Gangguan pada beberapa layanan e-meterai"
+        # the public reads the operators' template text; the evidence stays in the console
+        names = dict(session.execute(sa.select(Component.id, Component.name)
+                                     .where(Component.id.in_(list(components)))).all())
+        names[evaluation.component_id] = name
+        text = public_text(session, components, names,
+                           fmt.at(datetime.fromisoformat(since) if since else None))
+        incident.name = text.title
+        evidence["public_body"] = text.body
+        evidence["template_id"] = text.template_id
     else:
         evidence["note"] = (f"{fmt.at(datetime.fromisoformat(since) if since else None)}: "
                             f"pemantauan mencatat {_STATUS_ID[status]} pada {name}.")

@@ -352,8 +352,9 @@ def publish_draft(session: Session, incident_id: str, *, author: str | None,
                       if c in known and s in COMPONENT_STATUSES}
     wanted = _components(session, errors, components)
     name = _text(errors, "name", name or incident.name, MAX_NAME, "Judul")
-    body = _text(errors, "body", body or evidence.get("summary") or "Kami sedang menyelidiki "
-                 "gangguan ini.", MAX_BODY, "Pesan")
+    # the public text drafted from the operators' templates, never the raw evidence
+    body = _text(errors, "body", body or evidence.get("public_body") or "Kami sedang "
+                 "menyelidiki gangguan ini.", MAX_BODY, "Pesan")
     status = status or (incident.status if incident.status in INCIDENT_UPDATE_STATUSES
                         else "investigating")
     derived = _IMPACT_OF.get(worst(wanted.values()), "minor")

@@ -30,6 +30,7 @@ from statuspage.models import (
 )
 from statuspage.models.public import SAMPLE_DATA_MARKER
 from statuspage.status import page_indicator, shown_status
+from statuspage.store.attempts import last_attempts
 from statuspage.store.public_views import (
     ComponentView,
     DayUptime,
@@ -41,6 +42,7 @@ from statuspage.store.public_views import (
     UpdateView,
     day_level,
     group_id,
+    measurement_notes,
     page_id,
 )
 
@@ -214,14 +216,20 @@ def page_data(session: Session, config: StatusConfig, now: datetime, *,
          and (v.scheduled_until is None or v.scheduled_until > now)),
         key=lambda v: v.begins_at))
     declared: dict[str, list[str]] = defaultdict(list)
+    unconfirmed: dict[str, list[str]] = defaultdict(list)  # not yet in monitoring
     for inc in incidents:
         for cid, _name, status in inc.components:
             declared[cid].append(status)
+            if inc.status in ("investigating", "identified"):
+                unconfirmed[cid].append(status)
     maintained = {cid for m in active_mnt for cid, _n, _s in m.components}
 
     days = _uptime_days(session, today, now) if history else {}
     by_day = _incidents_by_day(session, today, now) if history else {}
     latency = _latency_hours(session, now) if history else {}
+    attempts = last_attempts(session, [r.id for r in rows], now - timedelta(hours=HOURS)
+                             ) if history else {}
+    recovered_after = timedelta(seconds=config.evaluation.recovery_prompt_s)
     day_list = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
     current_hour = now.replace(minute=0, second=0, microsecond=0)
     hours = [current_hour - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
@@ -237,9 +245,13 @@ def page_data(session: Session, config: StatusConfig, now: datetime, *,
             comp_latency = tuple(latency.get(row.id, {}).get(h) for h in hours)
         status = shown_status(row.measured_status, declared.get(row.id, ()),
                               in_maintenance=row.id in maintained)
+        detected_at, recovered_at = measurement_notes(
+            row.measured_status, row.measured_since, declared.get(row.id, ()),
+            unconfirmed.get(row.id, ()), row.id in maintained, now, recovered_after)
         components.append(ComponentView(
             row.id, row.name, row.description or "", row.group_name, row.position, status,
-            row.created_at, row.updated_at, comp_days, comp_latency))
+            row.created_at, row.updated_at, comp_days, comp_latency, attempts.get(row.id),
+            detected_at, recovered_at))
     indicator, description = page_indicator([c.status for c in components],
                                             [i.impact for i in incidents])
     changed = session.scalar(sa.select(ChangeCounter.changed_at).where(ChangeCounter.id == 1))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from statuspage.status import worst
+from statuspage.store.attempts import LastAttempts
 
 __all__ = [
     "ComponentView",
@@ -24,6 +25,7 @@ __all__ = [
     "UpdateView",
     "day_level",
     "group_id",
+    "measurement_notes",
     "page_id",
 ]
 
@@ -124,6 +126,14 @@ class ComponentView:
     updated_at: datetime
     days: tuple[DayUptime, ...] = ()
     latency_ms: tuple[float | None, ...] = ()
+    #: The last successful and failed probe runs (None: not read, e.g. for the API).
+    attempts: LastAttempts | None = None
+    #: Set when the probes changed the status and no published incident explains it yet:
+    #: the page says it was detected automatically at this time.
+    detected_at: datetime | None = None
+    #: Set when the probes have measured the component operational since this time, long
+    #: enough to call it recovered, while a published incident still declares an outage.
+    recovered_at: datetime | None = None
 
     @property
     def group_id(self) -> str | None:
@@ -135,6 +145,32 @@ class ComponentView:
         """Uptime over the days with data (None when no day has data)."""
         count = sum(d.count for d in self.days)
         return sum(d.good for d in self.days) / count if count else None
+
+
+def measurement_notes(measured: str, measured_since: datetime, declared: Iterable[str],
+                      unconfirmed: Iterable[str], in_maintenance: bool, now: datetime,
+                      recovered_after: timedelta) -> tuple[datetime | None, datetime | None]:
+    """``(detected_at, recovered_at)`` for one component (see :class:`ComponentView`).
+
+    ``declared``: the statuses open published incidents declare for it; ``unconfirmed``: those
+    of incidents the team has not yet moved to monitoring (the recovery note is for them).
+
+    >>> t = datetime(2026, 12, 2, 11, 5)
+    >>> measurement_notes("major_outage", t, [], [], False, t, timedelta(minutes=10))[0] == t
+    True
+    >>> later = t + timedelta(minutes=10)
+    >>> measurement_notes("operational", t, ["major_outage"], ["major_outage"], False, later,
+    ...                   timedelta(minutes=10))[1] == t
+    True
+    """
+    if in_maintenance:
+        return None, None
+    if measured != "operational" and not any(s != "operational" for s in declared):
+        return measured_since, None
+    if (measured == "operational" and any(s != "operational" for s in unconfirmed)
+            and now - measured_since >= recovered_after):
+        return None, measured_since
+    return None, None
 
 
 @dataclass(frozen=True)

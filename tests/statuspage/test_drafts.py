@@ -11,13 +11,15 @@ from statuspage.config import EvaluationConfig
 from statuspage.db import Database
 from statuspage.evaluation import ComponentEvaluation, evaluate_component
 from statuspage.models import Incident, IncidentComponent
+from statuspage.models.operators import IncidentTemplate
 from statuspage.settings import Settings
 from statuspage.store import drafts
 from statuspage.store.components import set_measured_status
+from statuspage.store.draft_text import choose_template
 from statuspage.store.probe_results import Sample
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-RULES = EvaluationConfig()
+RULES = EvaluationConfig(fast_failures=0)  # the window's statuses (the fast path: elsewhere)
 
 
 def verdict(component: str, pattern: str, current: str = "operational") -> ComponentEvaluation:
@@ -142,3 +144,46 @@ def test_publish_if_configured(db: Database, settings: Settings, auto: bool,
         assert published is False  # falls back to a logged warning
     else:
         assert published is True and calls == [(created.id, "probes")]
+
+
+def test_draft_speaks_to_the_public_from_the_operators_template(db: Database) -> None:
+    """The seeded template "Layanan pembubuhan tidak tersedia" fits a stamping outage: the
+    draft takes its title and message; the evidence stays in ``summary`` for operators."""
+    down = verdict("pembubuhan", "oooxxxxxxxxxx")
+    apply(db, down, "operational")
+    (draft,) = incidents(db)
+    evidence = draft.evidence or {}
+    assert draft.name == "Layanan pembubuhan tidak tersedia"
+    assert evidence["public_body"].startswith("Pembubuhan e-meterai saat ini gagal.")
+    for evidence_word in ("Probe", "timeout", "%", "p95"):
+        assert evidence_word not in evidence["public_body"]
+        assert evidence_word not in draft.name
+    assert "timeout" in evidence["summary"]  # the operators' view keeps the evidence
+
+
+@pytest.mark.parametrize(
+    ("templates", "status", "expected"),
+    [
+        ([("slow", {"pembelian": "degraded_performance"})], "major_outage", None),
+        ([("slow", {"pembelian": "degraded_performance"})], "degraded_performance", "slow"),
+        ([("down", {"pembelian": "major_outage"}), ("part", {"pembelian": "partial_outage"})],
+         "partial_outage", "part"),
+        ([("down", {"pembelian": "major_outage"})], "partial_outage", "down"),
+        ([("other", {"situs": "major_outage"})], "major_outage", None),
+        ([("maint", {"pembelian": "under_maintenance"})], "major_outage", None),
+    ],
+)
+def test_template_choice(templates: list[tuple[str, dict[str, str]]], status: str,
+                         expected: str | None) -> None:
+    rows = [IncidentTemplate(id=name, name=name, body="", components=components)
+            for name, components in templates]
+    chosen = choose_template(rows, "pembelian", status)
+    assert (chosen.name if chosen else None) == expected
+
+
+def test_multi_component_draft_is_plain_and_public(db: Database) -> None:
+    apply(db, verdict("pembelian", "xxxxxxxxxx"), "operational")
+    apply(db, verdict("situs", "xxxxxxxxxx"), "operational")
+    (draft,) = incidents(db)
+    body = (draft.evidence or {})["public_body"]
+    assert "Pembelian kuota dan Situs web" in body and "Probe" not in body

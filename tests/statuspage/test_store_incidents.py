@@ -159,6 +159,7 @@ def make_draft(db: Database) -> str:
                              "suggested_status": "major_outage",
                              "components": {"pembubuhan": "major_outage", "gone": "major_outage"},
                              "summary": "Probe pembubuhan gagal 7 kali sejak 08.56 WIB.",
+                             "public_body": "Pembubuhan e-meterai saat ini gagal.",
                              "suggested_resolution": None, "recovered_at": None})
         s.add(draft)
         s.flush()
@@ -179,7 +180,8 @@ def test_publish_draft_uses_evidence(db: Database) -> None:
         assert inc is not None and not inc.is_draft
         assert inc.started_at == T0 - timedelta(minutes=4)
         assert inc.impact == "major"  # the draft's impact, kept up to date by the probes
-        assert inc.updates[0].body.startswith("Probe pembubuhan gagal")
+        # the text written for the public, not the evidence (which stays in the console)
+        assert inc.updates[0].body == "Pembubuhan e-meterai saat ini gagal."
         assert {c.component_id: c.status for c in inc.components} == {
             "pembubuhan": "major_outage"}
         assert store.list_drafts(s) == []
