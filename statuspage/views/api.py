@@ -139,16 +139,21 @@ def json_rendered(payload: dict[str, Any], status: int = 200) -> Rendered:
 
 
 def _json_view(build: Callable[[PageData, StatusConfig, Any], dict[str, Any]],
-               incidents: dict[str, Any] | None = None) -> CachedView:
-    """A cached JSON endpoint: read the page (without history) and maybe some incidents."""
+               incidents: dict[str, Any] | None = None,
+               extend: Callable[[Any, StatusConfig], dict[str, Any]] | None = None
+               ) -> CachedView:
+    """A cached JSON endpoint: read the page (without history) and maybe some incidents;
+    ``extend(session, config)`` adds keys of our own beside Statuspage's."""
 
     def render(services: Any, request: RenderRequest) -> Rendered:
         config = services.settings.config
         with services.db.session() as session:
             data = page_data(session, config, utcnow(), history=False)
             extra = recent_incidents(session, **incidents) if incidents is not None else ()
+            own = extend(session, config) if extend is not None else {}
         payload = {"page": page_json(config, data.updated_at)}
         payload.update(build(data, config, extra))
+        payload.update(own)
         return json_rendered(payload)
 
     return CachedView(render, localized=False)
@@ -171,12 +176,34 @@ def _summary(data: PageData, config: StatusConfig, _extra: Any) -> dict[str, Any
     }
 
 
+def _deadlines_v2(session: Any, config: StatusConfig) -> dict[str, Any]:
+    from statuspage.store.deadline_records import list_deadlines
+    from statuspage.store.notices import get_notice
+
+    items = []
+    for d in list_deadlines(session, limit=20):
+        notice = get_notice(session, d.id)
+        public = notice is not None and notice.state != "draft"
+        items.append({
+            "id": d.id, "name": d.name_id, "name_en": d.name_en, "agency": d.agency,
+            "closes_at": iso(d.effective_close), "original_closes_at": iso(d.closes_at),
+            "components": list(d.components), "level": d.level,
+            "notice": None if not public or notice is None else {
+                "state": notice.state, "level": notice.level,
+                "published_at": iso(notice.published_at),
+                "recommended_extension_days": notice.figures.get("recommended_extension_days"),
+                "lost_seconds": notice.figures.get("lost_seconds")},
+            "url": f"{config.page.url}/deadlines/{d.id}"})
+    # not a Statuspage field: a key of our own, which Statuspage clients ignore
+    return {"emeterai_deadlines": items}
+
+
 def routes() -> list[BaseRoute]:
     """The ``/api/v2`` routes."""
     methods = ["GET", "HEAD"]
     mnt = {"kind": "maintenance", "limit": 50}
     views = {
-        "/api/v2/summary.json": _json_view(_summary),
+        "/api/v2/summary.json": _json_view(_summary, extend=_deadlines_v2),
         "/api/v2/status.json": _json_view(lambda d, c, e: {"status": status_json(d)}),
         "/api/v2/components.json": _json_view(
             lambda d, c, e: {"components": components_json(d, page_id(c.page.url))}),

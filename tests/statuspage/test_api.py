@@ -73,7 +73,9 @@ def check_summary(client: TestClient, incidents: dict[str, str]) -> None:
     assert r.headers["content-type"] == "application/json; charset=utf-8"
     assert r.headers["access-control-allow-origin"] == "*"
     data = r.json()
-    assert set(data) == {"page", "components", "incidents", "scheduled_maintenances", "status"}
+    # Statuspage's keys, and one of our own (deadline-impact notices, issue 11)
+    assert set(data) == {"page", "components", "incidents", "scheduled_maintenances", "status",
+                         "emeterai_deadlines"}
     assert set(data["page"]) == PAGE and data["page"]["time_zone"] == "Asia/Jakarta"
     assert set(data["status"]) == STATUS
     assert data["status"] == {"indicator": "critical", "description": "Major Service Outage"}

@@ -127,3 +127,12 @@ def test_unknown_deadline_documents_are_404(client: TestClient) -> None:
     assert client.get("/deadlines/nope/notices.rss").status_code == 404
     everything = client.get("/deadlines/notices.atom")
     assert everything.status_code == 200 and not feedparser.parse(everything.content).entries
+
+
+@pytest.mark.usefixtures("published")
+def test_v2_summary_carries_deadlines_under_our_own_key(client: TestClient) -> None:
+    summary = client.get("/api/v2/summary.json").json()
+    assert {"page", "components", "incidents", "scheduled_maintenances", "status"} <= set(summary)
+    (item,) = summary["emeterai_deadlines"]
+    assert item["id"] == "casn-2024" and item["notice"]["state"] == "published"
+    assert item["notice"]["recommended_extension_days"] == 2
