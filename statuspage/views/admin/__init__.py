@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 from statuspage.views.admin import (
     accounts,
     api,
+    deadlines,
     deadlines_api,
     incidents,
     maintenance,
@@ -32,4 +33,5 @@ def routes() -> list[BaseRoute]:
         *accounts.routes(),
         *api.routes(),
         *deadlines_api.routes(),
+        *deadlines.routes(),
     ]
