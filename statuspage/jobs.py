@@ -200,8 +200,11 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
             return probe_results.flush_rollups(session)
 
     def prune() -> dict[str, int]:
+        from statuspage.store.evidence_import import protected_windows
+
         with db.session() as session:
-            deleted = probe_results.prune(session, config.retention)
+            deleted = probe_results.prune(session, config.retention,
+                                          keep=protected_windows(session))
         if any(deleted.values()):
             log.info("pruned probe data: %s", deleted)
         return deleted

@@ -12,7 +12,17 @@ from typing import Any
 from statuspage.evidence import Evidence
 from statuspage.i18n import Formatter
 
-__all__ = ["DEFINITIONS", "FORMULA", "evidence_json", "formula_text", "summary_text"]
+__all__ = ["DEFINITIONS", "FORMULA", "RECONSTRUCTION_PREFIX", "evidence_json", "formula_text",
+           "is_reconstruction", "summary_text"]
+
+#: Imported measurements whose source label starts with this are a reconstruction (not
+#: observations), and every page and PDF that shows them says so.
+RECONSTRUCTION_PREFIX = "reconstruction:"
+
+
+def is_reconstruction(sources: tuple[str, ...] | list[str]) -> bool:
+    """Whether any source of the evidence is a reconstruction."""
+    return any(s.startswith(RECONSTRUCTION_PREFIX) for s in sources)
 
 
 def _iso(value: datetime | None) -> str | None:

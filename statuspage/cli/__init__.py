@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from statuspage.cli import agent, db, operators, serve
+from statuspage.cli import agent, db, evidence, operators, serve
 from statuspage.config import ConfigError
 from statuspage.settings import Settings
 
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(prog="statuspage", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (serve, db, operators, agent):
+    for module in (serve, db, operators, agent, evidence):
         module.register(sub, common_options)
     return parser
 

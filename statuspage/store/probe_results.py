@@ -232,13 +232,21 @@ def _insert_for(session: Session) -> Any:
 
 
 def prune(session: Session, retention: RetentionConfig,
-          now: datetime | None = None) -> dict[str, int]:
-    """Delete raw results and minute/hour rollups past their retention; day rollups stay."""
+          now: datetime | None = None,
+          keep: Sequence[tuple[datetime, datetime]] = ()) -> dict[str, int]:
+    """Delete raw results and minute/hour rollups past their retention; day rollups stay.
+
+    Evidence is never erased: raw results inside a ``keep`` window (a deadline whose notice is
+    not final, see statuspage.store.evidence_import) and imported results stay.
+    """
     now = now or utcnow()
-    statements: dict[str, sa.Delete] = {
-        "raw": sa.delete(ProbeResultRow).where(
-            ProbeResultRow.started_at < now - timedelta(days=retention.raw_days)),
-    }
+    raw = sa.delete(ProbeResultRow).where(
+        ProbeResultRow.started_at < now - timedelta(days=retention.raw_days),
+        ProbeResultRow.source.is_(None))
+    for start, end in keep:
+        raw = raw.where(sa.not_(sa.and_(ProbeResultRow.started_at >= start,
+                                        ProbeResultRow.started_at < end)))
+    statements: dict[str, sa.Delete] = {"raw": raw}
     for period, days in (("minute", retention.minute_days), ("hour", retention.hour_days)):
         statements[period] = sa.delete(ProbeRollup).where(
             ProbeRollup.period == period, ProbeRollup.bucket_start < now - timedelta(days=days))

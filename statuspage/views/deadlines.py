@@ -23,7 +23,13 @@ from statuspage.evidence import Evidence
 from statuspage.impact import DEFAULT_WEIGHTS, DeadlineImpact
 from statuspage.models import Deadline, ProbeResultRow, utcnow
 from statuspage.notice_chart import journey_chart
-from statuspage.notice_text import DEFINITIONS, FORMULA, evidence_json, formula_text
+from statuspage.notice_text import (
+    DEFINITIONS,
+    FORMULA,
+    evidence_json,
+    formula_text,
+    is_reconstruction,
+)
 from statuspage.store.deadline_records import get_deadline, list_deadlines
 from statuspage.store.deadlines import (
     current_statuses,
@@ -163,8 +169,7 @@ def render_impact_page(services: Any, request: RenderRequest) -> Rendered:
         "component_names": names, "weights": DEFAULT_WEIGHTS,
         "definitions": DEFINITIONS.get(request.lang, DEFINITIONS["en"]),
         "formula": FORMULA, "formula_inputs": formula_text(figures, request.lang),
-        "reconstruction": report["deadline"].id == "casn-2024"
-        and bool(report["evidence"].sources),
+        "reconstruction": is_reconstruction(report["evidence"].sources),
     })
 
 

@@ -23,7 +23,13 @@ from statuspage.i18n import Formatter
 from statuspage.notice_chart import journey_chart
 from statuspage.notice_pdf import Block, build_pdf
 from statuspage.notice_signing import NoticeKey, load_or_create_key, sign_notice
-from statuspage.notice_text import DEFINITIONS, FORMULA, evidence_json, formula_text
+from statuspage.notice_text import (
+    DEFINITIONS,
+    FORMULA,
+    evidence_json,
+    formula_text,
+    is_reconstruction,
+)
 from statuspage.store.deadline_records import get_deadline
 from statuspage.store.notices import public_updates
 from statuspage.views.deadlines import read_report
@@ -108,7 +114,7 @@ def _blocks(report: dict[str, Any], fmt: Formatter, lang: str, names: dict[str, 
     blocks = [Block("p", f"{t['agency']}: {d.agency}. {t['closes']}: {closes}."),
               Block("p", f"{t['window']}: {fmt.datetime(e.window.start)} - "
                          f"{fmt.datetime(e.until)}.")]
-    if e.sources and d.id == "casn-2024":
+    if is_reconstruction(e.sources):
         blocks.append(Block("p", t["recon"] + f" ({', '.join(e.sources)})"))
     elif e.sources:
         blocks.append(Block("p", f"{t['sources']}: {', '.join(e.sources)}."))
