@@ -19,6 +19,7 @@ from statuspage.views import (
     notice_documents,
     probes_api,
     public,
+    subscribe,
 )
 
 __all__ = ["create_app"]
@@ -34,6 +35,7 @@ def routes() -> list[BaseRoute]:
         *notice_documents.routes(),  # before /deadlines/{id}: fixed names win
         *deadlines.routes(),
         *probes_api.routes(),
+        *subscribe.routes(),
         *admin.routes(),
     ]
 

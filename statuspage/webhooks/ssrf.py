@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 MAX_URL = 2000
+_LEGACY_V4 = re.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -92,10 +94,18 @@ def check_url(url: str, *, allow_private: bool) -> Target:
 
 
 def _literal(host: str) -> IPAddress | None:
+    """The address a host names by itself, including the legacy IPv4 spellings that
+    ``inet_aton`` (and so the resolver) accepts: ``2130706433``, ``0177.0.0.1``, ``0x7f.1``."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return None
+        pass
+    if _LEGACY_V4.fullmatch(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def _embedded(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
