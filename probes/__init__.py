@@ -7,12 +7,13 @@ results to an :class:`HttpResultSink`.
 """
 
 from probes.reference import reference_pdf
-from probes.result import OUTCOMES, ProbeResult
+from probes.result import MAX_MILLIS, OUTCOMES, ProbeResult
 from probes.runner import run_probe
 from probes.sink import HttpResultSink, ResultSink
 from probes.spec import PROBE_KINDS, ProbeSpec
 
 __all__ = [
+    "MAX_MILLIS",
     "OUTCOMES",
     "PROBE_KINDS",
     "HttpResultSink",

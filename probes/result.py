@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["OUTCOMES", "ProbeResult"]
+__all__ = ["MAX_MILLIS", "OUTCOMES", "ProbeResult"]
 
 #: Every outcome a probe run can have, best first.
 OUTCOMES: tuple[str, ...] = ("ok", "degraded", "failed")
@@ -18,6 +18,12 @@ _MAX_NAME = 200
 _MAX_ERROR_CLASS = 64
 _MAX_MESSAGE = 2000
 _MAX_PHASES = 32
+#: The longest timing a result may carry: a day. Probes time out in seconds; anything larger is
+#: a broken or hostile agent, and summing such values overflowed hourly rollups.
+MAX_MILLIS = 86_400_000.0
+#: Start times outside these years are refused (converting year 1 or 9999 between zones
+#: overflows).
+_YEARS = (2000, 2100)
 
 
 @dataclass(frozen=True)
@@ -138,14 +144,19 @@ def _millis(value: Any, name: str) -> float:
     # bool is an int subclass; true/false are not timings.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number of milliseconds")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a 400-digit integer
+        raise ValueError(f"{name} must be at most {MAX_MILLIS:.0f} ms") from None
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"{name} must be a finite, non-negative number")
+    if number > MAX_MILLIS:
+        raise ValueError(f"{name} must be at most {MAX_MILLIS:.0f} ms")
     return number
 
 
 def _utc_time(value: Any) -> datetime:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         raise ValueError("started_at must be an ISO-8601 string")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -153,4 +164,6 @@ def _utc_time(value: Any) -> datetime:
         raise ValueError(f"started_at is not an ISO-8601 time: {value!r}") from None
     if moment.tzinfo is None:
         raise ValueError("started_at must carry a UTC offset")
+    if not _YEARS[0] <= moment.year <= _YEARS[1]:
+        raise ValueError(f"started_at must fall between the years {_YEARS[0]} and {_YEARS[1]}")
     return moment.astimezone(UTC)

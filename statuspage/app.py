@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from statuspage.guards import BodyLimitMiddleware, SecurityHeadersMiddleware, exception_handlers
 from statuspage.services import Services
 from statuspage.settings import Settings
 from statuspage.views import (
@@ -52,6 +54,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         finally:
             await services.stop()
 
-    app = Starlette(routes=routes(), lifespan=lifespan)
+    # headers outermost, so a 413 refused before the routes carries them too
+    middleware = [Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)]
+    app = Starlette(routes=routes(), lifespan=lifespan, middleware=middleware,
+                    exception_handlers=exception_handlers())  # type: ignore[arg-type]
     app.state.services = services
     return app

@@ -22,10 +22,11 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from probes import ProbeResult, ProbeSpec
+from probes import MAX_MILLIS, ProbeResult, ProbeSpec
 from statuspage.config import BUNDLED, ProbeConfig, StatusConfig
 from statuspage.db import Database
 from statuspage.evaluation import ComponentEvaluation, evaluate_component
+from statuspage.inputs import finite
 from statuspage.models import AgentToken, Component, utcnow
 from statuspage.store import drafts, probe_results
 from statuspage.store.components import set_measured_status
@@ -122,6 +123,10 @@ def check_results(config: StatusConfig, results: Iterable[ProbeResult],
         if probe.kind != result.kind:
             raise ResultRejected(f"probe {result.probe!r} is of kind {probe.kind!r}, "
                                  f"not {result.kind!r}")
+        timings = [result.total_ms, *result.phases.values()]
+        if any(finite(t, MAX_MILLIS) is None or t < 0 for t in timings):
+            raise ResultRejected(f"probe {result.probe!r}: timings must be finite and between "
+                                 f"0 and {MAX_MILLIS:.0f} ms")
         if not oldest <= result.started_at <= now + MAX_CLOCK_SKEW:
             raise ResultRejected(f"probe {result.probe!r}: started_at "
                                  f"{result.started_at.isoformat()} is outside "
@@ -284,7 +289,9 @@ def overview(session: Session, config: StatusConfig,
 
 
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+    # finite(): a figure stored before input was bounded shows as unknown, never "Infinity"
+    number = finite(value)
+    return None if number is None else round(number, 1)
 
 
 def _public_target(target: str) -> str:

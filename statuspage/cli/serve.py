@@ -150,8 +150,12 @@ def run_web(settings: Settings, host: str, port: int, workers: int, env: dict[st
 
     os.environ.update(env)
     log.info("status page on http://%s:%d (%d web process(es))", host, port, workers)
+    from statuspage.guards import MAX_HEADER_BYTES
+
+    # h11, not httptools: h11 bounds the request head (a single 50 MB header was accepted)
     uvicorn.run("statuspage.asgi:app_from_env", factory=True, host=host, port=port,
-                workers=workers, proxy_headers=True, log_level="warning", access_log=False)
+                workers=workers, proxy_headers=True, log_level="warning", access_log=False,
+                http="h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES)
 
 
 def _worker(args: argparse.Namespace) -> int:

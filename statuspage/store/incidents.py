@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from statuspage.db import bump_changes
+from statuspage.inputs import InputError, clean_text
 from statuspage.models import (
     Component,
     ComponentStatusChange,
@@ -62,6 +63,8 @@ MAX_NAME = 300
 MAX_BODY = 20_000
 MAX_POSTMORTEM = 100_000
 MAX_MAINTENANCE_WINDOW = timedelta(days=14)
+#: How far ahead a maintenance may be scheduled (year 9999 overflowed time-zone arithmetic).
+MAX_MAINTENANCE_LEAD = timedelta(days=366)
 _MAINTENANCE_NEXT: dict[str, set[str]] = {
     "scheduled": {"scheduled", "in_progress", "completed"},
     "in_progress": {"in_progress", "verifying", "completed"},
@@ -95,7 +98,11 @@ class IncidentError(ValueError):
 
 def _text(errors: dict[str, str], field: str, value: str | None, maximum: int,
           label: str) -> str:
-    text = (value or "").strip()
+    try:
+        text = clean_text(value or "", field).strip()
+    except InputError:
+        errors[field] = f"{label} berisi karakter kontrol (hanya baris baru dan tab yang boleh)."
+        return ""
     if not text:
         errors[field] = f"{label} wajib diisi."
     elif len(text) > maximum:
@@ -430,6 +437,8 @@ def create_maintenance(session: Session, *, name: str, body: str, scheduled_for:
         errors["scheduled_until"] = "Jendela pemeliharaan maksimal 14 hari."
     elif scheduled_until <= now:
         errors["scheduled_until"] = "Waktu selesai sudah lewat."
+    elif scheduled_for - now > MAX_MAINTENANCE_LEAD:
+        errors["scheduled_for"] = "Pemeliharaan dapat dijadwalkan paling lama satu tahun ke depan."
     _raise(errors)
     maintenance = Incident(kind="maintenance", name=name, status="scheduled", impact="none",
                            is_draft=False,

@@ -26,6 +26,7 @@ from statuspage.auth import (
     token_digest,
     verify_password,
 )
+from statuspage.inputs import InputError, clean_text
 from statuspage.models import utcnow
 from statuspage.models.operators import (
     ROLES,
@@ -87,13 +88,21 @@ class LoginResult:
     reason: str | None = None
 
 
+def _clean(text: str, field: str) -> str:
+    try:
+        return clean_text(text, field)
+    except InputError:
+        raise OperatorError("Teks berisi karakter kontrol (hanya baris baru dan tab yang "
+                            "boleh).", field) from None
+
+
 def normalise_email(email: str) -> str:
     """Lower-cased, stripped email (logins are case-insensitive)."""
     return email.strip().lower()
 
 
 def _validate_email(email: str) -> str:
-    email = normalise_email(email)
+    email = normalise_email(_clean(email, "email"))
     if not _EMAIL.match(email):
         raise OperatorError("Alamat email tidak valid.", "email")
     return email
@@ -378,7 +387,7 @@ def create_token(session: Session, email: str, name: str, *, actor: Actor | None
     operator = find_operator(session, email)
     if operator is None or not operator.active:
         raise OperatorError("Operator tidak ditemukan atau nonaktif.", "email")
-    name = name.strip()
+    name = _clean(name, "name").strip()
     if not name or len(name) > 100:
         raise OperatorError("Nama token wajib diisi (maksimal 100 karakter).", "name")
     secret = new_secret(API_TOKEN_PREFIX)
@@ -441,7 +450,7 @@ def save_template(session: Session, *, name: str, status: str, impact: str, body
     from statuspage.status import COMPONENT_STATUSES, IMPACTS
     from statuspage.store.incidents import INCIDENT_UPDATE_STATUSES, MAX_BODY, MAX_NAME
 
-    name, body = name.strip(), body.strip()
+    name, body = _clean(name, "name").strip(), _clean(body, "body").strip()
     if not name or len(name) > MAX_NAME:
         raise OperatorError(f"Judul templat wajib diisi (maksimal {MAX_NAME} karakter).", "name")
     if len(body) > MAX_BODY:

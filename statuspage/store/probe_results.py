@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from statuspage import histogram
 from statuspage.config import RetentionConfig
 from statuspage.db import bump_changes
+from statuspage.inputs import strip_text
 from statuspage.models import ProbeMark, ProbeResultRow, ProbeRollup, utcnow
 
 __all__ = [
@@ -146,11 +147,13 @@ def record_results(session: Session, results: Iterable[ResultLike],
     for result in results:
         component = component_of[result.probe]
         started = result.started_at
+        # error texts quote whatever a failing service said: kept, minus control characters
         rows.append({
             "probe": result.probe, "kind": result.kind, "component_id": component,
             "location": result.location, "started_at": started, "outcome": result.outcome,
-            "error_class": result.error_class, "message": result.message,
-            "total_ms": float(result.total_ms), "phases": dict(result.phases),
+            "error_class": _quoted(result.error_class), "message": _quoted(result.message),
+            "total_ms": float(result.total_ms),
+            "phases": {strip_text(k): float(v) for k, v in result.phases.items()},
         })
         for period in ("minute", "hour", "day"):
             key = (result.probe, result.location, period, bucket_start(started, period))
@@ -166,6 +169,10 @@ def record_results(session: Session, results: Iterable[ResultLike],
     session.execute(sa.insert(ProbeResultRow), rows)
     _upsert_rollups(session, aggregates)
     return len(rows)
+
+
+def _quoted(text: str | None) -> str | None:
+    return None if text is None else strip_text(text)
 
 
 def _upsert_rollups(session: Session,

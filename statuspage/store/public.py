@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from statuspage.config import StatusConfig
+from statuspage.inputs import finite
 from statuspage.models import (
     ChangeCounter,
     Component,
@@ -137,17 +138,26 @@ def _latency_hours(session: Session, now: datetime) -> dict[str, dict[datetime, 
     """Average latency per component and hour over the last 24 hours."""
     current = now.replace(minute=0, second=0, microsecond=0)
     since = current - timedelta(hours=HOURS - 1)
+    # summed here, not with SQL SUM: on PostgreSQL a sum past the float range is an error,
+    # and one poisoned row (stored before input was bounded) would stop every page
     rows = session.execute(
         sa.select(ProbeRollup.component_id, ProbeRollup.bucket_start,
-                  sa.func.sum(ProbeRollup.latency_sum_ms), sa.func.sum(ProbeRollup.count))
+                  ProbeRollup.latency_sum_ms, ProbeRollup.count)
         .where(ProbeRollup.period == "hour", ProbeRollup.bucket_start >= since,
                ProbeRollup.bucket_start <= now)
-        .group_by(ProbeRollup.component_id, ProbeRollup.bucket_start)
     )
-    result: dict[str, dict[datetime, float]] = defaultdict(dict)
+    sums: dict[tuple[str, datetime], float] = defaultdict(float)
+    counts: dict[tuple[str, datetime], int] = defaultdict(int)
     for cid, start, total, count in rows:
-        if count:
-            result[cid][start.replace(minute=0, second=0, microsecond=0)] = float(total) / count
+        part = finite(total)
+        if part is None or not count:
+            continue  # an unreadable hour is a gap in the line, not an error
+        key = (cid, start.replace(minute=0, second=0, microsecond=0))
+        sums[key] += part
+        counts[key] += int(count)
+    result: dict[str, dict[datetime, float]] = defaultdict(dict)
+    for (cid, hour), total_ms in sums.items():
+        result[cid][hour] = total_ms / counts[(cid, hour)]
     return result
 
 

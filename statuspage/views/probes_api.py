@@ -36,6 +36,7 @@ from statuspage import histogram, probing
 from statuspage.cache import CachedView, Rendered, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.db import Database
+from statuspage.inputs import InputError, decode_json
 from statuspage.models import Component, ProbeRollup, utcnow
 from statuspage.services import Services
 from statuspage.status import COMPONENT_STATUSES
@@ -101,9 +102,11 @@ async def push_results(request: Request) -> Response:
         if len(body) > MAX_BODY_BYTES:
             return _problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _problem(400, "body is not JSON")
+        # text is not checked here: error messages quote failing services and are stripped
+        # of control characters when stored, not refused
+        payload = decode_json(body, check_text=False)
+    except InputError as exc:
+        return _problem(exc.status, str(exc))
     items = payload.get("results") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         return _problem(422, 'expected {"results": [...]}')

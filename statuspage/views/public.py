@@ -18,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from probes import MAX_MILLIS
 from statuspage.cache import STALE_MARKER, CachedView, Rendered, RenderRequest
+from statuspage.inputs import finite
 from statuspage.models import utcnow
 from statuspage.store.public import (
     DayUptime,
@@ -92,7 +94,12 @@ class Sparkline:
 
 def sparkline(values: Sequence[float | None], width: int = 240, height: int = 32
               ) -> Sparkline | None:
-    """Points for an inline SVG line of hourly averages; None when there is no data at all."""
+    """Points for an inline SVG line of hourly averages; None when there is no data at all.
+
+    A value that is not a finite, plausible latency (stored before input was bounded) is drawn
+    as a gap, so one poisoned hour cannot stop the page from rendering.
+    """
+    values = [finite(v, MAX_MILLIS) for v in values]
     known = [v for v in values if v is not None]
     if not known:
         return None

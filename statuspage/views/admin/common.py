@@ -32,6 +32,8 @@ from statuspage.auth import (
     origin_allowed,
     password_hasher,
 )
+from statuspage.guards import SECURITY_HEADERS
+from statuspage.inputs import check_form
 from statuspage.models.operators import Operator
 from statuspage.services import Services
 from statuspage.store.audit import Actor
@@ -72,15 +74,8 @@ COMPONENT_LABELS: dict[str, str] = {
 }
 IMPACT_LABELS: dict[str, str] = {"none": "Tidak ada", "minor": "Kecil", "major": "Besar",
                                  "critical": "Kritis"}
-#: Security headers of every console response: no caching, no framing, no scripts at all.
-HEADERS: dict[str, str] = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+#: Headers of every console response: no caching, and the security headers every response has.
+HEADERS: dict[str, str] = {"Cache-Control": "no-store", **SECURITY_HEADERS}
 
 
 @dataclass(frozen=True)
@@ -158,8 +153,14 @@ def _load_viewer(svc: Services, secret: str | None) -> Viewer | None:
 
 
 async def parse_form(request: Request) -> FormData:
-    """The posted form, with limits (no files; console forms are small)."""
-    return await request.form(max_files=0, max_fields=300, max_part_size=256 * 1024)
+    """The posted form, with limits (no files; console forms are small).
+
+    Every field follows the text rule of ``statuspage.inputs``; a refusal raises
+    ``InputError``, which the app answers with 422.
+    """
+    form = await request.form(max_files=0, max_fields=300, max_part_size=256 * 1024)
+    check_form(form)
+    return form
 
 
 async def in_session(request: Request, work: Callable[[Session], T],

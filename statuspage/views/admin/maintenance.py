@@ -6,7 +6,7 @@ and stored in UTC. Updates to a maintenance go through the incident page.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from statuspage.inputs import InputError, parse_time
 from statuspage.markdown import render_markdown
 from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
@@ -40,7 +41,10 @@ def parse_local_time(value: str, zone: ZoneInfo) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parse_time(parsed.isoformat(), "time")  # the one rule for times (year bounds)
+    except InputError:
+        return None
 
 
 def _context(session: Session, values: dict[str, Any], errors: dict[str, str],
