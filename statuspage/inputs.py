@@ -66,8 +66,8 @@ def clean_text(value: str, field: str = "_") -> str:
     found = _FORBIDDEN.search(text)
     if found is not None:
         code = ord(found.group())
-        raise InputError(f"{field}: contains a control character (U+{code:04X}) at position "
-                         f"{found.start()}; only newline and tab are allowed", field)
+        raise InputError(f"{field}: contains control characters (U+{code:04X} at position "
+                         f"{found.start()}); only newline and tab are allowed", field)
     return text
 
 

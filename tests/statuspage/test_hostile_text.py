@@ -125,7 +125,7 @@ def test_console_form_refuses_control_characters(admin: TestClient, db: Database
         "action": "create"}
     form[field] = "teks\x0bdengan\x00kontrol"
     response = form_post(admin, "/admin/incidents/new", "/admin/incidents/new", form)
-    assert response.status_code == 422 and "control character" in response.text
+    assert response.status_code == 422 and "control characters" in response.text
     assert _count(db) == 0
 
 

@@ -26,7 +26,7 @@ from statuspage.store.audit import Actor, record_audit
 from statuspage.store.operators import token_operator
 from statuspage.views.admin.common import client_address, services
 
-__all__ = ["incident_json", "routes"]
+__all__ = ["incident_json", "routes", "token_known"]
 
 DEFAULT_RESOLVE_BODY = "Gangguan telah teratasi. Layanan kembali normal."
 
@@ -88,6 +88,19 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+async def token_known(request: Request, secret: str) -> bool:
+    """Whether ``secret`` is a live API token. Every API handler asks this before it reads the
+    body, so an anonymous caller cannot make the process buffer anything (the route's body
+    cap bounds the rest); the handler's own transaction resolves the token again."""
+    svc = services(request)
+
+    def known() -> bool:
+        with svc.db.session() as session:
+            return token_operator(session, secret) is not None
+
+    return await run_in_threadpool(known)
+
+
 def _payload(raw: bytes) -> dict[str, Any]:
     try:
         data = decode_json(raw or b"{}")
@@ -147,16 +160,7 @@ async def _run(request: Request, work: Work, *, read_body: bool = True) -> Respo
     unauthorized = json_response(
         {"error": "unauthorized", "message": "Missing or invalid API token."}, 401,
         {"WWW-Authenticate": 'Bearer realm="statuspage"'})
-    if secret is None:
-        return unauthorized
-
-    def known() -> bool:
-        with svc.db.session() as session:
-            return token_operator(session, secret) is not None
-
-    # the token is checked before the body is read: an anonymous caller cannot make this
-    # process buffer anything (the body cap of the route bounds the rest)
-    if not await run_in_threadpool(known):
+    if secret is None or not await token_known(request, secret):
         return unauthorized
     raw = await request.body() if read_body else b""
     address = client_address(request)

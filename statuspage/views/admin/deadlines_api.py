@@ -24,7 +24,13 @@ from statuspage.store.deadline_records import DeadlineError, create_deadline, ed
 from statuspage.store.deadline_records import record_decision as store_decision
 from statuspage.store.notices import publish_notice
 from statuspage.store.operators import token_operator
-from statuspage.views.admin.api import ApiError, _bearer, _payload, json_response
+from statuspage.views.admin.api import (
+    ApiError,
+    _bearer,
+    _payload,
+    json_response,
+    token_known,
+)
 from statuspage.views.admin.common import client_address, services
 
 __all__ = ["deadline_json", "routes"]
@@ -53,7 +59,7 @@ async def _run(request: Request, work: Work) -> Response:
     unauthorized = json_response(
         {"error": "unauthorized", "message": "Missing or invalid API token."}, 401,
         {"WWW-Authenticate": 'Bearer realm="statuspage"'})
-    if secret is None:
+    if secret is None or not await token_known(request, secret):
         return unauthorized
     raw = await request.body()
     address = client_address(request)
