@@ -42,6 +42,7 @@ __all__ = [
     "claim_due",
     "delivery_log",
     "fan_out",
+    "prune",
     "queue_metrics",
     "record_results",
     "release_leases",
@@ -326,3 +327,22 @@ def queue_metrics(session: Session, now: datetime | None = None) -> dict[str, An
     age = (now - min(starts)).total_seconds() if starts else 0.0
     return {"outcomes": {str(k): int(v) for k, v in outcomes.items()}, "depth": int(depth),
             "oldest_age_s": max(age, 0.0)}
+
+
+def prune(session: Session, now: datetime | None = None, keep_days: int = 30) -> dict[str, int]:
+    """Forget finished deliveries, their attempts and fanned-out events after ``keep_days``."""
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    deleted: dict[str, int] = {}
+    statements: dict[str, Any] = {
+        "attempts": sa.delete(WebhookAttempt).where(WebhookAttempt.at < cutoff),
+        "deliveries": sa.delete(WebhookDelivery).where(
+            WebhookDelivery.created_at < cutoff, WebhookDelivery.state.not_in(_UNFINISHED)),
+        "events": sa.delete(WebhookEvent).where(
+            WebhookEvent.fanned_out_at < cutoff,
+            ~sa.select(WebhookDelivery.id).where(
+                WebhookDelivery.event_id == WebhookEvent.id).exists()),
+    }
+    for name, statement in statements.items():
+        result: Any = session.execute(statement)
+        deleted[name] = int(result.rowcount or 0)
+    return deleted

@@ -41,7 +41,9 @@ __all__ = [
     "ROTATION_OVERLAP",
     "SubscriptionError",
     "SubscriptionRequest",
+    "acknowledge",
     "activate",
+    "disabled_alerts",
     "confirm_by_token",
     "due_verifications",
     "expire_pending",
@@ -306,3 +308,19 @@ def expire_pending(session: Session, now: datetime) -> int:
         WebhookSubscription.created_at <= now - PENDING_TTL).values(
         state="expired", next_verify_at=None, disabled_at=now))
     return int(result.rowcount or 0)
+
+
+def disabled_alerts(session: Session, limit: int = 20) -> Sequence[WebhookSubscription]:
+    """Disabled subscriptions no operator has acknowledged yet (the console banner)."""
+    return session.scalars(
+        sa.select(WebhookSubscription).where(WebhookSubscription.state == "disabled",
+                                             WebhookSubscription.acknowledged_at.is_(None))
+        .order_by(WebhookSubscription.disabled_at.desc()).limit(limit)).all()
+
+
+def acknowledge(session: Session, sub: WebhookSubscription, *, actor: Actor,
+                now: datetime | None = None) -> None:
+    """An operator has seen that a subscription was disabled (its banner goes away)."""
+    now = now or utcnow()
+    sub.acknowledged_at = now
+    record_audit(session, actor, "webhook.acknowledge", target=sub.id, at=now)

@@ -41,6 +41,7 @@ from statuspage.models import Component, ProbeRollup, utcnow
 from statuspage.services import Services
 from statuspage.status import COMPONENT_STATUSES
 from statuspage.store.probe_results import bucket_start
+from statuspage.webhooks.metrics import WebhookMetricsCollector
 
 __all__ = ["MAX_BODY_BYTES", "MAX_RESULTS", "ProbeMetricsCollector", "render_probes", "routes"]
 
@@ -229,6 +230,7 @@ def _registry(services: Services) -> CollectorRegistry:
         # one registry per app, never the global default: several apps may share a process
         registry = CollectorRegistry(auto_describe=False)
         registry.register(ProbeMetricsCollector(services.db, services.settings.config))
+        registry.register(WebhookMetricsCollector(services.db))
         services.state["probe_metrics_registry"] = registry
     assert isinstance(registry, CollectorRegistry)
     return registry

@@ -32,7 +32,7 @@ from statuspage.db import Database
 from statuspage.i18n import Catalog, load_catalogs
 from statuspage.models import utcnow
 from statuspage.store import deliveries as store
-from statuspage.store import subscriptions
+from statuspage.store import ratelimits, subscriptions
 from statuspage.store.public import page_data
 from statuspage.store.public_views import page_id
 from statuspage.webhooks.formats import OutgoingEvent, Recipient, render_body, slack_confirmation
@@ -216,10 +216,13 @@ class DeliveryLoop:
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False,
                                      limits=limits) as client:
             recorder = asyncio.create_task(self._recorder(stop))
-            last_verify = 0.0
+            last_verify = last_prune = 0.0
             try:
                 while not stop.is_set():
                     worked = await self._step(client)
+                    if time.monotonic() - last_prune > 3600.0:
+                        last_prune = time.monotonic()
+                        await self._guard(asyncio.to_thread(self._prune))
                     if time.monotonic() - last_verify > 1.0:
                         last_verify = time.monotonic()
                         worked += await self._guard(self.verify_due(client))
@@ -236,6 +239,14 @@ class DeliveryLoop:
                     await asyncio.wait(self._tasks, timeout=self.options.timeout_s + 1)
                 stop.set()
                 await recorder
+
+    def _prune(self) -> int:
+        with self.db.session() as session:
+            deleted = store.prune(session)
+            deleted["rate_counters"] = ratelimits.prune_counters(session)
+        if any(deleted.values()):
+            log.info("pruned webhook history: %s", deleted)
+        return 0
 
     def _release(self) -> int:
         with self.db.session() as session:

@@ -18,6 +18,7 @@ from statuspage.views.admin import (
     maintenance,
     session,
     templates,
+    webhooks,
 )
 
 __all__ = ["routes"]
@@ -33,5 +34,6 @@ def routes() -> list[BaseRoute]:
         *accounts.routes(),
         *api.routes(),
         *deadlines_api.routes(),
+        *webhooks.routes(),
         *deadlines.routes(),
     ]

@@ -24,6 +24,7 @@ from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
 from statuspage.store.operators import OperatorError, list_templates, save_template
+from statuspage.store.subscriptions import disabled_alerts
 from statuspage.views.admin.common import (
     actor,
     console,
@@ -70,7 +71,8 @@ async def dashboard(request: Request) -> Response:
                 "open": [i for i in incidents if i.resolved_at is None],
                 "closed": [i for i in incidents if i.resolved_at is not None][:10],
                 "maintenances": [m for m in store.list_maintenances(session, limit=10)
-                                 if m.resolved_at is None]}
+                                 if m.resolved_at is None],
+                "webhook_alerts": disabled_alerts(session)}
 
     return render(request, "admin/dashboard.html", await in_session(request, load))
 
