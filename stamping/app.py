@@ -17,7 +17,7 @@ from stamping.headers import SecurityHeadersMiddleware
 from stamping.metrics import MetricsMiddleware
 from stamping.otp import OtpSender
 from stamping.service import Service
-from stamping.settings import Settings
+from stamping.settings import Settings, SettingsError
 from stamping.views import api, pages, stamps
 
 __all__ = ["app_from_env", "create_app", "routes"]
@@ -68,6 +68,10 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
     ``otp_sender`` delivers one-time codes (default: the service log; every code is also in
     the ``otp_outbox`` table).
     """
+    if not settings.public_url:
+        # The QR of every stamp links here: a guessed default pointed elsewhere (issue 15).
+        raise SettingsError("STAMPING_PUBLIC_URL is not set: set it, or start the service with "
+                            "`stamping serve`, which derives it from --host and --port")
     service = Service(settings, otp_sender)
 
     @asynccontextmanager

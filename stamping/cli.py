@@ -36,15 +36,16 @@ def _serve(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.workers:
         extra["sign_workers"] = args.workers
-    settings = _settings(args, **extra)
+    settings = _settings(args, **extra).served_at(args.host, args.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_pki(settings.data_dir)
     settings.payment_key()
     db = Database(settings.effective_database_url)
     db.migrate()  # before any web process starts, so they never race on the schema
     db.dispose()
-    logger.info("stamping service on http://%s:%d (data in %s, %d signing workers)",
-                args.host, args.port, settings.data_dir, settings.workers)
+    logger.info("stamping service on http://%s:%d, public URL %s (data in %s, %d signing "
+                "workers)", args.host, args.port, settings.public_url, settings.data_dir,
+                settings.workers)
     if args.web_workers <= 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port,
                     log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5)
@@ -52,6 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Several web processes: each builds its settings from the environment, and the
     # signing workers are shared out so the machine is not oversubscribed.
     os.environ["STAMPING_DATA_DIR"] = str(settings.data_dir)
+    os.environ["STAMPING_PUBLIC_URL"] = settings.public_url
     os.environ["STAMPING_SIGN_WORKERS"] = str(max(1, settings.workers // args.web_workers))
     uvicorn.run("stamping.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.web_workers, log_level=args.log_level, access_log=False)

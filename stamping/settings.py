@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["Settings", "SettingsError", "derive_public_url"]
+
+logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 
@@ -30,8 +34,10 @@ class Settings:
     database_url: str = ""
     #: Bearer token of the fault-injection admin API; empty disables that API.
     admin_token: str = ""
-    #: Base URL printed in the QR code: ``{public_url}/verify/{serial}``.
-    public_url: str = "http://127.0.0.1:8001"
+    #: Base URL printed in the QR code: ``{public_url}/verify/{serial}``.  Empty means
+    #: derived from the address ``stamping serve`` actually listens on (``--host``/``--port``);
+    #: set it when the service is reached through a proxy or another name.
+    public_url: str = ""
     #: Largest accepted upload; bigger bodies are refused while streaming (413).
     max_upload_bytes: int = 10 * MiB
     #: Stamp duty per stamp (UU 10/2020) and the channel's service fee, in rupiah.
@@ -120,9 +126,36 @@ class Settings:
                      "sign_cpu_seconds", "sign_wall_seconds"]:
             if getattr(self, name) < 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must not be negative")
-        if not self.public_url.startswith(("http://", "https://")):
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("STAMPING_PUBLIC_URL must be an http(s) URL")
         return replace(self, public_url=self.public_url.rstrip("/"))
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings with ``public_url`` derived from the served address when unset.
+
+        A QR code that points anywhere but the running service cannot be scanned, so the
+        default follows ``--host`` and ``--port``; a wildcard address (0.0.0.0, ::) is
+        replaced by the machine's name, which is only a guess: configure the URL then.
+        """
+        if self.public_url:
+            return self
+        return replace(self, public_url=derive_public_url(host, port))
+
+
+def derive_public_url(host: str, port: int) -> str:
+    """``http://host:port`` for the address a server listens on (IPv6 in brackets)."""
+    if not 0 < port < 65536:
+        raise SettingsError(f"cannot derive STAMPING_PUBLIC_URL from port {port}: "
+                            "give a fixed port or set STAMPING_PUBLIC_URL")
+    name = host.strip() or "0.0.0.0"  # noqa: S104 - a wildcard is what an empty host means
+    if name in {"0.0.0.0", "::", "[::]"}:  # noqa: S104
+        name = socket.getfqdn() or socket.gethostname()
+        logger.warning("listening on all interfaces: the stamp QR links to http://%s:%d; set "
+                       "STAMPING_PUBLIC_URL if that name is not how users reach the service",
+                       name, port)
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
 
     @property
     def effective_database_url(self) -> str:

@@ -34,13 +34,14 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.stamp import QRStampStyle
+from pyhanko.stamp import BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from stamping import lifeline, pdfwalk
 from stamping.appearance import add_link, meterai_style
 from stamping.document_error import DocumentError
+from stamping.placement import PlacementError, plan_stamp
 
 __all__ = [
     "DocumentError",
@@ -69,8 +70,6 @@ DECODE_LIMITS = DecodeLimits(
 #: CMS blob with the two-certificate chain and PAdES attributes is about 1.3 KB.
 BYTES_RESERVED = 6144
 FIELD_PREFIX = "Meterai_"
-DEFAULT_BOX_SIZE = 100.0
-_MARGIN = 36.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class StampJob:
     serial: str
     verify_url: str
     page: int | None  # 1-based; None means the last page
-    box: tuple[float, float, float, float] | None  # None means bottom right, 100 x 100 pt
+    box: tuple[float, float, float, float] | None  # None: the service finds blank space
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,8 @@ class StampOutput:
     pdf: bytes
     sha256_before: str
     sha256_after: str
+    #: where the stamp went and what it covers (:meth:`placement.Placement.as_dict`)
+    placement: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class _PreloadedSigner(signers.SimpleSigner):
 class _WorkerState:
     signer: _PreloadedSigner
     ca: asn1_x509.Certificate
-    style: QRStampStyle
+    style: BaseStampStyle
     loop: asyncio.AbstractEventLoop
     cpu_deadline: float
 
@@ -345,17 +346,13 @@ def _stamp(job: StampJob) -> StampOutput:
     pdfwalk.check_structure(writer.prev)
     _check_streams(writer.prev)
     index, mb = _page_geometry(writer, job.page)
-    if job.box is None:
-        urx, lly = mb[2] - _MARGIN, mb[1] + _MARGIN
-        box = (urx - DEFAULT_BOX_SIZE, lly, urx, lly + DEFAULT_BOX_SIZE)
-        if box[0] < mb[0] or box[3] > mb[3]:
-            raise DocumentError("bad_box", "the page is too small for the default stamp box")
-    else:
-        box = job.box
-        if box[0] < mb[0] or box[1] < mb[1] or box[2] > mb[2] or box[3] > mb[3]:
-            raise DocumentError(
-                "bad_box", f"box {list(box)} is outside page {index + 1} ({mb})"
-            )
+    try:
+        placed, appearance = plan_stamp(writer.find_page_for_modification(index)[0].get_object(),
+                                        (mb[0], mb[1], mb[2], mb[3]), job.box, job.verify_url,
+                                        job.serial)
+    except PlacementError as exc:
+        raise DocumentError("bad_box", str(exc)) from None
+    box = placed.box
     add_link(writer, index, box, job.verify_url)
     field_name = FIELD_PREFIX + job.serial
     meta = signers.PdfSignatureMetadata(
@@ -382,13 +379,14 @@ def _stamp(job: StampJob) -> StampOutput:
                 writer,
                 output=out,
                 bytes_reserved=BYTES_RESERVED,
-                appearance_text_params={"url": job.verify_url, "serial": job.serial},
+                appearance_text_params={"content": appearance},
             )
         )
     except PdfError as exc:
         raise DocumentError("corrupt_pdf", f"the PDF cannot be stamped: {exc}") from None
     signed = out.getvalue()
-    return StampOutput(pdf=signed, sha256_before=_sha256(job.pdf), sha256_after=_sha256(signed))
+    return StampOutput(pdf=signed, sha256_before=_sha256(job.pdf), sha256_after=_sha256(signed),
+                       placement=placed.as_dict())
 
 
 async def _validate(pdf: bytes, state: _WorkerState) -> VerifyOutput:
