@@ -9,6 +9,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -45,6 +46,9 @@ class Stamped:
     serial: str
     pdf: bytes
     replayed: bool = False
+    #: where the stamp went and what it covers ({box, auto, overlaps}); None for stamps
+    #: made before placement was recorded
+    placement: dict[str, Any] | None = None
 
 
 def password_or_error(raw: object) -> str:
@@ -237,7 +241,9 @@ async def _replay(svc: Service, account: store.AccountView, key: str,
         raise ApiError(410, "document_expired",
                        f"stamp {serial} was made with this key, but its document is no longer "
                        "kept; use a new key for a new stamp")
-    return Stamped(serial, pdf, replayed=True)
+    record = await svc.db.read(store.stamp_record, serial)
+    return Stamped(serial, pdf, replayed=True,
+                   placement=record.placement if record is not None else None)
 
 
 async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: str,
@@ -274,13 +280,13 @@ async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: 
                 verify_url=f"{svc.settings.public_url}/verify/{serial}"))
             svc.metrics.signing.observe(time.perf_counter() - started)
         await svc.db.write(store.complete_stamp, serial, result.sha256_before,
-                           result.sha256_after, now(), result.pdf)
+                           result.sha256_after, now(), result.pdf, result.placement)
     except BaseException:
         # Shielded so that a cancelled request still gives its unit back.
         await asyncio.shield(_release(svc, serial))
         raise
     svc.metrics.quota_spent.labels("probe" if account.is_probe else "real").inc()
-    return Stamped(serial, result.pdf)
+    return Stamped(serial, result.pdf, placement=result.placement)
 
 
 async def verify(svc: Service, pdf: bytes) -> dict[str, object]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import qrcode
 import qrcode.constants
@@ -29,12 +30,14 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
-__all__ = ["AMOUNT", "AMOUNT_WORDS", "DEFAULT_SIZE", "MIN_MODULE", "PREFERRED_MODULE",
-           "SIMULATION_MARK", "MeteraiStampStyle", "StampLayout", "StampTooSmall", "add_link",
-           "meterai_style", "render_stamp", "stamp_layout"]
+__all__ = ["AMOUNT", "AMOUNT_WORDS", "DEFAULT_SIZE", "FONT_NAME", "MIN_MODULE",
+           "PREFERRED_MODULE", "SIMULATION_MARK", "MeteraiStampStyle", "StampLayout",
+           "StampTooSmall", "add_link", "font_resource", "meterai_style", "render_stamp",
+           "stamp_layout"]
 
 #: The single rate of stamp duty (UU 10/2020), as the real stamp prints it.
 AMOUNT = "10000"
@@ -53,7 +56,7 @@ LIGHT_PINK = (0.99, 0.89, 0.94)
 WAVE_PINK = (0.96, 0.72, 0.84)
 _BORDER = 1.4
 _INSET = 3.0  # outer edge to the content area: double border plus a gap
-_FONT = "/MtrF"
+FONT_NAME = "/MtrF"
 #: Helvetica-Bold advance widths (AFM, 1/1000 em) of the characters the stamp prints;
 #: anything else counts as the widest capital, so text never overflows its box.
 _WIDTHS = {" ": 278, "-": 333, ".": 278, ":": 333, "/": 278, "p": 611, **dict.fromkeys(
@@ -122,11 +125,13 @@ def stamp_layout(width: float, height: float, url: str) -> StampLayout:
             best = plan
     assert best is not None
     if best.module < MIN_MODULE:
-        need = MIN_MODULE * (len(best.matrix) + 2 * QUIET_ZONE) + 2 * _INSET
+        side = MIN_MODULE * (len(best.matrix) + 2 * QUIET_ZONE)
+        wide_h = side + 2 * _INSET
+        square = max(side + 2 * _INSET + 16.0, (side + 2 * _INSET) / 0.82)  # see _strip
         raise StampTooSmall(
             f"a {width:g} x {height:g} pt box is too small for a QR code readable at 100 dpi; "
-            f"give at least {math.ceil(need * 1.35)} x {math.ceil(need)} pt "
-            f"(or {math.ceil(need + _strip(need, need))} pt square)")
+            f"give at least {math.ceil(wide_h * 1.35)} x {math.ceil(wide_h)} pt "
+            f"(or {math.ceil(square)} pt square)")
     return best
 
 
@@ -174,7 +179,7 @@ class _Canvas:
         else:
             matrix = b"1 0 0 1 %.2f %.2f Tm" % (x + pad_along, y + pad_across)
         self.ops.append(b"BT %s %s %.2f Tf %s (%s) Tj ET" % (
-            _rgb(color, b"rg"), _FONT.encode(), size, matrix, _escape(text)))
+            _rgb(color, b"rg"), FONT_NAME.encode(), size, matrix, _escape(text)))
 
     def waves(self, x: float, y: float, w: float, h: float, count: int) -> None:
         """Light guilloche-like waves (security-print look), clipped to the box."""
@@ -262,7 +267,7 @@ def _design_compact(canvas: _Canvas, plan: StampLayout, serial: str) -> None:
 
 
 def render_stamp(plan: StampLayout, serial: str) -> bytes:
-    """The stamp's content stream (uses the font resource :data:`_FONT`)."""
+    """The stamp's content stream (uses the font resource :data:`FONT_NAME`)."""
     canvas = _Canvas()
     canvas.ops.append(b"q")
     canvas.rect(0, 0, plan.width, plan.height, (1.0, 1.0, 1.0))  # opaque: nothing shows through
@@ -278,7 +283,7 @@ def render_stamp(plan: StampLayout, serial: str) -> bytes:
     return b"\n".join(canvas.ops)
 
 
-def _font() -> generic.DictionaryObject:
+def font_resource() -> generic.DictionaryObject:
     return generic.DictionaryObject({
         pdf_name("/Type"): pdf_name("/Font"), pdf_name("/Subtype"): pdf_name("/Type1"),
         pdf_name("/BaseFont"): pdf_name("/Helvetica-Bold"),
@@ -288,21 +293,23 @@ def _font() -> generic.DictionaryObject:
 class _MeteraiStamp(BaseStamp):
     """A stamp whose content was planned and rendered before signing started."""
 
-    def __init__(self, writer: BasePdfFileWriter, style: MeteraiStampStyle, box: object,
-                 content: bytes) -> None:
-        super().__init__(writer, style, box)  # type: ignore[arg-type]
+    def __init__(self, writer: BasePdfFileWriter, style: MeteraiStampStyle,
+                 box: BoxConstraints | None, content: bytes) -> None:
+        super().__init__(writer, style, box)
         self._content = content
 
     def render(self) -> bytes:
         """The pre-rendered content stream, with its font resource."""
-        self.set_resource(category=ResourceType.FONT, name=pdf_name(_FONT), value=_font())
+        self.set_resource(category=ResourceType.FONT, name=pdf_name(FONT_NAME),
+                          value=font_resource())
         return self._content
 
 
 class MeteraiStampStyle(BaseStampStyle):
     """pyHanko stamp style drawing the content passed as ``text_params["content"]``."""
 
-    def create_stamp(self, writer, box, text_params):  # type: ignore[no-untyped-def]
+    def create_stamp(self, writer: BasePdfFileWriter, box: BoxConstraints,
+                     text_params: dict[str, Any]) -> _MeteraiStamp:
         """Wrap the pre-rendered stamp (see :func:`render_stamp`)."""
         return _MeteraiStamp(writer, self, box, text_params["content"])
 

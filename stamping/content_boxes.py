@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyhanko.pdf_utils import generic
 
@@ -70,7 +72,7 @@ class PageScan:
     complete: bool = True
 
 
-def _get(obj: object, key: str, default: object = None) -> object:
+def _get(obj: object, key: str, default: Any = None) -> Any:
     """``obj[key]`` resolved, or ``default`` when ``obj`` is not a dictionary or lacks it."""
     if isinstance(obj, generic.DictionaryObject) and key in obj:
         try:
@@ -183,7 +185,7 @@ class _Scanner:
 
     # --- text ----------------------------------------------------------------------------
 
-    def show(self, st: _State, tm: list[float], parts: list[bytes | float]) -> None:
+    def show(self, st: _State, tm: list[float], parts: Sequence[bytes | float]) -> None:
         font = st.font or _Font()
         advance = 0.0
         for part in parts:
@@ -446,7 +448,9 @@ def _inherited_resources(page: generic.DictionaryObject) -> generic.DictionaryOb
         seen.add(id(node))
         if "/Resources" in node:
             found = node["/Resources"]
-            return found if isinstance(found, generic.DictionaryObject) else generic.DictionaryObject()
+            if isinstance(found, generic.DictionaryObject):
+                return found
+            break
         node = _get(node, "/Parent")
     return generic.DictionaryObject()
 

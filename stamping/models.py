@@ -108,6 +108,8 @@ class Stamp(Base):
     stamped_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     #: The client's ``Idempotency-Key``: a retried request gets this stamp, not a second one.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    #: JSON: the stamp's box, whether the service chose it, and what it covers.
+    placement: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class StampedDocument(Base):

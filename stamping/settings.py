@@ -141,22 +141,6 @@ class Settings:
             return self
         return replace(self, public_url=derive_public_url(host, port))
 
-
-def derive_public_url(host: str, port: int) -> str:
-    """``http://host:port`` for the address a server listens on (IPv6 in brackets)."""
-    if not 0 < port < 65536:
-        raise SettingsError(f"cannot derive STAMPING_PUBLIC_URL from port {port}: "
-                            "give a fixed port or set STAMPING_PUBLIC_URL")
-    name = host.strip() or "0.0.0.0"  # noqa: S104 - a wildcard is what an empty host means
-    if name in {"0.0.0.0", "::", "[::]"}:  # noqa: S104
-        name = socket.getfqdn() or socket.gethostname()
-        logger.warning("listening on all interfaces: the stamp QR links to http://%s:%d; set "
-                       "STAMPING_PUBLIC_URL if that name is not how users reach the service",
-                       name, port)
-    if ":" in name and not name.startswith("["):
-        name = f"[{name}]"
-    return f"http://{name}:{port}"
-
     @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to SQLite inside the data directory."""
@@ -183,3 +167,19 @@ def derive_public_url(host: str, port: int) -> str:
             else:
                 os.replace(tmp, path)
         return path.read_text().strip().encode()
+
+
+def derive_public_url(host: str, port: int) -> str:
+    """``http://host:port`` for the address a server listens on (IPv6 in brackets)."""
+    if not 0 < port < 65536:
+        raise SettingsError(f"cannot derive STAMPING_PUBLIC_URL from port {port}: "
+                            "give a fixed port or set STAMPING_PUBLIC_URL")
+    name = host.strip() or "0.0.0.0"  # noqa: S104 - a wildcard is what an empty host means
+    if name in {"0.0.0.0", "::", "[::]"}:  # noqa: S104
+        name = socket.getfqdn() or socket.gethostname()
+        logger.warning("listening on all interfaces: the stamp QR links to http://%s:%d; set "
+                       "STAMPING_PUBLIC_URL if that name is not how users reach the service",
+                       name, port)
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    return f"http://{name}:{port}"

@@ -86,6 +86,7 @@ class StampView:
     sha256_before: str | None
     sha256_after: str | None
     account_id: int = 0
+    placement: dict[str, Any] | None = None
 
 
 def _update(model: type[Any]) -> Any:
@@ -337,16 +338,19 @@ def stamp_for_key(session: Session, account_id: int,
 
 
 def complete_stamp(session: Session, serial: str, sha256_before: str, sha256_after: str,
-                   now: dt.datetime, document: bytes | None = None) -> None:
+                   now: dt.datetime, document: bytes | None = None,
+                   placement: dict[str, Any] | None = None) -> None:
     """Turn a reservation into a ledger entry and count the unit as spent.
 
-    ``document`` (the stamped PDF) is kept in the same transaction for later downloads.
+    ``document`` (the stamped PDF) is kept in the same transaction for later downloads;
+    ``placement`` (where the stamp went, what it covers) is kept for the stamp status.
     """
     stamp = session.get(Stamp, serial, with_for_update=True)
     if stamp is None or stamp.status != "reserved":
         raise StoreError("reservation_lost", "the quota reservation is gone", 500)
     stamp.status, stamp.stamped_at = "issued", now
     stamp.sha256_before, stamp.sha256_after = sha256_before, sha256_after
+    stamp.placement = json.dumps(placement) if placement else None
     session.execute(_update(Account).where(Account.id == stamp.account_id)
                     .values(spent=Account.spent + 1))
     if document is not None:
@@ -407,7 +411,8 @@ def stamp_record(session: Session, serial: str) -> StampView | None:
     if stamp is None:
         return None
     return StampView(stamp.serial, stamp.status, utc(stamp.stamped_at), stamp.sha256_before,
-                     stamp.sha256_after, stamp.account_id)
+                     stamp.sha256_after, stamp.account_id,
+                     json.loads(stamp.placement) if stamp.placement else None)
 
 
 def quota_probe(session: Session) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -33,8 +34,23 @@ async def create_stamp(request: Request) -> Response:
         key = request.headers.get("idempotency-key", "").strip() or None
         done = await actions.stamp(svc, account, upload.data, upload.fields.get("page", ""),
                                    upload.fields.get("box", ""), key)
-    return pdf_response(done.pdf, done.serial, status_code=200 if done.replayed else 201,
-                        replayed=done.replayed)
+    response = pdf_response(done.pdf, done.serial, status_code=200 if done.replayed else 201,
+                            replayed=done.replayed)
+    response.headers.update(placement_headers(done.placement))
+    return response
+
+
+def placement_headers(placement: dict[str, Any] | None) -> dict[str, str]:
+    """``X-Stamp-Box`` (llx,lly,urx,ury in points) and ``X-Stamp-Overlap``: what the stamp
+    covers ("text", "image", "graphics", "signature", "annotation", "unknown"), or "none".
+
+    A client whose box covers content learns it here and can choose another box.
+    """
+    if not placement:
+        return {}
+    overlaps = [str(k) for k in placement.get("overlaps", [])]
+    return {"X-Stamp-Box": ",".join(f"{float(v):g}" for v in placement.get("box", [])),
+            "X-Stamp-Overlap": ", ".join(overlaps) or "none"}
 
 
 async def get_stamp(request: Request) -> Response:
@@ -47,7 +63,8 @@ async def get_stamp(request: Request) -> Response:
     return JSONResponse({
         "serial": record.serial, "status": record.status,
         "stamped_at": record.stamped_at.isoformat() if record.stamped_at else None,
-        "sha256_before": record.sha256_before, "document_sha256": record.sha256_after})
+        "sha256_before": record.sha256_before, "document_sha256": record.sha256_after,
+        "placement": record.placement})
 
 
 async def get_stamp_document(request: Request) -> Response:
