@@ -8,11 +8,15 @@ throw-away data directory, creates a probe account, and then:
    measured in the same run: pyHanko's plain ``sign_pdf`` with default settings, one process.
 2. **overload**: offers ``--overload-factor`` (5) times the measured capacity as an open
    loop and prints goodput (successful stamps/s as % of capacity) and the p99 time to a 503.
+3. **appearance**: what the visible stamp costs (issue 15).  In this process, alternating
+   rounds sign the same document the same way with (a) the appearance before issue 15
+   (pyHanko's QR stamp style, fixed box) and (b) the current one (content scan, blank-space
+   placement, the pink design and the 100-dpi QR); prints both rates and new/old.
 
 The load generator is a minimal HTTP/1.1 client over asyncio streams with a pre-encoded
 request, so that on a small machine it takes as little CPU as possible from the service.
 
-    .venv/bin/python benchmarks/stamping_throughput.py [--seconds 15] [--mode both]
+    .venv/bin/python benchmarks/stamping_throughput.py [--seconds 15] [--mode all]
 """
 
 from __future__ import annotations
@@ -73,6 +77,98 @@ def baseline(pdf: bytes, data_dir: Path, seconds: float) -> float:
         signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer)
         count += 1
     return count / (time.perf_counter() - started)
+
+
+def _legacy_style():
+    """The appearance before issue 15: pyHanko's QR stamp, fixed-mask QR, thin black frame."""
+    import qrcode
+    from pyhanko.pdf_utils.qr import PdfStreamQRImage
+    from pyhanko.pdf_utils.writer import init_xobject_dictionary
+    from pyhanko.stamp import QRPosition, QRStampStyle
+    from pyhanko.stamp.qr import QRStamp
+
+    class FixedMaskQRStamp(QRStamp):
+        def _qr_xobject(self):
+            qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M,
+                               mask_pattern=2)
+            qr.add_data(self.url)
+            qr.make()
+            img = qr.make_image(image_factory=PdfStreamQRImage)
+            size = (qr.modules_count + 2 * qr.border) * qr.box_size
+            xobj = init_xobject_dictionary(img.render_command_stream(), size, size)
+            xobj.compress()
+            assert self.writer is not None
+            return self.writer.add_object(xobj), size
+
+    class LegacyStyle(QRStampStyle):
+        def create_stamp(self, writer, box, text_params):
+            url = text_params.pop("url")
+            return FixedMaskQRStamp(writer, style=self, url=url, text_params=text_params,
+                                    box=box)
+
+    return LegacyStyle(stamp_text="METERAI ELEKTRONIK\n10000\n%(serial)s", border_width=1,
+                       qr_position=QRPosition.ABOVE_TEXT, innsep=2)
+
+
+def appearance_cost(pdf: bytes, data_dir: Path, seconds: float) -> tuple[float, float]:
+    """Signatures/s with the old and the new appearance, same signer, alternating rounds."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    from stamping import signer
+    from stamping.appearance import add_link, meterai_style
+    from stamping.pki import PkiPaths
+    from stamping.placement import plan_stamp
+
+    pki = PkiPaths.in_dir(data_dir)
+    key = signer._PreloadedSigner(signer._load_cert(pki.signer_cert), pki.signer_key.read_bytes(),
+                                  SimpleCertificateStore.from_certs(
+                                      [signer._load_cert(pki.ca_cert)]))
+    styles = {"old": _legacy_style(), "new": meterai_style()}
+    serial = "ABCDEFGHJKLMNPQRSTUVWX"
+    url = f"http://127.0.0.1:8001/verify/{serial}"
+
+    def sign_once(variant: str) -> None:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        mb = [float(v) for v in writer.root["/Pages"]["/Kids"][0]["/MediaBox"]]
+        if variant == "new":
+            page = writer.find_page_for_modification(0)[0].get_object()
+            placed, content = plan_stamp(page, (mb[0], mb[1], mb[2], mb[3]), None, url, serial)
+            box = placed.box
+            params: dict[str, object] = {"content": content}
+        else:
+            box = (mb[2] - 136, 36.0, mb[2] - 36, 136.0)
+            params = {"url": url, "serial": serial}
+        add_link(writer, 0, box, url)
+        meta = signers.PdfSignatureMetadata(field_name="Meterai_" + serial,
+                                            subfilter=SigSeedSubFilter.PADES,
+                                            md_algorithm="sha256")
+        spec = fields.SigFieldSpec(sig_field_name="Meterai_" + serial, on_page=0,
+                                   box=tuple(round(v) for v in box))  # type: ignore[arg-type]
+        pdf_signer = signers.PdfSigner(meta, signer=key, stamp_style=styles[variant],
+                                       new_field_spec=spec)
+        loop.run_until_complete(pdf_signer.async_sign_pdf(
+            writer, output=io.BytesIO(), bytes_reserved=signer.BYTES_RESERVED,
+            appearance_text_params=params))
+
+    loop = asyncio.new_event_loop()
+    counts = {"old": 0, "new": 0}
+    spent = {"old": 0.0, "new": 0.0}
+    rounds = 10
+    for variant in ("old", "new"):  # warm-up
+        for _ in range(5):
+            sign_once(variant)
+    for _ in range(rounds):
+        for variant in ("old", "new"):
+            started = time.perf_counter()
+            while time.perf_counter() - started < seconds / rounds / 2:
+                sign_once(variant)
+                counts[variant] += 1
+            spent[variant] += time.perf_counter() - started
+    loop.close()
+    return counts["old"] / spent["old"], counts["new"] / spent["new"]
 
 
 @dataclass
@@ -299,7 +395,9 @@ def main() -> int:
                         help="closed-loop clients (default: 4 per signing worker)")
     parser.add_argument("--workers", type=int, default=0, help="signing workers (default: CPUs)")
     parser.add_argument("--overload-factor", type=float, default=5.0)
-    parser.add_argument("--mode", choices=["throughput", "overload", "both"], default="both")
+    parser.add_argument("--mode", choices=["throughput", "overload", "both", "appearance",
+                                           "all"], default="all",
+                        help="both = throughput + overload; all = both + appearance")
     args = parser.parse_args()
     workers = args.workers or os.cpu_count() or 1
     concurrency = args.concurrency or 4 * workers
@@ -318,10 +416,17 @@ def main() -> int:
         _run(closed_loop(port, raw, concurrency, 2.0))  # warm-up
         results = _run(closed_loop(port, raw, concurrency, args.seconds))
         capacity = report_throughput(results, args.seconds)
+        summary_extra: dict[str, float] = {}
         base = baseline(pdf, data_dir, min(args.seconds, 10))
         print(f"baseline: pyHanko sign_pdf, default settings, one process: {base:.1f} "
               f"signatures/s; service/baseline = {capacity / base:.2f}x")
-        if args.mode in ("overload", "both"):
+        if args.mode in ("appearance", "all"):
+            old, new = appearance_cost(pdf, data_dir, min(args.seconds, 10) * 2)
+            summary_extra["appearance_ratio"] = new / old
+            print(f"appearance: one process, same signer, alternating rounds: before issue 15 "
+                  f"{old:.1f} signatures/s, now {new:.1f} signatures/s; new/old = "
+                  f"{new / old:.3f} (cost {100 * (1 - new / old):.1f}% of throughput)")
+        if args.mode in ("overload", "both", "all"):
             offered = capacity * args.overload_factor
             before = refusal_buckets(port)
             results = _run(open_loop(port, raw, offered, args.seconds))
@@ -345,7 +450,7 @@ def main() -> int:
                 print("server-side time-to-503 (from /metrics): " + ", ".join(
                     f"{share:.1f}% within {le * 1000:g} ms" for le, share in sorted(
                         within.items())))
-        summary = {"capacity": capacity, "baseline": base}
+        summary = {"capacity": capacity, "baseline": base, **summary_extra}
         print(json.dumps({k: round(v, 2) for k, v in summary.items()}))
         return 0
     finally:

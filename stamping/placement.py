@@ -139,13 +139,14 @@ def _free_box(page: Rect, size: tuple[float, float], scan: PageScan) -> Rect | N
     windows = _window_or(grid, hc)
     best: tuple[float, int, int] | None = None
     for tx, ty in _targets(page, size, scan):
-        tc = round((tx - page[0]) / CELL)
+        tc = min(max(round((tx - page[0]) / CELL), 0), cols)
         tr = round((ty - page[1]) / CELL)
-        for r in range(edge, rows - edge - hc + 1):
+        # Rows nearest the target first: stop once no row can beat the best found.
+        for r in sorted(range(edge, rows - edge - hc + 1), key=lambda r: abs(r - tr)):
+            if best is not None and (r - tr) ** 2 >= best[0]:
+                break
             free = starts & ~_blocked_starts(windows[r], wc)
-            if not free:
-                continue
-            c = _nearest_bit(free, min(max(tc, 0), cols))
+            c = _nearest_bit(free, tc) if free else None
             if c is None:
                 continue
             score = (c - tc) ** 2 + (r - tr) ** 2

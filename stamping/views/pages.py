@@ -54,7 +54,8 @@ MESSAGES = {
     "decompression_bomb": "Berkas PDF tidak wajar (isi terkompresi terlalu besar).",
     "too_large": "Berkas terlalu besar.",
     "bad_page": "Nomor halaman di luar dokumen.",
-    "bad_box": "Posisi meterai di luar halaman.",
+    "bad_box": ("Posisi meterai di luar halaman, atau kotak terlalu kecil untuk kode QR yang "
+                "terbaca (minimal 108 x 80 poin)."),
     "order_expired": "Pesanan kedaluwarsa sebelum dibayar.",
     "overloaded": "Layanan sedang penuh. Silakan coba lagi sebentar lagi.",
     "csrf": "Formulir kedaluwarsa. Muat ulang halaman lalu coba lagi.",

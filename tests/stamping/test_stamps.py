@@ -63,7 +63,8 @@ def test_stamp_produces_valid_pades_document(client: TestClient, funded: str,
             if a.get_object().get("/Subtype") == "/Link"]
     assert uris == [f"http://stamping.test/verify/{serial}"]
     appearance = sig.sig_field["/AP"]["/N"].data
-    for words in (b"(METERAI ELEKTRONIK)", b"(10000)", f"({serial})".encode(), b"/QR Do"):
+    for words in (b"(METERAI)", b"(ELEKTRONIK)", b"(10000)", b"(SEPULUH RIBU RUPIAH)",
+                  b"(SIMULASI)", f"({serial[:11]})".encode(), f"({serial[11:]})".encode()):
         assert words in appearance
     # qpdf: structurally sound.
     out = tmp_path / "stamped.pdf"
@@ -135,6 +136,7 @@ BAD_PLACEMENTS = [
     ({"box": "500,700,700,900"}, "bad_box"),
     ({"box": "1,2,3"}, "bad_box"),
     ({"box": "100,100,50,50"}, "bad_box"),
+    ({"box": "100,100,150,150"}, "too small for a QR code readable at 100 dpi"),
 ]
 
 
