@@ -1,6 +1,6 @@
 """Where each stamp was placed and what it covers, for the stamp status answer.
 
-Revision ID: 0004
+Revision ID: 0004_stamp_placement
 Revises: 0003
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
+revision = "0004_stamp_placement"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
