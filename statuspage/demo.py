@@ -225,6 +225,11 @@ def seed_demo(settings: Settings, now: datetime | None = None) -> bool:
             zone = ZoneInfo(settings.config.page.time_zone)
             _incidents(session, now, zone, names, casn, pick["verifikasi"], pick["pembubuhan"])
             session.add(PageMarker(key=SAMPLE_DATA_MARKER, value="statuspage serve --demo"))
+            session.flush()
+            # the September 2024 window of /deadlines/casn-2024, labelled a reconstruction
+            from statuspage.demo_casn import seed_casn_reconstruction
+
+            seed_casn_reconstruction(session, settings.config)
             bump_changes(session)
     finally:
         db.dispose()

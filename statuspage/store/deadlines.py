@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -61,20 +61,31 @@ def read_samples(session: Session, components: Sequence[str], start: datetime, e
     """Raw results of ``components`` in [start, end), all locations, and their import sources."""
     rows = session.execute(
         sa.select(ProbeResultRow.component_id, ProbeResultRow.location,
-                  ProbeResultRow.started_at, ProbeResultRow.outcome, ProbeResultRow.total_ms,
-                  ProbeResultRow.source)
+                  _epoch(session, ProbeResultRow.started_at), ProbeResultRow.outcome,
+                  ProbeResultRow.total_ms, ProbeResultRow.source)
         .where(ProbeResultRow.component_id.in_(list(components)),
                ProbeResultRow.started_at >= start, ProbeResultRow.started_at < end)
         .limit(MAX_SAMPLES + 1))
     samples: list[Sample] = []
     sources: set[str] = set()
-    for cid, location, at, outcome, total_ms, source in rows:
-        samples.append(Sample(cid, location, at, outcome, total_ms))
+    stamp = datetime.fromtimestamp
+    for cid, location, epoch, outcome, total_ms, source in rows:
+        # millisecond precision is plenty for 5-minute intervals, and epoch floats skip the
+        # slow per-row date parsing (a week of results is ~100,000 rows per evaluation)
+        samples.append(Sample(cid, location, stamp(round(float(epoch), 3), UTC), outcome,
+                              total_ms))
         if source:
             sources.add(source)
     if len(samples) > MAX_SAMPLES:
         raise ValueError(f"more than {MAX_SAMPLES} raw results in the window")
     return samples, sorted(sources)
+
+
+def _epoch(session: Session, column: Any) -> Any:
+    """Seconds since 1970 of a naive-UTC timestamp column, computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (sa.func.julianday(column) - 2440587.5) * 86400.0
+    return sa.extract("epoch", column)
 
 
 def raw_rows(session: Session, components: Sequence[str], start: datetime, end: datetime
