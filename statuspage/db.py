@@ -95,13 +95,17 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def migrate(url: str) -> None:
-    """Apply every migration (one line, up to ``head``) to the database at ``url``."""
+def migrate(url: str, time_zone: str = "Asia/Jakarta") -> None:
+    """Apply every migration (one line, up to ``head``) to the database at ``url``.
+
+    ``time_zone`` is the page's: data migrations that depend on it (day rollups) read it.
+    """
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
+            cfg.attributes["time_zone"] = time_zone
             command.upgrade(cfg, "head")
     finally:
         engine.dispose()

@@ -24,6 +24,7 @@ from statuspage.db import Database, bump_changes
 from statuspage.models import (
     LATENCY_BUCKETS_MS,
     Component,
+    ComponentStatusChange,
     Incident,
     IncidentComponent,
     IncidentUpdate,
@@ -94,10 +95,36 @@ def _day_shape(rng: random.Random, offset: int, outage_days: dict[int, float],
     return rng.choice((0.0, 0.0, 0.0, 0.0005, 0.001)), 0.002, rng.uniform(0.9, 1.15)
 
 
+def _local_midnight(now: datetime, zone: ZoneInfo, days_back: int = 0) -> datetime:
+    """The UTC instant of local midnight ``days_back`` days before today (day rollups start
+    at the page's midnight)."""
+    day = now.astimezone(zone).date() - timedelta(days=days_back)
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
+
+
+def _status_changes(outages: dict[str, dict[int, float]], now: datetime,
+                    zone: ZoneInfo) -> list[ComponentStatusChange]:
+    """Measured outage episodes matching the sample failure rates: the uptime bars follow the
+    evaluated status, so the sample history carries it too."""
+    changes = []
+    for cid, days in outages.items():
+        for offset, rate in days.items():
+            begin = _local_midnight(now, zone, offset) + timedelta(hours=9, minutes=12)
+            status = "major_outage" if rate >= 0.25 else "partial_outage"
+            hours = 24 * rate if status == "major_outage" else min(14.0, 24 * rate / 0.3)
+            changes += [
+                ComponentStatusChange(component_id=cid, status=status, source="measured",
+                                      at=begin, detail={"sample": True}),
+                ComponentStatusChange(component_id=cid, status="operational", source="measured",
+                                      at=begin + timedelta(hours=hours), detail={"sample": True}),
+            ]
+    return changes
+
+
 def _rollups(probes: list[_Probe], now: datetime, incident_offsets: dict[str, dict[int, float]],
-             rng: random.Random) -> list[dict[str, Any]]:
+             rng: random.Random, zone: ZoneInfo) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    today = datetime.combine(now.date(), time(0), UTC)
+    today = _local_midnight(now, zone)
     degraded_days = {rng.randrange(5, 85) for _ in range(3)}
     for probe in probes:
         base = _BASE_LATENCY_MS.get(probe.kind, 200.0)
@@ -106,7 +133,7 @@ def _rollups(probes: list[_Probe], now: datetime, incident_offsets: dict[str, di
         for offset in range(89, -1, -1):
             fail, slow, factor = _day_shape(rng, offset, outages, degraded_days)
             start = today - timedelta(days=offset)
-            hours = 24 if offset else max(1, now.hour)
+            hours = 24 if offset else max(1, int((now - today).total_seconds() // 3600))
             rows.append(_rollup(probe, "day", start, per_hour * hours, fail, slow,
                                 base * factor))
         for back in range(7 * 24, -1, -1):
@@ -220,9 +247,10 @@ def seed_demo(settings: Settings, now: datetime | None = None) -> bool:
             outage = {cid: {40: 0.55 if status == "major_outage" else 0.2, 39: 0.12}
                       for cid, status in casn.items()}
             outage.setdefault(pick["verifikasi"], {})[15] = 0.03
-            rows_data = _rollups(_probes(settings, ids), now, outage, rng)
-            session.execute(sa.insert(ProbeRollup), rows_data)
             zone = ZoneInfo(settings.config.page.time_zone)
+            rows_data = _rollups(_probes(settings, ids), now, outage, rng, zone)
+            session.execute(sa.insert(ProbeRollup), rows_data)
+            session.add_all(_status_changes(outage, now, zone))
             _incidents(session, now, zone, names, casn, pick["verifikasi"], pick["pembubuhan"])
             session.add(PageMarker(key=SAMPLE_DATA_MARKER, value="statuspage serve --demo"))
             session.flush()

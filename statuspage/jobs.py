@@ -27,6 +27,7 @@ from statuspage.evaluation import HARD_FAILURES
 from statuspage.models import utcnow
 from statuspage.probing import evaluate_components
 from statuspage.store import probe_results
+from statuspage.store.ratelimits import prune_counters
 
 __all__ = [
     "Confirmation",
@@ -205,6 +206,7 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
         with db.session() as session:
             deleted = probe_results.prune(session, config.retention,
                                           keep=protected_windows(session))
+            deleted["rate_counters"] = prune_counters(session)
         if any(deleted.values()):
             log.info("pruned probe data: %s", deleted)
         return deleted

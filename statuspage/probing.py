@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import re
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ from statuspage.store.components import set_measured_status
 
 __all__ = [
     "DatabaseSink",
+    "agent_results_per_minute",
     "LOCAL",
     "MAX_CLOCK_SKEW",
     "ResultRejected",
@@ -94,6 +97,17 @@ def build_specs(config: StatusConfig, *, bundled_url: str | None = None,
             for p in config.probes]
 
 
+def agent_results_per_minute(config: StatusConfig) -> int:
+    """How many results one agent location may push per minute.
+
+    Ten times what its probes produce (every probe at its interval, each hard failure with
+    its confirmation runs), and at least 120: room for a backlog after the page was down,
+    none for a flood (one token pushed 21,000 results in 1.2 s).
+    """
+    runs = sum(60.0 / p.interval_s for p in config.probes)
+    return max(120, math.ceil(10 * runs * max(1, config.evaluation.fast_failures)))
+
+
 def needs_bundled(config: StatusConfig) -> bool:
     """Whether any probe targets the bundled stamping service."""
     return any(p.target == BUNDLED for p in config.probes)
@@ -137,7 +151,8 @@ def store_results(session: Session, config: StatusConfig,
                   results: Sequence[ProbeResult]) -> int:
     """Validate and record ``results`` (raw rows and rollups) in the caller's transaction."""
     check_results(config, results)
-    return probe_results.record_results(session, results, component_map(config))
+    return probe_results.record_results(session, results, component_map(config),
+                                        ZoneInfo(config.page.time_zone))
 
 
 class DatabaseSink:
@@ -193,7 +208,7 @@ def evaluate_components(session: Session, config: StatusConfig,
         if not evaluation.changed or evaluation.status is None:
             continue
         previous = current[component_id]
-        set_measured_status(session, component_id, evaluation.status, evaluation.detail())
+        set_measured_status(session, component_id, evaluation.status, evaluation.detail(), now)
         log.warning("component %s: %s -> %s (%s)", component_id, previous, evaluation.status,
                     evaluation.detail())
         draft = drafts.note_evaluation(session, evaluation, previous, now,

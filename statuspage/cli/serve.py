@@ -98,12 +98,15 @@ def _demo_operator(settings: Settings) -> None:
 def prepare_database(settings: Settings) -> None:
     """Apply migrations and bring the components table in step with the config."""
     from statuspage.store.components import sync_components
+    from statuspage.store.day_zone import convert_day_rollups
     from statuspage.store.deadline_records import sync_deadlines
 
-    migrate(settings.database_url)
+    migrate(settings.database_url, settings.config.page.time_zone)
     db = Database(settings.database_url)
     try:
         with db.session() as session:
+            # days start at midnight in the page's time zone; a changed zone rebuilds them
+            convert_day_rollups(session.connection(), settings.config.page.time_zone)
             sync_components(session, settings.config)
             session.flush()
             sync_deadlines(session, settings.config)

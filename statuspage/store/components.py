@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,14 +50,16 @@ def list_components(session: Session, *, active_only: bool = True) -> Sequence[C
 
 
 def set_measured_status(session: Session, component_id: str, status: str,
-                        detail: dict[str, object] | None = None) -> bool:
-    """Record a new measured status; returns whether it changed."""
+                        detail: dict[str, object] | None = None,
+                        now: datetime | None = None) -> bool:
+    """Record a new measured status (at ``now``, the evaluation's time); returns whether it
+    changed."""
     if status not in COMPONENT_STATUSES:
         raise ValueError(f"unknown component status {status!r}")
     row = session.get(Component, component_id)
     if row is None or row.measured_status == status:
         return False
-    now = utcnow()
+    now = now or utcnow()
     previous = row.measured_status
     row.measured_status = status
     row.measured_since = now

@@ -5,7 +5,9 @@ process) are written by the same verb, ``record_results``, in the caller's trans
 are upserted in that same transaction, so they never disagree with the raw rows; the upsert is
 "insert if missing, lock the row, add" which is safe with many concurrent writers on PostgreSQL
 (row locks, keys taken in sorted order so two writers cannot deadlock) and on SQLite (one writer
-at a time). Bucket starts are UTC-aligned.
+at a time). Minute and hour buckets are UTC-aligned; day buckets start at midnight in the page's
+time zone (stored as the UTC instant of that midnight), so "2 December" is the applicants' day
+(``store.day_zone`` converts existing day rollups when the zone changes).
 
 Reading verbs touch a bounded number of rows whatever the history length: summaries read
 rollups, and only the evaluation window reads raw results.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
@@ -124,23 +126,29 @@ class _Aggregate:
     histogram: list[int] = field(default_factory=histogram.empty)
 
 
-def bucket_start(at: datetime, period: str) -> datetime:
-    """The UTC start of the ``period`` ("minute", "hour", "day") bucket holding ``at``."""
+def bucket_start(at: datetime, period: str, zone: tzinfo = UTC) -> datetime:
+    """The start (UTC) of the ``period`` ("minute", "hour", "day") bucket holding ``at``.
+
+    A day starts at midnight in ``zone`` (the page's time zone): in Jakarta the bucket of
+    2 December 02.00 WIB starts on 1 December at 17.00 UTC.
+    """
     if period == "minute":
         return at.replace(second=0, microsecond=0)
     if period == "hour":
         return at.replace(minute=0, second=0, microsecond=0)
     if period == "day":
-        return at.replace(hour=0, minute=0, second=0, microsecond=0)
+        local = at.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        return local.astimezone(UTC)
     raise ValueError(f"unknown rollup period {period!r}")
 
 
 def record_results(session: Session, results: Iterable[ResultLike],
-                   component_of: Mapping[str, str]) -> int:
+                   component_of: Mapping[str, str], zone: tzinfo = UTC) -> int:
     """Store raw results and add them to their minute, hour and day rollups.
 
-    ``component_of`` maps probe name to component id; the caller has validated the names. No
-    change-counter bump here: ``flush_rollups`` announces new rollups once per flush.
+    ``component_of`` maps probe name to component id; the caller has validated the names.
+    ``zone`` is the page's time zone, where days begin. No change-counter bump here:
+    ``flush_rollups`` announces new rollups once per flush.
     """
     rows: list[dict[str, Any]] = []
     aggregates: dict[tuple[str, str, str, datetime], _Aggregate] = {}
@@ -156,7 +164,7 @@ def record_results(session: Session, results: Iterable[ResultLike],
             "phases": {strip_text(k): float(v) for k, v in result.phases.items()},
         })
         for period in ("minute", "hour", "day"):
-            key = (result.probe, result.location, period, bucket_start(started, period))
+            key = (result.probe, result.location, period, bucket_start(started, period, zone))
             agg = aggregates.setdefault(key, _Aggregate(component))
             agg.count += 1
             if result.outcome in OUTCOMES:

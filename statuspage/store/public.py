@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from statuspage.config import StatusConfig
+from statuspage.impact import StatusChange, status_timeline
 from statuspage.inputs import finite
 from statuspage.models import (
     ChangeCounter,
     Component,
+    ComponentStatusChange,
     Incident,
     IncidentComponent,
     PageMarker,
@@ -46,6 +48,7 @@ from statuspage.store.public_views import (
     measurement_notes,
     page_id,
 )
+from statuspage.uptime import service_by_day
 
 __all__ = [
     "ACTIVE_MAINTENANCE",
@@ -75,6 +78,8 @@ HOURS = 24
 ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 OPEN_INCIDENT = ("investigating", "identified", "monitoring")
 _INCIDENTS_PER_DAY_LIMIT = 500
+#: Measured status changes read for the 90 days (a flapping component cannot make it unbounded).
+_STATUS_CHANGES_LIMIT = 20_000
 
 
 def _published() -> sa.ColumnElement[bool]:
@@ -107,30 +112,56 @@ def _component_names(session: Session) -> dict[str, str]:
     return dict(session.execute(sa.select(Component.id, Component.name)).all())
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), UTC)
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
 
 
-def _uptime_days(session: Session, today: date, now: datetime
-                 ) -> dict[str, dict[date, tuple[int, int]]]:
-    """(count, good) per component and day; one aggregate row per component and bucket."""
-    first = today - timedelta(days=DAYS - 1)
-    since = _day_start(first)
-    rows = session.execute(
-        sa.select(ProbeRollup.component_id, ProbeRollup.bucket_start,
-                  sa.func.sum(ProbeRollup.count), sa.func.sum(ProbeRollup.ok),
-                  sa.func.sum(ProbeRollup.degraded))
-        .where(ProbeRollup.period == "day", ProbeRollup.bucket_start >= since,
-               ProbeRollup.bucket_start <= now)
-        .group_by(ProbeRollup.component_id, ProbeRollup.bucket_start)
-    )
-    result: dict[str, dict[date, tuple[int, int]]] = defaultdict(dict)
-    for cid, start, count, ok, degraded in rows:
-        day = start.astimezone(UTC).date()
-        if day < first:
-            continue
-        prev = result[cid].get(day, (0, 0))
-        result[cid][day] = (prev[0] + int(count or 0), prev[1] + int(ok or 0) + int(degraded or 0))
+def _service_days(session: Session, first: date, today: date, zone: ZoneInfo, now: datetime
+                  ) -> dict[str, dict[date, tuple[float, float]]]:
+    """(measured s, served s) per component and local day, from the evaluated status.
+
+    Bounded reads: one aggregate row per component and day (which days probes ran), the first
+    hour rollup per component (when measurements began), and the measured status changes of
+    the window plus the last one before it.
+    """
+    since = _day_start(first, zone)
+    measured_days: dict[str, set[date]] = defaultdict(set)
+    for cid, start, count in session.execute(
+            sa.select(ProbeRollup.component_id, ProbeRollup.bucket_start,
+                      sa.func.sum(ProbeRollup.count))
+            .where(ProbeRollup.period == "day", ProbeRollup.bucket_start >= since,
+                   ProbeRollup.bucket_start <= now)
+            .group_by(ProbeRollup.component_id, ProbeRollup.bucket_start)):
+        if count:
+            measured_days[cid].add(start.astimezone(zone).date())
+    if not measured_days:
+        return {}
+    began = dict(session.execute(
+        sa.select(ProbeRollup.component_id, sa.func.min(ProbeRollup.bucket_start))
+        .where(ProbeRollup.period.in_(("hour", "day")))
+        .group_by(ProbeRollup.component_id)).all())
+    measured = ComponentStatusChange.source == "measured"
+    before = (sa.select(ComponentStatusChange.component_id,
+                        sa.func.max(ComponentStatusChange.at).label("at"))
+              .where(measured, ComponentStatusChange.at < since)
+              .group_by(ComponentStatusChange.component_id).subquery())
+    changes = [StatusChange(cid, status, at) for cid, status, at in session.execute(
+        sa.select(ComponentStatusChange.component_id, ComponentStatusChange.status,
+                  ComponentStatusChange.at)
+        .join(before, sa.and_(before.c.component_id == ComponentStatusChange.component_id,
+                              before.c.at == ComponentStatusChange.at))
+        .where(measured))]
+    changes += [StatusChange(cid, status, at) for cid, status, at in session.execute(
+        sa.select(ComponentStatusChange.component_id, ComponentStatusChange.status,
+                  ComponentStatusChange.at)
+        .where(measured, ComponentStatusChange.at >= since, ComponentStatusChange.at <= now)
+        .order_by(ComponentStatusChange.at).limit(_STATUS_CHANGES_LIMIT))]
+    days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
+    result: dict[str, dict[date, tuple[float, float]]] = {}
+    for cid, seen in measured_days.items():
+        steps = status_timeline(changes, cid, since, now)
+        result[cid] = service_by_day(steps, days, zone, measured_days=seen,
+                                     covered_from=began.get(cid), now=now)
     return result
 
 
@@ -161,11 +192,11 @@ def _latency_hours(session: Session, now: datetime) -> dict[str, dict[datetime, 
     return result
 
 
-def _incidents_by_day(session: Session, today: date, now: datetime
+def _incidents_by_day(session: Session, today: date, now: datetime, zone: ZoneInfo
                       ) -> dict[str, dict[date, list[IncidentRef]]]:
-    """Published incidents overlapping each component's days (bounded to a fixed number)."""
+    """Published incidents overlapping each component's local days (bounded in number)."""
     first = today - timedelta(days=DAYS - 1)
-    since = _day_start(first)
+    since = _day_start(first, zone)
     incidents = session.scalars(
         sa.select(Incident).options(selectinload(Incident.components))
         .where(_published(), Incident.kind == "incident", Incident.started_at <= now,
@@ -175,8 +206,8 @@ def _incidents_by_day(session: Session, today: date, now: datetime
     result: dict[str, dict[date, list[IncidentRef]]] = defaultdict(lambda: defaultdict(list))
     for inc in incidents:
         ref = IncidentRef(inc.id, inc.name, inc.impact)
-        start = max(inc.started_at.astimezone(UTC).date(), first)
-        end = min((inc.resolved_at or now).astimezone(UTC).date(), today)
+        start = max(inc.started_at.astimezone(zone).date(), first)
+        end = min((inc.resolved_at or now).astimezone(zone).date(), today)
         for ic in inc.components:
             day = start
             while day <= end:
@@ -206,7 +237,8 @@ def _sections(components: Sequence[ComponentView]) -> tuple[ComponentView | Grou
 def page_data(session: Session, config: StatusConfig, now: datetime, *,
               history: bool = True) -> PageData:
     """What the home page shows now; ``history=False`` skips uptime and latency (API)."""
-    today = now.astimezone(UTC).date()
+    zone = ZoneInfo(config.page.time_zone)
+    today = now.astimezone(zone).date()
     rows = session.scalars(sa.select(Component).where(Component.active.is_(True))
                            .order_by(Component.position, Component.id)).all()
     names = {c.id: c.name for c in rows}
@@ -234,8 +266,9 @@ def page_data(session: Session, config: StatusConfig, now: datetime, *,
                 unconfirmed[cid].append(status)
     maintained = {cid for m in active_mnt for cid, _n, _s in m.components}
 
-    days = _uptime_days(session, today, now) if history else {}
-    by_day = _incidents_by_day(session, today, now) if history else {}
+    first_day = today - timedelta(days=DAYS - 1)
+    days = _service_days(session, first_day, today, zone, now) if history else {}
+    by_day = _incidents_by_day(session, today, now, zone) if history else {}
     latency = _latency_hours(session, now) if history else {}
     attempts = last_attempts(session, [r.id for r in rows], now - timedelta(hours=HOURS)
                              ) if history else {}
@@ -250,7 +283,7 @@ def page_data(session: Session, config: StatusConfig, now: datetime, *,
         if history:
             counts = days.get(row.id, {})
             refs = by_day.get(row.id, {})
-            comp_days = tuple(DayUptime(d, *counts.get(d, (0, 0)), tuple(refs.get(d, ())))
+            comp_days = tuple(DayUptime(d, *counts.get(d, (0.0, 0.0)), tuple(refs.get(d, ())))
                               for d in day_list)
             comp_latency = tuple(latency.get(row.id, {}).get(h) for h in hours)
         status = shown_status(row.measured_status, declared.get(row.id, ()),

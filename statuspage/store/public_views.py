@@ -65,21 +65,21 @@ class IncidentRef:
 
 @dataclass(frozen=True)
 class DayUptime:
-    """One day of a component's uptime bar.
+    """One day of a component's uptime bar (a day in the page's time zone).
 
-    Days are UTC days, like the day rollups they come from (in Jakarta, 07.00 to 07.00 WIB):
-    mapping them to local days would leave "today" empty for the first seven hours.
+    ``measured_s`` is how long the probes covered that day; ``served_s`` that time less the
+    weighted outage time of the evaluated status (see ``statuspage.uptime``).
     """
 
     day: date
-    count: int
-    good: int
+    measured_s: float
+    served_s: float
     incidents: tuple[IncidentRef, ...] = ()
 
     @property
     def uptime(self) -> float | None:
-        """Share of probe runs that succeeded (ok or degraded); None when nothing ran."""
-        return self.good / self.count if self.count else None
+        """Share of the measured time the service was up; None when nothing was measured."""
+        return self.served_s / self.measured_s if self.measured_s else None
 
     @property
     def level(self) -> str:
@@ -143,8 +143,8 @@ class ComponentView:
     @property
     def uptime(self) -> float | None:
         """Uptime over the days with data (None when no day has data)."""
-        count = sum(d.count for d in self.days)
-        return sum(d.good for d in self.days) / count if count else None
+        measured = sum(d.measured_s for d in self.days)
+        return sum(d.served_s for d in self.days) / measured if measured else None
 
 
 def measurement_notes(measured: str, measured_since: datetime, declared: Iterable[str],

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
@@ -41,6 +42,7 @@ from statuspage.models import Component, ProbeRollup, utcnow
 from statuspage.services import Services
 from statuspage.status import COMPONENT_STATUSES
 from statuspage.store.probe_results import bucket_start
+from statuspage.store.ratelimits import Allowance, take
 from statuspage.webhooks.metrics import WebhookMetricsCollector
 
 __all__ = ["MAX_BODY_BYTES", "MAX_RESULTS", "ProbeMetricsCollector", "render_probes", "routes"]
@@ -81,7 +83,8 @@ async def push_results(request: Request) -> Response:
     """``POST /api/v1/probe-results``: ``{"results": [...]}`` from an authenticated agent.
 
     202 with the count stored; 401 for a missing/unknown/revoked token; 422 when any result is
-    invalid, names an unknown probe or another location (the batch is all or nothing).
+    invalid, names an unknown probe or another location (the batch is all or nothing); 429
+    with Retry-After past the location's rate (``probing.agent_results_per_minute``).
     """
     services = _services(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -124,14 +127,24 @@ async def push_results(request: Request) -> Response:
                                  f"{location!r}, not {result.location!r}")
         results.append(result)
 
-    def store() -> int:
+    config = services.settings.config
+
+    def store() -> int | Allowance:
         with services.db.session() as session:
-            return probing.store_results(session, services.settings.config, results)
+            allowance = take(session, "agent", location, len(results),
+                             limit=probing.agent_results_per_minute(config), window_s=60)
+            if not allowance.allowed:
+                return allowance
+            return probing.store_results(session, config, results)
 
     try:
         count = await run_in_threadpool(store)
     except probing.ResultRejected as exc:
         return _problem(422, str(exc))
+    if isinstance(count, Allowance):
+        return _problem(429, f"location {location!r} may push at most "
+                             f"{probing.agent_results_per_minute(config)} results a minute",
+                        **{"Retry-After": str(count.retry_after_s)})
     return JSONResponse({"accepted": count, "location": location}, status_code=202,
                         headers={"Cache-Control": "no-store"})
 
@@ -158,7 +171,8 @@ class ProbeMetricsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Yield latency histograms, outcome counters and component status gauges."""
-        today = bucket_start(utcnow(), "day")
+        # day rollups start at local midnight: split "past" and "today" where they do
+        today = bucket_start(utcnow(), "day", ZoneInfo(self.config.page.time_zone))
         with self.db.session() as session:
             with self._lock:
                 if self._past_day != today:

@@ -50,14 +50,14 @@ class DayRange:
     start: date
     end: date
     level: str
-    count: int
-    good: int
+    measured_s: float
+    served_s: float
     incidents: tuple[IncidentRef, ...]
 
     @property
     def uptime(self) -> float | None:
         """Uptime over the range's days with data."""
-        return self.good / self.count if self.count else None
+        return self.served_s / self.measured_s if self.measured_s else None
 
 
 def day_ranges(days: Sequence[DayUptime]) -> list[DayRange]:
@@ -73,10 +73,10 @@ def day_ranges(days: Sequence[DayUptime]) -> list[DayRange]:
         last = ranges[-1] if ranges else None
         if (last is not None and not day.incidents and not last.incidents
                 and last.level == level):
-            ranges[-1] = DayRange(day.day, last.end, level, last.count + day.count,
-                                  last.good + day.good, ())
+            ranges[-1] = DayRange(day.day, last.end, level, last.measured_s + day.measured_s,
+                                  last.served_s + day.served_s, ())
         else:
-            ranges.append(DayRange(day.day, day.day, level, day.count, day.good,
+            ranges.append(DayRange(day.day, day.day, level, day.measured_s, day.served_s,
                                    day.incidents))
     return ranges
 

@@ -151,8 +151,8 @@ def test_day_ranges_merge_calm_days() -> None:
 
     from statuspage.store.public import DayUptime, IncidentRef
 
-    days = [DayUptime(date(2024, 9, d), 100, 100) for d in range(1, 5)]
-    days[2] = DayUptime(date(2024, 9, 3), 100, 90, (IncidentRef("a", "X", "major"),))
+    days = [DayUptime(date(2024, 9, d), 100.0, 100.0) for d in range(1, 5)]
+    days[2] = DayUptime(date(2024, 9, 3), 100.0, 90.0, (IncidentRef("a", "X", "major"),))
     ranges = day_ranges(days)
     assert [(r.start.day, r.end.day, r.level) for r in ranges] == [
         (4, 4, "operational"), (3, 3, "partial_outage"), (1, 2, "operational")]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from statuspage.db import Database, bump_changes
 from statuspage.models import (
     LATENCY_BUCKETS_MS,
+    ComponentStatusChange,
     Incident,
     IncidentComponent,
     IncidentUpdate,
@@ -32,6 +34,7 @@ from statuspage.store.public import (
 )
 
 NOW = datetime(2024, 9, 6, 12, 30, tzinfo=UTC)
+WIB = ZoneInfo("Asia/Jakarta")
 
 
 def add_incident(db: Database, name: str = "Pembelian gagal", *, kind: str = "incident",
@@ -136,22 +139,38 @@ def check_groups_follow_the_config(db: Database, settings: Settings) -> None:
     assert [getattr(s, "id", None) for s in data.sections][1] == "situs"
 
 
+def add_measured(db: Database, component: str, steps: Sequence[tuple[datetime, str]]) -> None:
+    """Measured status changes, as the evaluation records them."""
+    with db.session() as session:
+        for at, status in steps:
+            session.add(ComponentStatusChange(component_id=component, status=status,
+                                              source="measured", at=at))
+        bump_changes(session)
+
+
 def test_uptime_days_no_data_is_not_100(db: Database, settings: Settings) -> None:
-    today = datetime(2024, 9, 6, tzinfo=UTC)
-    add_rollup(db, "pembelian", "day", today - timedelta(days=1), 100, 90, 5)
-    add_rollup(db, "pembelian", "day", today - timedelta(days=1), 100, 100, probe="p2")
-    add_rollup(db, "pembelian", "day", today - timedelta(days=200), 100, 0)  # out of range
+    """Days in WIB; uptime from the evaluated status (partial outage weighs 0.3)."""
+    local_midnight = datetime(2024, 9, 6, tzinfo=WIB)  # NOW is 19.30 WIB on 6 September
+    yesterday_start = local_midnight - timedelta(days=1)
+    add_rollup(db, "pembelian", "hour", yesterday_start, 100, 90, 5)  # measurements begin
+    add_rollup(db, "pembelian", "day", yesterday_start, 100, 90, 5)
+    add_rollup(db, "pembelian", "day", yesterday_start, 100, 100, probe="p2")
+    add_rollup(db, "pembelian", "day", local_midnight - timedelta(days=200), 100, 0)  # too old
+    # four hours of partial outage on 5 September, 10.00-14.00 WIB: 1.2 h lost of 24
+    add_measured(db, "pembelian", [(yesterday_start + timedelta(hours=10), "partial_outage"),
+                                   (yesterday_start + timedelta(hours=14), "operational")])
     add_incident(db, components={"pembelian": "partial_outage"}, status="resolved",
-                 started_at=today - timedelta(days=3, hours=-1),
-                 resolved_at=today - timedelta(days=2, hours=-2))
+                 started_at=local_midnight - timedelta(days=3, hours=-1),
+                 resolved_at=local_midnight - timedelta(days=2, hours=-2))
     with read(db) as s:
         comp = page_data(s, settings.config, NOW).component("pembelian")
     assert len(comp.days) == DAYS
-    assert comp.days[-1].day == NOW.date() and comp.days[-1].uptime is None
+    assert comp.days[-1].day == date(2024, 9, 6) and comp.days[-1].uptime is None
     yesterday = comp.days[-2]
-    assert yesterday.uptime == pytest.approx(195 / 200) and yesterday.level == \
-        "degraded_performance"
-    assert comp.uptime == pytest.approx(195 / 200)
+    assert yesterday.day == date(2024, 9, 5)
+    assert yesterday.uptime == pytest.approx(1 - 1.2 / 24)
+    assert yesterday.level == "degraded_performance"
+    assert comp.uptime == pytest.approx(1 - 1.2 / 24)
     assert [len(d.incidents) for d in comp.days[-4:]] == [1, 1, 0, 0]
     assert comp.days[-4].level == "partial_outage"  # impact "major", no probe data that day
     assert comp.days[0].level == "no_data"
@@ -220,8 +239,10 @@ def test_reads_are_bounded(db: Database, settings: Settings) -> None:
             comp = page_data(s, settings.config, NOW).component("situs")
     finally:
         sa.event.remove(db.engine, "after_cursor_execute", count_rows)
-    assert len(fetched) == 2  # one aggregate query for days, one for hours
-    assert comp.days[0].count == 30 and len(comp.days) == DAYS
+    # one aggregate for which days were measured, one for when measurements began, one for
+    # the hours of the latency line
+    assert len(fetched) == 3
+    assert comp.days[0].measured_s == 24 * 3600 and len(comp.days) == DAYS
 
 
 def test_open_incident_and_groups(db: Database, settings: Settings) -> None:
