@@ -1,8 +1,9 @@
 """Fixed-window request counters in the database, shared by every web process.
 
 ``hit`` counts one request of ``scope`` from ``address`` and says whether it is within
-``limit`` per ``window_s``; ``take`` counts a batch (probe results an agent pushes). Call it in its own transaction, before the work it guards, so a
-refused or failed request still counts (an abuser cannot retry for free).
+``limit`` per ``window_s``. Call it in its own transaction, before the work it guards, so a
+refused or failed request still counts (an abuser cannot retry for free). ``take`` counts a
+batch (the probe results an agent pushes), all or nothing.
 """
 
 from __future__ import annotations
