@@ -136,8 +136,10 @@ def _service_days(session: Session, first: date, today: date, zone: ZoneInfo, no
             measured_days[cid].add(start.astimezone(zone).date())
     if not measured_days:
         return {}
+    # typed, so SQLite hands back an aware datetime like the column does
+    first_at = sa.func.min(ProbeRollup.bucket_start, type_=ProbeRollup.bucket_start.type)
     began = dict(session.execute(
-        sa.select(ProbeRollup.component_id, sa.func.min(ProbeRollup.bucket_start))
+        sa.select(ProbeRollup.component_id, first_at)
         .where(ProbeRollup.period.in_(("hour", "day")))
         .group_by(ProbeRollup.component_id)).all())
     measured = ComponentStatusChange.source == "measured"
