@@ -20,6 +20,7 @@ from statuspage.bundled import BundledStamping, BundledStampingError
 from statuspage.config import StatusConfig
 from statuspage.db import Database
 from statuspage.jobs import Intervals, JobRunner, agent_jobs, build_scheduler, worker_jobs
+from statuspage.leadership import LeaderLock, LeaderTerm, leader_lock, run_as_leader
 from statuspage.probing import DatabaseSink, build_specs, needs_bundled
 from statuspage.settings import Settings
 from statuspage.webhooks.loop import DeliveryLoop, DeliveryOptions
@@ -100,14 +101,41 @@ async def run_probes_once(specs: Sequence[ProbeSpec], client: httpx.AsyncClient,
 async def worker_main(settings: Settings, *, stamping_port: int | None = None,
                       stop: asyncio.Event | None = None,
                       intervals: Intervals = Intervals(),
-                      bundled: BundledStamping | None = None) -> None:
-    """Run the worker until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None)."""
+                      bundled: BundledStamping | None = None,
+                      lock: LeaderLock | None = None,
+                      term: LeaderTerm | None = None) -> None:
+    """Run the worker until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None).
+
+    Only the leader (see ``statuspage.leadership``) starts the bundled stamping service and
+    runs the scheduled jobs; every other worker stands by and takes over when the leader dies.
+    """
     loop = asyncio.get_running_loop()
     if stop is None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     db = Database(settings.database_url)
+    lock = lock or leader_lock(settings.database_url)
+
+    async def lead(lost: asyncio.Event) -> None:
+        await _lead(settings, db, lost, stamping_port=stamping_port, intervals=intervals,
+                    bundled=bundled)
+
+    # shared work runs on every worker: deliveries are claimed row by row (SKIP LOCKED)
+    webhooks = asyncio.create_task(delivery_loop(settings, db).run(stop))
+    try:
+        await run_as_leader(lock, lead, stop, term=term)
+    finally:
+        stop.set()
+        await webhooks
+        db.dispose()
+        log.info("worker stopped")
+
+
+async def _lead(settings: Settings, db: Database, lost: asyncio.Event, *,
+                stamping_port: int | None, intervals: Intervals,
+                bundled: BundledStamping | None) -> None:
+    """The leader's term: bundled service, probes and housekeeping until ``lost`` is set."""
     targets = await resolve_targets(settings, stamping_port, bundled)
     runner = JobRunner()
     try:
@@ -118,19 +146,15 @@ async def worker_main(settings: Settings, *, stamping_port: int | None = None,
             jobs = worker_jobs(settings.config, db, specs, client, sink, intervals, watchdog)
             scheduler = build_scheduler(jobs, runner)
             scheduler.start()
-            log.info("worker running %d jobs: %s", len(jobs), ", ".join(j.name for j in jobs))
-            webhooks = asyncio.create_task(delivery_loop(settings, db).run(stop))
+            log.info("leader running %d jobs: %s", len(jobs), ", ".join(j.name for j in jobs))
             try:
-                await stop.wait()
+                await lost.wait()
             finally:
                 scheduler.shutdown(wait=False)
                 await runner.cancel_running()
-                await webhooks
     finally:
         if targets.bundled is not None:
             await asyncio.to_thread(targets.bundled.stop)
-        db.dispose()
-        log.info("worker stopped")
 
 
 async def agent_main(config: StatusConfig, specs: Sequence[ProbeSpec], report_url: str,

@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from statuspage.leadership import current_leader
+
 __all__ = ["routes"]
 
 
@@ -16,13 +18,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the database answers."""
+    """Readiness: the database answers. Also says which worker leads (None: no worker runs
+    the scheduled jobs now, which does not make this web process unready)."""
+    db = request.app.state.services.db
     try:
-        await run_in_threadpool(request.app.state.services.db.ping)
+        await run_in_threadpool(db.ping)
+        leader = await run_in_threadpool(current_leader, db.engine)
     except Exception as exc:  # any driver error means "not ready", never a 500
         return JSONResponse({"ready": False, "error": type(exc).__name__}, status_code=503,
                             headers={"Cache-Control": "no-store"})
-    return JSONResponse({"ready": True}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"ready": True, "leader": leader}, headers={"Cache-Control": "no-store"})
 
 
 def routes() -> list[BaseRoute]:

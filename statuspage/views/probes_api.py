@@ -38,6 +38,7 @@ from statuspage.cache import CachedView, Rendered, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.db import Database
 from statuspage.inputs import InputError, decode_json
+from statuspage.leadership import current_leader
 from statuspage.models import Component, ProbeRollup, utcnow
 from statuspage.services import Services
 from statuspage.status import COMPONENT_STATUSES
@@ -208,9 +209,16 @@ class ProbeMetricsCollector(Collector):
         for component, measured in sorted(statuses.items()):
             for name in COMPONENT_STATUSES:
                 status.add_metric([component, name], 1.0 if measured == name else 0.0)
+        leader = GaugeMetricFamily("statuspage_worker_leader",
+                                   "1 for the worker that runs the scheduled jobs now; no sample"
+                                   " when no worker leads", labels=["worker"])
+        who = current_leader(self.db.engine)
+        if who is not None:
+            leader.add_metric([who], 1.0)
         yield latency
         yield outcomes
         yield status
+        yield leader
 
 
 class _Totals:

@@ -14,7 +14,7 @@ def test_healthz_answers_without_database(client: TestClient) -> None:
 def test_readyz_reports_database(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"ready": True}
+    assert response.json() == {"ready": True, "leader": None}
 
 
 def test_readyz_is_503_when_database_is_gone(client: TestClient) -> None:
