@@ -6,9 +6,10 @@ lock that the database itself releases when the leader dies, so no home-made con
 - PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) on a dedicated
   connection. A leader killed with SIGKILL closes its socket and the server frees the lock at
   once; a leader cut off from the network is dropped by the server's TCP keepalives (set on the
-  session to about 10 s). The leader checks its connection every ``check_s`` seconds and stops
-  its jobs as soon as a check fails or times out; a new leader waits ``grace_s`` (longer than a
-  check) after winning the lock before it starts, so the old one has stopped first.
+  session to about 11 s). The leader checks the lock every second and stops its jobs as soon as
+  a check fails or takes over 2 s; a new leader waits longer than that (3.5 s) after winning
+  the lock before it starts, so the old one has stopped first. Takeover after a SIGKILL takes
+  the stand-by's poll (2 s) plus that grace: about 6 s.
 - SQLite (one host): an exclusive ``flock`` on a file beside the database. The kernel frees it
   when the process dies, and it cannot be lost while the process lives, so there is no grace.
 
@@ -59,7 +60,8 @@ class LeaderLock(Protocol):
     """A lock that at most one worker holds and that dies with its holder."""
 
     identity: str
-    grace_s: float
+    #: whether the lock can be taken away from a living holder (then a winner waits a grace)
+    can_be_lost: bool
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free (blocking I/O; call in a thread)."""
@@ -79,12 +81,11 @@ def _libpq_url(url: str) -> str:
 class PostgresLeaderLock:
     """A session-level advisory lock on a connection of its own."""
 
-    def __init__(self, url: str, identity: str, *, check_s: float = 2.0) -> None:
+    can_be_lost = True
+
+    def __init__(self, url: str, identity: str) -> None:
         self.url = _libpq_url(url)
         self.identity = identity
-        self.check_s = check_s
-        # a stand-by that wins waits longer than the old leader needs to notice it lost
-        self.grace_s = 2 * check_s + 1
         self._conn: Any = None
 
     def _connect(self) -> Any:
@@ -131,7 +132,7 @@ class PostgresLeaderLock:
 class FileLeaderLock:
     """An exclusive ``flock`` on a file; the kernel frees it when the holder dies."""
 
-    grace_s = 0.0
+    can_be_lost = False
 
     def __init__(self, path: Path, identity: str) -> None:
         self.path = path
@@ -221,14 +222,18 @@ LeadFunction = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 async def run_as_leader(lock: LeaderLock, lead: LeadFunction,
-                        stop: asyncio.Event, *, poll_s: float = 2.0, check_s: float = 2.0,
-                        check_timeout_s: float = 3.0, term: LeaderTerm | None = None) -> None:
+                        stop: asyncio.Event, *, poll_s: float = 2.0, check_s: float = 1.0,
+                        check_timeout_s: float = 2.0, term: LeaderTerm | None = None) -> None:
     """Stand by until the lock is won, then run ``lead(lost)`` until ``stop`` or the lock is lost.
 
     ``lead`` must return promptly once the event it is given is set (it stops its jobs). After
     losing the lock the worker stands by again, so a database that comes back gets a leader.
+
+    A leader learns it lost the lock within ``check_s + check_timeout_s``; a winner of a lock
+    that can be lost while its holder lives waits that long (plus a margin) before it leads.
     """
     term = term or LeaderTerm()
+    grace_s = check_s + check_timeout_s + 0.5 if lock.can_be_lost else 0.0
     try:
         while not stop.is_set():
             try:
@@ -242,11 +247,11 @@ async def run_as_leader(lock: LeaderLock, lead: LeadFunction,
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_s)
                 continue
-            if lock.grace_s:
-                log.info("won the leader lock; waiting %.0f s for any old leader to stop",
-                         lock.grace_s)
+            if grace_s:
+                log.info("won the leader lock; waiting %.1f s for any old leader to stop",
+                         grace_s)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), lock.grace_s)
+                    await asyncio.wait_for(stop.wait(), grace_s)
                 if stop.is_set():
                     break
             term.terms += 1

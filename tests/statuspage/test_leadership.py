@@ -108,8 +108,7 @@ def test_a_stand_by_takes_over_only_after_the_old_leader_stopped(
         lock_a: LeaderLock = leader_lock(url, "a:1")
         lock_b: LeaderLock = leader_lock(url, "b:2")
     else:
-        lock_a, lock_b = PostgresLeaderLock(url, "a:1", check_s=0.2), PostgresLeaderLock(
-            url, "b:2", check_s=0.2)
+        lock_a, lock_b = PostgresLeaderLock(url, "a:1"), PostgresLeaderLock(url, "b:2")
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
 
     def kill_leader(stops: dict[str, asyncio.Event]) -> None:

@@ -75,7 +75,7 @@ def test_worker_measures_evaluates_and_stops(settings: Settings, db: Database,
         assert (session.scalar(sa.select(sa.func.count()).select_from(ProbeResultRow)) or 0) >= 2
         (draft,) = session.scalars(sa.select(Incident)).all()
         assert draft.is_draft
-    assert elapsed < 10
+    assert elapsed < 15  # includes the new leader's grace period on PostgreSQL (3 s)
 
 
 def test_targets_external_url_needs_no_bundled_service(settings: Settings) -> None:
