@@ -14,6 +14,7 @@ from stamping.admission import AdmissionMiddleware
 from stamping.errors import exception_handlers
 from stamping.faults import FaultMiddleware
 from stamping.headers import SecurityHeadersMiddleware
+from stamping.limits import BodyLimitMiddleware, route_limits
 from stamping.metrics import MetricsMiddleware
 from stamping.otp import OtpSender
 from stamping.service import Service
@@ -84,6 +85,7 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(MetricsMiddleware, metrics=service.metrics),
+            Middleware(BodyLimitMiddleware, limits=route_limits(settings.max_upload_bytes)),
             Middleware(FaultMiddleware, cache=service.faults),
             Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={
                 "/api/v1/stamps": service.stamp_gate, "/akun/meterai": service.stamp_gate,

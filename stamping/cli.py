@@ -15,6 +15,8 @@ from typing import Any
 __all__ = ["main"]
 
 logger = logging.getLogger(__name__)
+#: The request-head cap (also stamping.http_protocol.MAX_HEAD_BYTES) for the h11 parser.
+MAX_HEAD = 32 * 1024
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -27,10 +29,15 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.web_workers <= 1:  # each web process of a multi-process server starts its own
+        from stamping import forkserver
+
+        forkserver.start()  # its imports overlap ours: a restart is ready sooner
     import uvicorn
 
     from stamping.app import create_app
     from stamping.db import Database
+    from stamping.http_protocol import BoundedHttpToolsProtocol
     from stamping.pki import ensure_pki
 
     extra: dict[str, Any] = {}
@@ -40,15 +47,17 @@ def _serve(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_pki(settings.data_dir)
     settings.payment_key()
-    db = Database(settings.effective_database_url)
-    db.migrate()  # before any web process starts, so they never race on the schema
-    db.dispose()
+    if args.web_workers > 1:  # before any web process starts, so they never race on it
+        db = Database(settings.effective_database_url)
+        db.migrate()
+        db.dispose()
     logger.info("stamping service on http://%s:%d, public URL %s (data in %s, %d signing "
                 "workers)", args.host, args.port, settings.public_url, settings.data_dir,
                 settings.workers)
     if args.web_workers <= 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port,
-                    log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5)
+                    log_level=args.log_level, access_log=False, timeout_graceful_shutdown=5,
+                    http=BoundedHttpToolsProtocol, h11_max_incomplete_event_size=MAX_HEAD)
         return 0
     # Several web processes: each builds its settings from the environment, and the
     # signing workers are shared out so the machine is not oversubscribed.
@@ -56,7 +65,9 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["STAMPING_PUBLIC_URL"] = settings.public_url
     os.environ["STAMPING_SIGN_WORKERS"] = str(max(1, settings.workers // args.web_workers))
     uvicorn.run("stamping.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.web_workers, log_level=args.log_level, access_log=False)
+                workers=args.web_workers, log_level=args.log_level, access_log=False,
+                timeout_graceful_shutdown=5, http=BoundedHttpToolsProtocol,
+                h11_max_incomplete_event_size=MAX_HEAD)
     return 0
 
 

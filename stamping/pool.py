@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from stamping import signer
+from stamping import forkserver, signer
 from stamping.document_error import DocumentError
 from stamping.pki import PkiPaths
 
@@ -71,12 +70,9 @@ class SigningPool:
         self.ready = False
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        ctx = multiprocessing.get_context("forkserver")
-        # "__main__" makes the forkserver import the main module once; otherwise every new
-        # worker re-runs the main script (the test runner, a benchmark...) before starting.
-        ctx.set_forkserver_preload(["__main__", "stamping.signer"])
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=signer.init_worker,
+            max_workers=self.workers, mp_context=forkserver.context(),
+            initializer=signer.init_worker,
             initargs=(str(self.paths.signer_cert), str(self.paths.signer_key),
                       str(self.paths.ca_cert), self.niceness, self.cpu_deadline),
         )

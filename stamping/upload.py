@@ -57,6 +57,8 @@ async def read_upload(request: Request, limit: int) -> Upload:
         form = await limited.form(max_files=1, max_fields=8, max_part_size=4096)
     except _TooLarge:
         raise too_large from None
+    except ApiError:  # the route's body cap (stamping.limits), raised while reading
+        raise
     except Exception as exc:  # malformed multipart bodies
         raise ApiError(400, "bad_multipart", f"the form data cannot be parsed: {exc}") from None
     try:
