@@ -2,7 +2,8 @@
 
 Every public response (pages, JSON, feeds) is rendered once per data version and kept as bytes
 (plain and gzip) with its ETag and headers ready to send. A background task polls the database's
-change counter at most once a second (in a thread); a request whose entry is current touches no
+change counter once a second (in a thread), and at once when PostgreSQL announces a change
+(``statuspage.changes``); a request whose entry is current touches no
 database and no template: it is a dict lookup and two ``send`` calls.
 
 - Keys are (path, normalised known query parameters, language); unknown parameters are ignored,
@@ -176,6 +177,7 @@ class PageCache:
         self._task: asyncio.Task[None] | None = None
         self._poll: asyncio.Future[int] | None = None
         self._last_poll = 0.0
+        self._wake: asyncio.Event | None = None
 
     # -- the poller -------------------------------------------------------------------------
 
@@ -202,9 +204,17 @@ class PageCache:
         if value != self.version:
             self.version = value
 
+    def wake(self) -> None:
+        """Poll now rather than at the next interval (a change was announced)."""
+        if self._wake is not None:
+            self._wake.set()
+
     async def _poll_forever(self) -> None:
+        self._wake = wake = asyncio.Event()
         while True:
-            await asyncio.sleep(self.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.poll_interval)
+            wake.clear()
             await self.poll_once()
 
     async def start(self) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from statuspage.models import ChangeCounter, utcnow
 
-__all__ = ["Database", "bump_changes", "migrate"]
+__all__ = ["CHANGES_CHANNEL", "Database", "bump_changes", "libpq_url", "migrate"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -77,14 +78,30 @@ class Database:
         self.engine.dispose()
 
 
+#: The PostgreSQL channel on which every committed change is announced (see ``bump_changes``).
+CHANGES_CHANNEL = "statuspage_changes"
+
+
 def bump_changes(session: Session) -> None:
-    """Mark that something a public page shows has changed (call inside the write transaction)."""
+    """Mark that something a public page shows has changed (call inside the write transaction).
+
+    On PostgreSQL the change is also announced with NOTIFY, which the server delivers only when
+    the transaction commits, so every web process listening refreshes at once instead of at its
+    next poll (``statuspage.changes``).
+    """
     updated = session.execute(
         sa.update(ChangeCounter).where(ChangeCounter.id == 1).values(
             value=ChangeCounter.value + 1, changed_at=utcnow())
     )
     if updated.rowcount == 0:  # type: ignore[attr-defined]
         session.add(ChangeCounter(id=1, value=1))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as a plain libpq URL, for connections made with psycopg."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def alembic_config(url: str) -> Config:

@@ -33,6 +33,8 @@ from typing import IO, Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from statuspage.db import libpq_url
+
 __all__ = [
     "FileLeaderLock",
     "LeaderLock",
@@ -73,18 +75,13 @@ class LeaderLock(Protocol):
         """Give the lock up (idempotent)."""
 
 
-def _libpq_url(url: str) -> str:
-    """The SQLAlchemy URL as a plain libpq URL for psycopg."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 class PostgresLeaderLock:
     """A session-level advisory lock on a connection of its own."""
 
     can_be_lost = True
 
     def __init__(self, url: str, identity: str) -> None:
-        self.url = _libpq_url(url)
+        self.url = libpq_url(url)
         self.identity = identity
         self._conn: Any = None
 

@@ -6,6 +6,8 @@ level, so several apps (and several processes sharing one PostgreSQL) never shar
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ from urllib.parse import urlencode
 from starlette.templating import Jinja2Templates
 
 from statuspage.cache import PageCache
+from statuspage.changes import listen_for_changes
 from statuspage.db import Database
 from statuspage.i18n import Catalog, Formatter, load_catalogs, negotiate_language
 from statuspage.markdown import render_markdown, to_plain_text
@@ -59,6 +62,8 @@ class Services:
     catalogs: dict[str, Catalog] = field(init=False)
     formatters: dict[str, Formatter] = field(init=False)
     _languages: dict[tuple[str | None, bytes], str] = field(default_factory=dict, init=False)
+    #: the task that hears PostgreSQL's change announcements (None on SQLite)
+    listener: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         page = self.settings.config.page
@@ -135,8 +140,16 @@ class Services:
             for lang in self.settings.config.page.languages
         }
         await self.cache.start()
+        if self.db.engine.dialect.name == "postgresql":
+            self.listener = asyncio.create_task(
+                listen_for_changes(self.db.url, self.cache.wake), name="change-listener")
 
     async def stop(self) -> None:
         """Stop background work and release connections."""
+        if self.listener is not None:
+            self.listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.listener
+            self.listener = None
         await self.cache.stop()
         self.db.dispose()
