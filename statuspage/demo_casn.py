@@ -25,7 +25,7 @@ from statuspage.models import Deadline, ProbeResultRow
 from statuspage.notice_text import RECONSTRUCTION_PREFIX
 from statuspage.store.audit import Actor
 from statuspage.store.deadline_records import record_decision
-from statuspage.store.notices import publish_notice, refresh_notice
+from statuspage.store.notices import note_decision, publish_notice, refresh_notice
 
 __all__ = ["SOURCE", "seed_casn_reconstruction"]
 
@@ -111,8 +111,9 @@ def seed_casn_reconstruction(session: Session, config: StatusConfig) -> bool:
     for when in (at(5, 12),):
         refresh_notice(session, config, deadline, when)
     record_decision(session, ACTOR, DEADLINE_ID, at(10, 23, 59),
-                    "BKN: pendaftaran diperpanjang sampai 10 Sep 2024 23.59 WIB "
+                    "Pendaftaran diperpanjang sampai 10 Sep 2024 23.59 WIB "
                     "(diumumkan 5 Sep 2024)")
+    note_decision(session, config, DEADLINE_ID, at(5, 13))
     for when in (at(7, 12), at(11, 1)):
         refresh_notice(session, config, deadline, when)
     log.info("CASN 2024 reconstruction written (%d rows, labelled %r)", len(rows), SOURCE)

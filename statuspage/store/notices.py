@@ -24,7 +24,7 @@ from statuspage.store.deadline_records import DeadlineError, _text
 from statuspage.store.deadlines import evidence_for
 
 __all__ = ["NoticeHook", "active_notices", "evaluate_deadlines", "get_notice",
-           "public_updates", "publish_notice", "refresh_notice"]
+           "note_decision", "public_updates", "publish_notice", "refresh_notice"]
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor("evaluator", "system")
@@ -156,6 +156,32 @@ def publish_notice(session: Session, actor: Actor, deadline_id: str, statement_i
     notice.statement_id, notice.statement_en = texts
     bodies = _bodies(config, deadline, notice.figures)
     update = _publish(session, notice, deadline, notice.figures, bodies, actor, now)
+    if hook is not None:
+        hook(session, notice, update)
+    return update
+
+
+def note_decision(session: Session, config: StatusConfig, deadline_id: str, now: datetime,
+                  hook: NoticeHook | None = None) -> NoticeUpdate | None:
+    """After the agency's decision: a public notice gets a ``decision`` update carrying the
+    decision and the figures over the lengthened window (a draft just follows it)."""
+    deadline = session.get(Deadline, deadline_id)
+    notice = get_notice(session, deadline_id)
+    if deadline is None or notice is None or notice.state != "published":
+        return None
+    figures = evidence_json(evidence_for(session, deadline, now, config.notices))
+    figures["computed_at"] = now.isoformat()
+    summary_id, summary_en = _bodies(config, deadline, figures)
+    page = config.page
+    closes = {lang: Formatter(lang, page.time_zone, page.time_zone_label).datetime(
+        deadline.effective_close) for lang in ("id", "en")}
+    decided = (deadline.decision or "").rstrip(".")
+    bodies = (f"Keputusan {deadline.agency}: {decided}. Tenggat kini {closes['id']}. "
+              + summary_id,
+              f"{deadline.agency}'s decision: {decided}. The deadline is now "
+              f"{closes['en']}. " + summary_en)
+    update = _add_update(session, notice, "decision", figures, bodies, None, now)
+    bump_changes(session)
     if hook is not None:
         hook(session, notice, update)
     return update

@@ -78,3 +78,4 @@ def test_publish_the_draft_and_record_the_decision(operator: TestClient, db: Dat
     public = eventually_contains(operator, "/deadlines/casn-2024?lang=en",
                                  "Diperpanjang sampai 10 Sep 2024 23.59 WIB")
     assert "Closes <time" in public.text and "Sep 10, 2024, 23:59 WIB" in public.text
+    assert "BKN&#39;s decision: Diperpanjang sampai 10 Sep 2024 23.59 WIB." in public.text

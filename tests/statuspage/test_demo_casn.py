@@ -47,7 +47,8 @@ def test_reconstruction_gives_a_complete_labelled_notice(settings: Settings,
     assert report["evidence"]["sources"] == ["reconstruction: public reports Sep 2024"]
     page = client.get("/deadlines/casn-2024?lang=en").text
     assert "Reconstruction" in page and "not observations by this page" in page
-    assert "BKN: pendaftaran diperpanjang sampai 10 Sep 2024 23.59 WIB" in page
+    assert "Pendaftaran diperpanjang sampai 10 Sep 2024 23.59 WIB" in page
+    assert "decision" in kinds  # the notice says what the agency decided
     pdf = client.get("/deadlines/casn-2024/notice.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert b"/ByteRange" in pdf.content

@@ -21,7 +21,7 @@ from statuspage.models import utcnow
 from statuspage.store import deadline_records as records
 from statuspage.store.components import list_components
 from statuspage.store.deadline_records import DeadlineError
-from statuspage.store.notices import get_notice, publish_notice
+from statuspage.store.notices import get_notice, note_decision, publish_notice
 from statuspage.views.admin.common import actor, console, parse_form, redirect, render, services
 from statuspage.views.admin.maintenance import parse_local_time
 
@@ -198,9 +198,12 @@ async def decision(request: Request) -> Response:
     when = parse_local_time(text, zone) if text else None
     who = actor(request)
 
+    config = services(request).settings.config
+
     def work(session: Session) -> dict[str, Any]:
         records.record_decision(session, who, deadline_id, when or text,
                                 str(form.get("decision") or ""))
+        note_decision(session, config, deadline_id, utcnow(), notice_hook(config))
         return {"saved": True}
 
     result = await _in_session(request, work,

@@ -22,7 +22,7 @@ from statuspage.models import Deadline, utcnow
 from statuspage.store.audit import Actor
 from statuspage.store.deadline_records import DeadlineError, create_deadline, edit_deadline
 from statuspage.store.deadline_records import record_decision as store_decision
-from statuspage.store.notices import publish_notice
+from statuspage.store.notices import note_decision, publish_notice
 from statuspage.store.operators import token_operator
 from statuspage.views.admin.api import (
     ApiError,
@@ -108,10 +108,14 @@ async def edit(request: Request) -> Response:
 async def decision(request: Request) -> Response:
     """``POST /api/v1/deadlines/{id}/decision`` {extended_to, decision}."""
     deadline_id = request.path_params["deadline_id"]
+    config = services(request).settings.config
 
     def work(session: Session, who: Actor, data: dict[str, Any]) -> tuple[int, Any]:
+        from statuspage.deadline_delivery import notice_hook
+
         row = store_decision(session, who, deadline_id, data.get("extended_to"),
                              data.get("decision"))
+        note_decision(session, config, deadline_id, utcnow(), notice_hook(config))
         return 200, deadline_json(row)
 
     return await _run(request, work)
