@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from pyhanko.pdf_utils import generic
 
+from stamping import pdfwalk
 from stamping.appearance import DEFAULT_SIZE, StampTooSmall, render_stamp, stamp_layout
 from stamping.content_boxes import ContentBox, PageScan, scan_page
 
@@ -181,12 +182,73 @@ class PlacementError(ValueError):
     """The stamp cannot go where asked (outside the page, too small for a readable QR)."""
 
 
+@dataclass(frozen=True)
+class _View:
+    """The page as people see it: the visible area (CropBox within MediaBox) and /Rotate.
+
+    Placement works in visual coordinates (origin at the displayed bottom left), so "bottom
+    right" is where a reader sees it; boxes go back to user space for the PDF.
+    """
+
+    area: Rect
+    rotate: int  # 0, 90, 180 or 270 (clockwise, as /Rotate)
+
+    @classmethod
+    def of(cls, page: generic.DictionaryObject, media: Rect) -> _View:
+        area = media
+        try:
+            crop = pdfwalk.inherited(page, "/CropBox")
+            if isinstance(crop, generic.ArrayObject) and len(crop) == 4:
+                c = [float(v) for v in crop]
+                area = (max(media[0], min(c[0], c[2])), max(media[1], min(c[1], c[3])),
+                        min(media[2], max(c[0], c[2])), min(media[3], max(c[1], c[3])))
+                if area[2] - area[0] < 1 or area[3] - area[1] < 1:
+                    area = media
+            rotate = pdfwalk.inherited(page, "/Rotate")
+            turn = int(rotate) % 360 if isinstance(rotate, generic.NumberObject) else 0
+        except (ValueError, TypeError):
+            turn = 0
+        return cls(area, turn if turn in (90, 180, 270) else 0)
+
+    @property
+    def visual_page(self) -> Rect:
+        w, h = self.area[2] - self.area[0], self.area[3] - self.area[1]
+        return (0.0, 0.0, h, w) if self.rotate in (90, 270) else (0.0, 0.0, w, h)
+
+    def _point(self, x: float, y: float) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.area
+        return {0: (x - x0, y - y0), 90: (y - y0, x1 - x), 180: (x1 - x, y1 - y),
+                270: (y1 - y, x - x0)}[self.rotate]
+
+    def _user_point(self, vx: float, vy: float) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.area
+        return {0: (vx + x0, vy + y0), 90: (x1 - vy, vx + y0), 180: (x1 - vx, y1 - vy),
+                270: (vy + x0, y1 - vx)}[self.rotate]
+
+    def to_visual(self, r: Rect) -> Rect:
+        (ax, ay), (bx, by) = self._point(r[0], r[1]), self._point(r[2], r[3])
+        return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
+
+    def to_user(self, r: Rect) -> Rect:
+        (ax, ay), (bx, by) = self._user_point(r[0], r[1]), self._user_point(r[2], r[3])
+        return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
+
+    def upright(self, content: bytes, user_w: float, user_h: float) -> bytes:
+        """Wrap the stamp content drawn upright in visual coordinates so that it shows
+        upright on the rotated page (a widget's appearance turns with the page)."""
+        matrix = {0: None, 90: b"0 1 -1 0 %.3f 0" % user_w,
+                  180: b"-1 0 0 -1 %.3f %.3f" % (user_w, user_h),
+                  270: b"0 -1 1 0 0 %.3f" % user_h}[self.rotate]
+        return content if matrix is None else b"q %s cm\n%s\nQ" % (matrix, content)
+
+
 def plan_stamp(page: generic.DictionaryObject, page_box: Rect, client_box: Rect | None,
                url: str, serial: str) -> tuple[Placement, bytes]:
     """Place the stamp on ``page`` and render it: (placement, appearance content stream).
 
-    Raises PlacementError for a client box outside the page or too small for a QR code
-    that scans at 100 dpi, before anything is signed or spent.
+    ``page_box`` is the MediaBox; boxes are in default user space, as in the PDF.  Raises
+    PlacementError for a client box outside the page or too small for a QR code that scans
+    at 100 dpi, before anything is signed or spent.
     """
     if client_box is not None:
         llx, lly, urx, ury = client_box
@@ -195,17 +257,32 @@ def plan_stamp(page: generic.DictionaryObject, page_box: Rect, client_box: Rect 
                                  f"({[round(v, 2) for v in page_box]})")
         client_box = (float(round(llx)), float(round(lly)), float(round(urx)),
                       float(round(ury)))
+    view = _View.of(page, page_box)
     scan = scan_page(page, page_box)
+    visual_scan = PageScan([ContentBox(b.kind, view.to_visual(b.rect)) for b in scan.boxes],
+                           scan.complete)
+    visual_page = view.visual_page
     size = DEFAULT_SIZE
-    if client_box is None and not _fits(page_box, size):
+    if client_box is None and not _fits(visual_page, size):
         size = (DEFAULT_SIZE[1], DEFAULT_SIZE[1])  # the compact square layout
-        if not _fits(page_box, size):
+        if not _fits(visual_page, size):
             raise PlacementError("the page is too small for the stamp "
                                  f"({size[0]:g} x {size[1]:g} pt plus margins)")
-    placed = place(scan, page_box, size, client_box)
-    box = placed.box
+    placed = place(visual_scan, visual_page, size,
+                   None if client_box is None else view.to_visual(client_box))
+    if client_box is not None:
+        box = client_box
+    else:
+        # Whole points in user space: the signature field's rectangle is written that way.
+        user = view.to_user(placed.box)
+        w, h = user[2] - user[0], user[3] - user[1]
+        box = (float(round(user[0])), float(round(user[1])), float(round(user[0])) + w,
+               float(round(user[1])) + h)
+    user_w, user_h = box[2] - box[0], box[3] - box[1]
+    visual_w, visual_h = (user_h, user_w) if view.rotate in (90, 270) else (user_w, user_h)
     try:
-        layout = stamp_layout(box[2] - box[0], box[3] - box[1], url)
+        layout = stamp_layout(visual_w, visual_h, url)
     except StampTooSmall as exc:
         raise PlacementError(str(exc)) from None
-    return placed, render_stamp(layout, serial)
+    content = view.upright(render_stamp(layout, serial), user_w, user_h)
+    return Placement(box, placed.auto, placed.overlaps), content

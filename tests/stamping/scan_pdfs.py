@@ -30,7 +30,7 @@ def _font() -> generic.DictionaryObject:
 
 
 def _page(w: PdfFileWriter, size: tuple[float, float], content: bytes,
-          xobjects: dict[str, generic.IndirectObject] | None = None) -> bytes:
+          xobjects: dict[str, generic.IndirectObject] | None = None, rotate: int = 0) -> bytes:
     resources = generic.DictionaryObject({_N("/Font"): generic.DictionaryObject(
         {_N("/F1"): w.add_object(_font())})})
     if xobjects:
@@ -39,6 +39,8 @@ def _page(w: PdfFileWriter, size: tuple[float, float], content: bytes,
     w.insert_page(PageObject(
         contents=w.add_object(generic.StreamObject(stream_data=content)), resources=resources,
         media_box=generic.ArrayObject([generic.FloatObject(v) for v in (0, 0, *size)])))
+    if rotate:
+        w.root["/Pages"]["/Kids"][0][_N("/Rotate")] = generic.NumberObject(rotate)
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
@@ -81,9 +83,10 @@ def full_text(size: tuple[float, float]) -> bytes:
     return _page(PdfFileWriter(), size, b"\n".join(ops))
 
 
-def scanned(size: tuple[float, float]) -> bytes:
+def scanned(size: tuple[float, float], rotate: int = 0) -> bytes:
     """A scanned page: one greyscale image over the whole page (paper grey, dark strokes of
-    "text" everywhere), with an invisible OCR text layer, as scanners write them."""
+    "text" everywhere), with an invisible OCR text layer, as scanners write them; ``rotate``
+    sets the page's /Rotate (scanners turn landscape pages that way)."""
     rng = random.Random(3)
     width, height = size
     cols, rows = int(width / 72 * 50), int(height / 72 * 50)  # 50 dpi
@@ -104,7 +107,7 @@ def scanned(size: tuple[float, float]) -> bytes:
         _N("/Filter"): _N("/FlateDecode")}, encoded_data=zlib.compress(bytes(pixels))))
     ocr = b"BT 3 Tr /F1 10 Tf 40 %.1f Td (%s) Tj ET" % (height / 2, b"teks hasil OCR")
     content = b"q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q\n%s" % (width, height, ocr)
-    return _page(w, size, content, {"/Im0": image})
+    return _page(w, size, content, {"/Im0": image}, rotate)
 
 
 KINDS = {"letter": letter, "full-text": full_text, "scanned": scanned}

@@ -28,8 +28,8 @@ from stamping.appearance import (
     stamp_layout,
 )
 from tests.stamping.conftest import auth, buy, pdf_file, register
-from tests.stamping.scan_pdfs import KINDS, SIZES
-from tests.stamping.scanning import decode_qr, render_page
+from tests.stamping.scan_pdfs import KINDS, SIZES, scanned
+from tests.stamping.scanning import decode_qr, render_page, stamp_pixels
 
 SERIAL = "ABCDEFGHJKLMNPQRSTUVWX"
 URL = f"http://127.0.0.1:8001/verify/{SERIAL}"
@@ -154,3 +154,23 @@ def test_a_client_box_over_text_is_stamped_and_reported(client: TestClient) -> N
     reader = PdfFileReader(io.BytesIO(r.content))
     widget = reader.embedded_signatures[0].sig_field
     assert [round(float(v)) for v in widget["/Rect"]] == [72, 40, 242, 140]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_rotated_pages_get_an_upright_stamp_at_the_visual_bottom_right(
+        client: TestClient, tmp_path: Path) -> None:
+    """Scanners turn landscape pages with /Rotate: the stamp must read upright there too."""
+    token = register(client)
+    buy(client, token, 4)
+    for rotate in (0, 90, 180, 270):
+        doc = KINDS["scanned"](SIZES["a4-portrait"]) if rotate == 0 else \
+            scanned(SIZES["a4-portrait"], rotate)
+        r = client.post("/api/v1/stamps", headers=auth(token), files=pdf_file(doc))
+        assert r.status_code == 201, r.text
+        serial = r.headers["x-serial-number"]
+        assert decode_qr(render_page(r.content, tmp_path)) == [
+            f"http://stamping.test/verify/{serial}"], rotate
+        (x0, y0, x1, y1), (w, h), qr_at = stamp_pixels(r.content, tmp_path)
+        assert x1 - x0 > y1 - y0, (rotate, "the stamp is not upright (wide)")
+        assert qr_at < 0.5, (rotate, "the QR is not on the left: the stamp is upside down")
+        assert x1 > 0.75 * w and y1 > 0.8 * h, (rotate, "not at the bottom right", x1, y1, w, h)

@@ -108,3 +108,17 @@ def test_client_boxes_outside_the_page_or_too_small_are_refused() -> None:
         plan_stamp(page, A4, (100, 100, 150, 150), "http://x.test/verify/A", "A" * 22)
     with pytest.raises(PlacementError, match="page is too small"):
         plan_stamp(page, (0, 0, 120, 120), None, "http://x.test/verify/A", "A" * 22)
+
+
+def test_the_stamp_goes_inside_the_visible_area_of_a_cropped_page() -> None:
+    from pyhanko.pdf_utils import generic
+
+    page = _page(b"")
+    crop = (50.0, 100.0, 450.0, 700.0)
+    page[generic.NameObject("/CropBox")] = generic.ArrayObject(
+        generic.FloatObject(v) for v in crop)
+    placed, _ = plan_stamp(page, A4, None, "http://x.test/verify/A", "A" * 22)
+    box = placed.box
+    assert crop[0] <= box[0] and box[2] <= crop[2] - EDGE_MARGIN
+    assert crop[1] + EDGE_MARGIN <= box[1] and box[3] <= crop[3]
+    assert box[2] == pytest.approx(crop[2] - PREFERRED_MARGIN, abs=4)
