@@ -16,6 +16,7 @@ from statuspage.views.admin import (
     deadlines_api,
     incidents,
     maintenance,
+    recovery,
     session,
     templates,
     webhooks,
@@ -29,6 +30,7 @@ def routes() -> list[BaseRoute]:
     return [
         *session.routes(),
         *incidents.routes(),
+        *recovery.routes(),
         *maintenance.routes(),
         *templates.routes(),
         *accounts.routes(),

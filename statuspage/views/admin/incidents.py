@@ -22,6 +22,8 @@ from statuspage.models.operators import IncidentTemplate
 from statuspage.status import COMPONENT_STATUSES, IMPACTS, MAINTENANCE_STATUSES
 from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
+from statuspage.store.notified import subscribers_notified
+from statuspage.views.admin.recovery import recoveries
 from statuspage.store.components import list_components
 from statuspage.store.operators import OperatorError, list_templates, save_template
 from statuspage.store.subscriptions import disabled_alerts
@@ -72,7 +74,8 @@ async def dashboard(request: Request) -> Response:
                 "closed": [i for i in incidents if i.resolved_at is not None][:10],
                 "maintenances": [m for m in store.list_maintenances(session, limit=10)
                                  if m.resolved_at is None],
-                "webhook_alerts": disabled_alerts(session)}
+                "webhook_alerts": disabled_alerts(session),
+                "recoveries": recoveries(request, session)}
 
     return render(request, "admin/dashboard.html", await in_session(request, load))
 
@@ -169,7 +172,7 @@ def _detail_context(session: Session, incident_id: str) -> dict[str, Any]:
             "values": {"status": incident.status, "body": "", "notify": True, "components": {
                 ic.component_id: ic.status for ic in incident.components}},
             "postmortem": {"body": incident.postmortem_body or ""}, "postmortem_preview": None,
-            "render": render_markdown}
+            "render": render_markdown, "notified": subscribers_notified(session, incident_id)}
 
 
 @console()
