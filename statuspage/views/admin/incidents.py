@@ -22,9 +22,8 @@ from statuspage.models.operators import IncidentTemplate
 from statuspage.status import COMPONENT_STATUSES, IMPACTS, MAINTENANCE_STATUSES
 from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
-from statuspage.store.notified import subscribers_notified
-from statuspage.views.admin.recovery import recoveries
 from statuspage.store.components import list_components
+from statuspage.store.notified import subscribers_notified
 from statuspage.store.operators import OperatorError, list_templates, save_template
 from statuspage.store.subscriptions import disabled_alerts
 from statuspage.views.admin.common import (
@@ -35,6 +34,7 @@ from statuspage.views.admin.common import (
     redirect,
     render,
 )
+from statuspage.views.admin.recovery import recoveries
 
 __all__ = ["FORM_STATUSES", "form_components", "form_context", "routes"]
 
