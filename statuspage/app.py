@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from statuspage.guards import BodyLimitMiddleware, SecurityHeadersMiddleware, exception_handlers
 from statuspage.services import Services
@@ -56,6 +57,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     # headers outermost, so a 413 refused before the routes carries them too
     middleware = [Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)]
+    if settings.trusted_proxies:  # otherwise the peer is the client, whatever headers say
+        middleware.append(Middleware(ProxyHeadersMiddleware,
+                                     trusted_hosts=list(settings.trusted_proxies)))
     app = Starlette(routes=routes(), lifespan=lifespan, middleware=middleware,
                     exception_handlers=exception_handlers())  # type: ignore[arg-type]
     app.state.services = services

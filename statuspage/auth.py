@@ -67,17 +67,32 @@ _PROFILES: dict[str, tuple[int, int, int]] = {
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """When failed logins lock an account or an address, and for how long.
+    """How failed logins slow down an address and an account.
 
-    Per account the limit is low (guessing one password); per address it is higher, since many
-    operators may share an office NAT. A lockout expires by itself so an attacker cannot keep
-    operators out for good during an incident, and an admin can lift it at once.
+    The address is throttled first: after ``address_failures`` failures in ``window`` it is
+    refused for ``lockout`` (that only hurts whoever is failing from it; operators behind one
+    office NAT get a generous limit). An account is never locked hard, or anyone could keep a
+    real admin out: after ``account_free`` failures each further attempt waits ``account_delay``,
+    doubling per failure up to ``account_max_delay``, and an address with no recent failures
+    is not slowed down by the account at all, so the real operator gets in during an attack
+    while a guesser spends one attempt per fresh address. Every admitted attempt is counted
+    before its password is checked (refunded on success), so parallel attempts cannot all slip
+    in under the limit. A slowdown expires by itself, and an admin can lift it at once.
     """
 
     window: timedelta = timedelta(minutes=15)
-    account_failures: int = 5
     address_failures: int = 20
     lockout: timedelta = timedelta(minutes=15)
+    account_free: int = 3
+    account_delay: timedelta = timedelta(seconds=2)
+    account_max_delay: timedelta = timedelta(minutes=15)
+
+    def account_wait(self, failures: int) -> timedelta:
+        """How long an account waits after its ``failures``-th failure in the window."""
+        if failures < self.account_free:
+            return timedelta(0)
+        steps = min(failures - self.account_free, 20)  # 2**20 s is past any sane maximum
+        return min(self.account_delay * (2 ** steps), self.account_max_delay)
 
 
 def password_hasher(extra: Mapping[str, Any] | None = None) -> PasswordHasher:

@@ -7,6 +7,7 @@ running server when given the same ``--data-dir`` / ``--config``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -35,6 +36,9 @@ ENV_VARS: dict[str, str] = {
     "is plain http).",
     "STATUSPAGE_WEBHOOKS_ALLOW_PRIVATE": "Allow webhook URLs with plain http and private, "
     "loopback or link-local addresses (tests and the local demo only; default false).",
+    "STATUSPAGE_TRUSTED_PROXIES": "Comma-separated addresses or networks of reverse proxies "
+    "whose X-Forwarded-For / X-Forwarded-Proto are believed (default none: the peer address "
+    "counts, so a forged header cannot dodge the per-address login throttle).",
     "STATUSPAGE_WEBHOOK_TIMEOUT": "Seconds a webhook endpoint has to answer (1-60, default 15).",
 }
 
@@ -54,6 +58,8 @@ class Settings:
     #: Webhook URLs may be http and reach private/loopback addresses (tests, local demo).
     webhooks_allow_private: bool = False
     webhook_timeout_s: float = 15.0
+    #: Reverse proxies (addresses or networks) whose forwarded headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -92,6 +98,7 @@ class Settings:
             cookie_secure=secure_default if secure is None else secure.lower() in ("1", "true"),
             webhooks_allow_private=private,
             webhook_timeout_s=timeout,
+            trusted_proxies=_networks(env, "STATUSPAGE_TRUSTED_PROXIES"),
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -117,6 +124,22 @@ def _bounded_float(env: Mapping[str, str], name: str, default: float, low: float
     if not low <= value <= high:  # also refuses nan and inf
         raise ValueError(f"{name} must be between {low:g} and {high:g}, got {raw[:40]!r}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks, each checked (a typo must not trust nobody
+    silently, nor everybody)."""
+    found: list[str] = []
+    for part in (env.get(name) or "").split(","):
+        item = part.strip()
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {item[:60]!r} is not an IP address or network") from None
+        found.append(item)
+    return tuple(found)
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -155,9 +155,10 @@ def run_web(settings: Settings, host: str, port: int, workers: int, env: dict[st
     log.info("status page on http://%s:%d (%d web process(es))", host, port, workers)
     from statuspage.guards import MAX_HEADER_BYTES
 
-    # h11, not httptools: h11 bounds the request head (a single 50 MB header was accepted)
+    # h11, not httptools: h11 bounds the request head (a single 50 MB header was accepted).
+    # Forwarded headers are handled by the app, from STATUSPAGE_TRUSTED_PROXIES only.
     uvicorn.run("statuspage.asgi:app_from_env", factory=True, host=host, port=port,
-                workers=workers, proxy_headers=True, log_level="warning", access_log=False,
+                workers=workers, proxy_headers=False, log_level="warning", access_log=False,
                 http="h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES)
 
 

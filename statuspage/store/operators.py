@@ -24,7 +24,6 @@ from statuspage.auth import (
     new_secret,
     password_problem,
     token_digest,
-    verify_password,
 )
 from statuspage.inputs import InputError, clean_text
 from statuspage.models import utcnow
@@ -37,6 +36,13 @@ from statuspage.models.operators import (
     OperatorSession,
 )
 from statuspage.store.audit import Actor, record_audit
+from statuspage.store.login_throttle import (
+    LoginCheck,
+    check_password,
+    login_check,
+    operator_for,
+    refund,
+)
 
 __all__ = [
     "LoginResult",
@@ -183,107 +189,37 @@ def set_password(session: Session, hasher: PasswordHasher, email: str, password:
     return operator
 
 
-# --- login throttling -------------------------------------------------------------------------
-
-def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
-    """The throttle row for ``key``, created if missing, locked FOR UPDATE on PostgreSQL."""
-    dialect = session.get_bind().dialect.name
-    values = {"key": key, "failures": 0, "window_start": now, "updated_at": now}
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(pg_insert(LoginThrottle).values(**values).on_conflict_do_nothing())
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(sqlite_insert(LoginThrottle).values(**values).on_conflict_do_nothing())
-    row = session.scalars(sa.select(LoginThrottle).where(LoginThrottle.key == key)
-                          .with_for_update().execution_options(populate_existing=True)).one()
-    return row
-
-
-def _locked(row: LoginThrottle, now: datetime) -> bool:
-    return row.locked_until is not None and row.locked_until > now
-
-
-def _fail(row: LoginThrottle, limit: int, policy: ThrottlePolicy, now: datetime) -> bool:
-    """Count one failure; returns whether this failure started a lockout."""
-    if now - row.window_start > policy.window:
-        row.failures, row.window_start = 0, now
-    row.failures += 1
-    row.updated_at = now
-    if row.failures >= limit:
-        row.locked_until = now + policy.lockout
-        row.failures, row.window_start = 0, now
-        return True
-    return False
-
-
-@dataclass(frozen=True)
-class LoginCheck:
-    """What a login needs before the (slow) password check: lock state and the stored hash."""
-
-    email: str
-    locked: bool
-    password_hash: str | None  # None: unknown or inactive account
-
-
-def login_check(session: Session, email: str, *, address: str | None,
-                now: datetime | None = None) -> LoginCheck:
-    """Read-only first step of a login: is the account or the address locked out?"""
-    now = now or utcnow()
-    email = normalise_email(email)[:320]
-    keys = [f"account:{email}", f"address:{address or '-'}"]
-    locked = session.scalar(sa.select(sa.func.count()).select_from(LoginThrottle).where(
-        LoginThrottle.key.in_(keys), LoginThrottle.locked_until > now))
-    operator = find_operator(session, email)
-    stored = operator.password_hash if operator is not None and operator.active else None
-    return LoginCheck(email, bool(locked), stored)
-
+# --- logins (admission and counting: statuspage.store.login_throttle) -------------------------
 
 def record_login(session: Session, check: LoginCheck, *, ok: bool, address: str | None,
-                 new_hash: str | None = None, policy: ThrottlePolicy | None = None,
-                 now: datetime | None = None) -> LoginResult:
-    """Last step of a login: count the failure (maybe locking out) or open the account; audit.
+                 new_hash: str | None = None, now: datetime | None = None) -> LoginResult:
+    """Last step of a login: audit a refusal or failure, or refund the count and open the
+    account.
 
-    The password is verified between ``login_check`` and this call, outside any transaction,
-    so argon2's tens of milliseconds never hold a database lock (SQLite has one writer).
+    The attempt was counted as a failure by ``login_check`` before the password was verified
+    (outside any transaction, so argon2 never holds a database lock); a right password gets
+    that count back here.
     """
-    policy = policy or ThrottlePolicy()
     now = now or utcnow()
     actor = Actor(check.email or None, "operator", address)
     if check.locked:
-        record_audit(session, actor, "login.refused_locked", target=check.email)
+        record_audit(session, actor, "login.refused_locked", target=check.email,
+                     detail={"refused": check.refused})
         return LoginResult(None, "locked")
-    account = _throttle_row(session, f"account:{check.email}", now)
     if not ok:
-        by_address = _throttle_row(session, f"address:{address or '-'}", now)
-        started = _fail(account, policy.account_failures, policy, now)
-        started |= _fail(by_address, policy.address_failures, policy, now)
         record_audit(session, actor, "login.failed", target=check.email,
-                     detail={"lockout": True} if started else None)
-        return LoginResult(None, "locked" if started else "invalid")
-    operator = find_operator(session, check.email)
-    if operator is None or not operator.active:  # changed since the check
+                     detail={"lockout": True} if check.started_lockout else None)
         return LoginResult(None, "invalid")
-    account.failures = 0
+    operator = operator_for(session, check)
+    if operator is None:  # deactivated since the check
+        return LoginResult(None, "invalid")
+    refund(session, check, address, now)
     if new_hash is not None:
         operator.password_hash = new_hash
     operator.last_login_at = now
     prune_expired(session, now)
     record_audit(session, actor, "login", target=check.email)
     return LoginResult(operator)
-
-
-def check_password(hasher: PasswordHasher, check: LoginCheck, password: str
-                   ) -> tuple[bool, str | None]:
-    """The slow middle step (no database): whether it matches, and a rehash when due."""
-    if check.locked:
-        return False, None  # refused without spending CPU on a locked key
-    ok = verify_password(hasher, check.password_hash, password)
-    if ok and check.password_hash and hasher.check_needs_rehash(check.password_hash):
-        return True, hash_password(hasher, password)
-    return ok, None
 
 
 def authenticate(session: Session, hasher: PasswordHasher, email: str, password: str, *,
@@ -295,10 +231,9 @@ def authenticate(session: Session, hasher: PasswordHasher, email: str, password:
     answer whether or not the account exists (no enumeration). The caller must commit even a
     failed attempt: the failure counters are the point.
     """
-    check = login_check(session, email, address=address, now=now)
+    check = login_check(session, email, address=address, policy=policy, now=now)
     ok, new_hash = check_password(hasher, check, password)
-    return record_login(session, check, ok=ok, address=address, new_hash=new_hash,
-                        policy=policy, now=now)
+    return record_login(session, check, ok=ok, address=address, new_hash=new_hash, now=now)
 
 
 def prune_expired(session: Session, now: datetime | None = None) -> None:

@@ -62,7 +62,7 @@ def test_operator_add_token_create_unlock(tmp_path: Path, capsys: pytest.Capture
                 authenticate(s, hasher, "ops@example.id", "salah", address="127.0.0.1")
         with db.session() as s:
             assert authenticate(s, hasher, "ops@example.id", generated,
-                                address="127.0.0.2").reason == "locked"
+                                address="127.0.0.1").reason == "locked"
         code, out, _ = run(capsys, "operator", "unlock", "ops@example.id", *data)
         assert code == 0 and "lockout lifted" in out
         with db.session() as s:

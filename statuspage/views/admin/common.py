@@ -109,7 +109,8 @@ def hasher(request: Request) -> PasswordHasher:
 
 
 def client_address(request: Request) -> str | None:
-    """The client address (uvicorn's proxy_headers resolve X-Forwarded-For from trusted hops)."""
+    """The client address: the peer, or X-Forwarded-For when the peer is a configured proxy
+    (``STATUSPAGE_TRUSTED_PROXIES``; resolved by the app's proxy-headers middleware)."""
     return request.client.host if request.client else None
 
 

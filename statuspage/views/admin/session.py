@@ -16,7 +16,9 @@ from statuspage.auth import (
     new_secret,
     origin_allowed,
 )
+from statuspage.models import utcnow
 from statuspage.store.audit import record_audit
+from statuspage.store.login_throttle import refund
 from statuspage.store.operators import (
     OperatorError,
     check_password,
@@ -93,25 +95,28 @@ async def login(request: Request) -> Response:
 
     pw_hasher = hasher(request)
 
-    def attempt() -> str | None:
-        with svc.db.session() as session:  # 1: read the lock state and the stored hash
+    def attempt() -> tuple[str, int]:
+        with svc.db.session() as session:  # 1: admit (and count) or refuse, atomically
             check = login_check(session, email, address=address)
         ok, new_hash = check_password(pw_hasher, check, password)  # 2: slow, no lock held
-        with svc.db.session() as session:  # 3: count the failure or open a session
+        with svc.db.session() as session:  # 3: refund the count and open a session, or audit
             result = record_login(session, check, ok=ok, address=address, new_hash=new_hash)
             if result.operator is None:
-                return "locked" if result.reason == "locked" else None
+                return (result.reason or "invalid"), check.retry_after_s
             return "ok:" + start_session(session, result.operator, address=address,
-                                         user_agent=agent)
+                                         user_agent=agent), 0
 
-    outcome = await run_in_threadpool(attempt)
-    if outcome is None:
+    outcome, retry_after = await run_in_threadpool(attempt)
+    if outcome == "invalid":
         return _login_page(request, binding, email=email, status_code=401,
                            error="Email atau kata sandi salah.")
     if outcome == "locked":
-        return _login_page(request, binding, email=email, status_code=429,
-                           error="Terlalu banyak percobaan gagal. Akun atau alamat ini dikunci "
-                                 "sementara; coba lagi nanti atau minta admin membukanya.")
+        page = _login_page(request, binding, email=email, status_code=429,
+                           error="Terlalu banyak percobaan gagal dari alamat ini atau untuk "
+                                 f"akun ini. Coba lagi dalam {retry_after} detik, atau minta "
+                                 "admin membukanya.")
+        page.headers["Retry-After"] = str(retry_after)
+        return page
     response = redirect(_next_path(form.get("next")))
     response.set_cookie(SESSION_COOKIE, outcome[3:], max_age=int(SESSION_MAX_AGE.total_seconds()),
                         path="/admin", secure=svc.settings.cookie_secure, httponly=True,
@@ -185,9 +190,11 @@ async def change_password(request: Request) -> Response:
             with svc.db.session() as session:
                 result = record_login(session, check, ok=False, address=address)
             if result.reason == "locked":
-                return "Terlalu banyak percobaan gagal; akun dikunci sementara."
+                return (f"Terlalu banyak percobaan gagal; coba lagi dalam "
+                        f"{check.retry_after_s} detik.")
             return "Kata sandi saat ini salah."
         with svc.db.session() as session:
+            refund(session, check, address, utcnow())
             try:
                 set_password(session, pw_hasher, viewer.email, new, actor=who)
             except OperatorError as exc:
