@@ -94,6 +94,7 @@ class _Layout:
     def table(self, rows: Sequence[Sequence[str]], widths: Sequence[float]) -> None:
         size = 8.5
         total = RIGHT - LEFT
+        self.need(size * 1.5 * min(len(rows), 3))  # never a header alone at a page's foot
         for n, row in enumerate(rows):
             self.need(size * 1.5)
             self.y -= size * 1.5

@@ -54,6 +54,16 @@ def test_minimal_config_gets_defaults() -> None:
         ("[evaluation]\ndegraded_success = 0.5\npartial_success = 0.9", "evaluation", ">="),
         (BASE + "[[deadlines]]\nid='d'\nname='n'\nagency='a'\nat=2024-09-06T23:59:00\n"
          "components=['pembelian']", "deadlines[0].at", "offset"),
+        (BASE + "[[deadlines]]\nid='d'\nname='n'\nagency='a'\nat=2024-09-06T23:59:00+07:00\n"
+         "opened_at=2024-09-07T00:00:00+07:00\ncomponents=['pembelian']",
+         "deadlines[0].opened_at", "before the closing"),
+        (BASE + "[[deadlines]]\nid='d'\nname='n'\nagency='a'\nat=2024-09-06T23:59:00+07:00\n"
+         "components=['pembelian']\ndemand_profile=[1, 2]", "deadlines[0].demand_profile",
+         "24 non-negative numbers"),
+        (BASE + "[[deadlines]]\nid='d'\nname='n'\nagency='a'\nat=2024-09-06T23:59:00+07:00\n"
+         "components=['nope']", "deadlines[0].components", "no component"),
+        ("[notices]\nat_risk_hours = 0", "notices.at_risk_hours", "greater than zero"),
+        ("[notices]\nauto_publish = 'yes'", "notices.auto_publish", "true or false"),
         ("components = 3", "components", "array of tables"),
         ("not toml = = 1", "-", "invalid TOML"),
     ],
