@@ -63,6 +63,7 @@ def test_publish_the_draft_and_record_the_decision(operator: TestClient, db: Dat
     evaluate_deadlines(db.session, settings.config, DEADLINE - timedelta(minutes=5))
     page = operator.get("/admin/deadlines/casn-2024")
     assert "draft" in page.text and "Terbitkan pemberitahuan" in page.text
+    assert "object at 0x" not in page.text  # the flash-message slot is not the notice
     published = form_post(operator, "/admin/deadlines/casn-2024",
                           "/admin/deadlines/casn-2024/publish",
                           {"statement_id": "Kami memohon maaf.", "statement_en": "Sorry."})

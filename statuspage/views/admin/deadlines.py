@@ -128,7 +128,8 @@ def _detail(session: Session, deadline_id: str, zone: ZoneInfo, values: dict[str
     if row is None:
         return {}
     return {"deadline": row, "values": values or _shown(row, zone), "errors": errors,
-            "components": list_components(session), "notice": get_notice(session, deadline_id)}
+            "components": list_components(session),
+            "deadline_notice": get_notice(session, deadline_id)}
 
 
 @console()
