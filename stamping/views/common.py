@@ -14,7 +14,7 @@ from stamping.errors import ApiError
 from stamping.rules import hash_token
 from stamping.service import Service
 
-__all__ = ["authenticate", "json_body", "pdf_response", "service"]
+__all__ = ["authenticate", "json_body", "pdf_response", "placement_headers", "service"]
 
 #: How long a token lookup is reused.  The cached account is only used for identity and an
 #: early "no quota" answer; the quota itself is always decided by the database.
@@ -105,3 +105,16 @@ def pdf_response(pdf: bytes, serial: str, *, status_code: int = 200, filename: s
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(pdf, status_code=status_code, media_type="application/pdf", headers=headers)
+
+
+def placement_headers(placement: dict[str, Any] | None) -> dict[str, str]:
+    """``X-Stamp-Box`` (llx,lly,urx,ury in points) and ``X-Stamp-Overlap``: what the stamp
+    covers ("text", "image", "graphics", "signature", "annotation", "unknown"), or "none".
+
+    A client whose box covers content learns it here and can choose another box.
+    """
+    if not placement:
+        return {}
+    overlaps = [str(k) for k in placement.get("overlaps", [])]
+    return {"X-Stamp-Box": ",".join(f"{float(v):g}" for v in placement.get("box", [])),
+            "X-Stamp-Overlap": ", ".join(overlaps) or "none"}

@@ -28,7 +28,7 @@ from stamping.service import now
 from stamping.signer import DocumentError
 from stamping.store import StoreError
 from stamping.upload import read_upload
-from stamping.views.common import pdf_response, service
+from stamping.views.common import pdf_response, placement_headers, service
 
 __all__ = ["account_page", "buy", "download_document", "index", "login_page", "logout",
            "order_page", "otp_page", "pay", "register_page", "stamp_upload", "verify_page"]
@@ -282,7 +282,9 @@ async def stamp_upload(request: Request) -> Response:
                                        upload.fields.get("box", ""))
     except _REFUSALS as exc:
         return await account_page(request, _message(exc), _status(exc))
-    return pdf_response(done.pdf, done.serial, filename=f"bermeterai-{done.serial}.pdf")
+    response = pdf_response(done.pdf, done.serial, filename=f"bermeterai-{done.serial}.pdf")
+    response.headers.update(placement_headers(done.placement))
+    return response
 
 
 async def verify_page(request: Request) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -14,7 +13,7 @@ from stamping import actions, store
 from stamping.errors import ApiError
 from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH
 from stamping.upload import read_upload
-from stamping.views.common import authenticate, pdf_response, service
+from stamping.views.common import authenticate, pdf_response, placement_headers, service
 
 __all__ = ["ca_pem", "create_stamp", "get_stamp", "get_stamp_document", "healthz", "metrics",
            "readyz", "verify_serial", "verify_upload"]
@@ -39,18 +38,6 @@ async def create_stamp(request: Request) -> Response:
     response.headers.update(placement_headers(done.placement))
     return response
 
-
-def placement_headers(placement: dict[str, Any] | None) -> dict[str, str]:
-    """``X-Stamp-Box`` (llx,lly,urx,ury in points) and ``X-Stamp-Overlap``: what the stamp
-    covers ("text", "image", "graphics", "signature", "annotation", "unknown"), or "none".
-
-    A client whose box covers content learns it here and can choose another box.
-    """
-    if not placement:
-        return {}
-    overlaps = [str(k) for k in placement.get("overlaps", [])]
-    return {"X-Stamp-Box": ",".join(f"{float(v):g}" for v in placement.get("box", [])),
-            "X-Stamp-Overlap": ", ".join(overlaps) or "none"}
 
 
 async def get_stamp(request: Request) -> Response:

@@ -48,6 +48,7 @@ def test_register_buy_pay_and_stamp_in_the_browser(client: TestClient,
         "file": ("surat.pdf", sample_pdf, "application/pdf")})
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF") and len(r.headers["x-serial-number"]) == 22
+    assert r.headers["x-stamp-overlap"] == "none"  # blank space found on the page
     akun = client.get("/akun")
     assert "Kuota tersedia: <strong>1</strong>" in akun.text
     # the download broke off on a phone: the account page offers the same document again

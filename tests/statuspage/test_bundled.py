@@ -36,6 +36,31 @@ def test_a_child_that_dies_is_reported_with_its_log(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not STAMPING_READY, reason="stamping.cli is not there yet (issue 3)")
+def test_stamps_of_the_bundled_service_link_to_its_real_port(tmp_path: Path) -> None:
+    """Issue 8 item 15: on a port other than 8001, the QR code scanned from a 100 dpi render
+    of a stamped page links to this service, and the link answers."""
+    from tests.stamping.pdfs import make_pdf
+    from tests.stamping.scanning import decode_qr, render_page
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAMPING_")}
+    service = BundledStamping(tmp_path / "stamping", free_port(), python=sys.executable,
+                              workers=1, env=env)
+    with service:
+        headers = {"Authorization": f"Bearer {service.probe_token()}"}
+        r = httpx.post(service.url + "/api/v1/orders", json={"quantity": 1},
+                       headers={**headers, "Idempotency-Key": "qr"}, timeout=30)
+        assert r.status_code == 201, r.text
+        r = httpx.post(service.url + "/api/v1/stamps", headers=headers, timeout=60,
+                       files={"file": ("a.pdf", make_pdf(), "application/pdf")})
+        assert r.status_code == 201, r.text
+        serial = r.headers["x-serial-number"]
+        assert decode_qr(render_page(r.content, tmp_path)) == [
+            f"{service.url}/verify/{serial}"]
+        assert httpx.get(f"{service.url}/verify/{serial}", timeout=10).status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not STAMPING_READY, reason="stamping.cli is not there yet (issue 3)")
 def test_start_probe_account_reuse_and_stop(tmp_path: Path) -> None:
     service = BundledStamping(tmp_path / "stamping", free_port(), python=sys.executable,
                               workers=1)
