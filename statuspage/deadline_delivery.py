@@ -30,8 +30,15 @@ def notice_event(config: StatusConfig, notice: DeadlineNotice, update: NoticeUpd
     figures = dict(update.figures)
     # a long disruption history stays on the page and in evidence.json; the event stays small
     figures["downtime_periods"] = list(figures.get("downtime_periods") or [])[:50]
+    deadline = notice.deadline_row
     return {"deadline": {
         "id": notice.deadline_id, "notice_id": notice.id, "state": notice.state,
+        # name / summary / path: what the webhook formats (Slack) show of any event
+        "name": deadline.name_id if deadline else notice.deadline_id,
+        "name_en": deadline.name_en if deadline else "",
+        "agency": deadline.agency if deadline else "",
+        "summary": update.body_id, "summary_en": update.body_en,
+        "path": f"/deadlines/{notice.deadline_id}",
         "kind": update.kind, "level": update.level,
         "created_at": update.created_at.isoformat(),
         "body": {"id": update.body_id, "en": update.body_en},

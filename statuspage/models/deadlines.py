@@ -84,6 +84,7 @@ class DeadlineNotice(Base):
     final_at: Mapped[datetime | None]
     updates: Mapped[list[NoticeUpdate]] = relationship(
         back_populates="notice", order_by="NoticeUpdate.id.desc()", cascade="all, delete-orphan")
+    deadline_row: Mapped[Deadline] = relationship(lazy="joined")
 
 
 class NoticeUpdate(Base):

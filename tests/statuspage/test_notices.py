@@ -70,6 +70,9 @@ def test_draft_publish_update_final(settings: Settings, db: Database,
                                                                    "final"]
         assert events[0].component_ids == ["pembelian", "pembubuhan"]
         assert "Rekomendasi perpanjangan" in events[-1].payload["deadline"]["body"]["id"]
+        first = events[0].payload["deadline"]  # what the Slack format shows of any event
+        assert (first["name"], first["path"]) == ("Pendaftaran CASN 2024", "/deadlines/casn-2024")
+        assert first["summary"].startswith("Pendaftaran CASN 2024: pelamar kehilangan")
     assert run_job(settings, db, DEADLINE + 3 * H) == 0  # final: no more evaluation
     report = eventually_contains(client, "/api/v1/deadlines/casn-2024/impact.json",
                                  '"state":"final"').json()
