@@ -50,6 +50,10 @@ _TOKEN = re.compile(rb"""
 """, re.VERBOSE | re.DOTALL)
 _PAREN = re.compile(rb"\\.|[()]", re.DOTALL)
 _ESCAPE = re.compile(rb"\\(?:[0-7]{1,3}|\r\n|.)", re.DOTALL)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"\r\n": b"",
+            b"\n": b"", b"\r": b""}
+#: Most CID widths read from a Type0 font's /W array.
+MAX_CID_WIDTHS = 65_536
 _END_IMAGE = re.compile(rb"\sEI(?=[\s\x00]|$)")
 _PAINT = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
 _STROKES = {b"S", b"s", b"B", b"B*", b"b", b"b*"}
@@ -102,6 +106,37 @@ def _intersect(a: Rect, b: Rect) -> Rect | None:
     return r if r[0] < r[2] and r[1] < r[3] else None
 
 
+def _unescape(match: re.Match[bytes]) -> bytes:
+    """One escape of a literal string (PDF 32000 7.3.4.2)."""
+    body = match.group()[1:]
+    if body[:1].isdigit():
+        return bytes([int(body, 8) & 0xFF])
+    return _ESCAPES.get(body, body)
+
+
+def _cid_widths(w: object) -> dict[int, float]:
+    """A Type0 font's /W array: ``c [w1 w2 ...]`` and ``c_first c_last w`` entries."""
+    widths: dict[int, float] = {}
+    if not isinstance(w, generic.ArrayObject):
+        return widths
+    items = [w[i] for i in range(min(len(w), MAX_CID_WIDTHS))]
+    i = 0
+    while i + 1 < len(items) and len(widths) < MAX_CID_WIDTHS:
+        first, nxt = int(items[i]), items[i + 1]
+        if isinstance(nxt, generic.ArrayObject):
+            for j in range(min(len(nxt), MAX_CID_WIDTHS - len(widths))):
+                widths[first + j] = float(nxt[j])
+            i += 2
+        elif i + 2 < len(items):
+            last, width = int(nxt), float(items[i + 2])
+            for cid in range(first, min(last, first + MAX_CID_WIDTHS - len(widths)) + 1):
+                widths[cid] = width
+            i += 3
+        else:
+            break
+    return widths
+
+
 class _Budget(Exception):
     """A bound of the scan was reached."""
 
@@ -112,6 +147,7 @@ class _Font:
     widths: list[float] = field(default_factory=list)
     default: float = 600.0
     two_byte: bool = False
+    cid_widths: dict[int, float] = field(default_factory=dict)  # Identity-encoded Type0
 
 
 @dataclass
@@ -173,6 +209,10 @@ class _Scanner:
             font = _Font()
             if _get(fd, "/Subtype") == "/Type0":
                 font.two_byte, font.default = True, 1000.0
+                descendant = _get(fd, "/DescendantFonts")[0]
+                font.default = float(_get(descendant, "/DW", 1000))
+                if _get(fd, "/Encoding") in ("/Identity-H", "/Identity-V"):
+                    font.cid_widths = _cid_widths(_get(descendant, "/W"))
             elif "/Widths" in fd:
                 font.first = int(_get(fd, "/FirstChar", 0))
                 font.widths = [float(w) for w in fd["/Widths"]][:256]
@@ -194,7 +234,10 @@ class _Scanner:
                 continue
             if font.two_byte:
                 n = max(1, len(part) // 2)
-                advance += (font.default / 1000 * st.size + st.char_space) * n * st.scale
+                glyphs = sum(font.cid_widths.get((part[i] << 8) | part[i + 1], font.default)
+                             for i in range(0, len(part) - 1, 2)) if font.cid_widths else \
+                    font.default * n
+                advance += (glyphs / 1000 * st.size + st.char_space * n) * st.scale
                 continue
             width = 0.0
             for code in part:
@@ -246,11 +289,11 @@ class _Scanner:
                     token = m2.group()
                     depth += 1 if token == b"(" else -1 if token == b")" else 0
                     scan = m2.end()
-                value = _ESCAPE.sub(b"x", data[pos:scan - 1])
+                value = _ESCAPE.sub(_unescape, data[pos:scan - 1])
                 pos = scan
             elif kind == "hex":
                 digits = re.sub(rb"\s", b"", match.group()[1:-1])
-                value = b"x" * ((len(digits) + 1) // 2)
+                value = bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode())
             elif kind == "dict":
                 value = None  # dictionaries only hold operands of operators we skip
             elif kind == "arr":

@@ -136,3 +136,26 @@ def test_operator_cap_and_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_damaged_content_never_raises(content: bytes) -> None:
     scan = scan_page(_page(content), PAGE)
     assert isinstance(scan.complete, bool)
+
+
+def test_two_byte_fonts_use_their_cid_widths_and_hex_strings_count_bytes() -> None:
+    w = PdfFileWriter()
+    descendant = w.add_object(generic.DictionaryObject({
+        _N("/Type"): _N("/Font"), _N("/Subtype"): _N("/CIDFontType2"),
+        _N("/BaseFont"): _N("/Calibri"), _N("/DW"): generic.NumberObject(1000),
+        # CIDs 3..5 are 500 wide, CID 10 is 250 wide
+        _N("/W"): generic.ArrayObject([generic.NumberObject(3), generic.NumberObject(5),
+                                       generic.NumberObject(500), generic.NumberObject(10),
+                                       generic.ArrayObject([generic.NumberObject(250)])])}))
+    type0 = w.add_object(generic.DictionaryObject({
+        _N("/Type"): _N("/Font"), _N("/Subtype"): _N("/Type0"), _N("/BaseFont"): _N("/Calibri"),
+        _N("/Encoding"): _N("/Identity-H"),
+        _N("/DescendantFonts"): generic.ArrayObject([descendant])}))
+    content = (b"BT /T0 10 Tf 100 700 Td <0003 0004 0005 000A> Tj ET "
+               b"BT /F1 10 Tf 50 50 Td (\\101) Tj ET")  # one glyph: the escape is one byte
+    page = _page(content, writer=w)
+    page["/Resources"]["/Font"][_N("/T0")] = type0
+    scan = scan_page(page, PAGE)
+    # three glyphs of 500 and one of 250 thousandths of an em at 10 pt: 17.5 pt
+    assert [b.rect for b in scan.boxes] == [pytest.approx((100, 697.5, 117.5, 709.5)),
+                                            pytest.approx((50, 47.5, 55, 59.5))]
