@@ -182,7 +182,7 @@ def _incident(session: Session, *, name: str, impact: str, kind: str,
 
 def _incidents(session: Session, now: datetime, zone: ZoneInfo, names: dict[str, str],
                casn: dict[str, str], slow: str, maintained: str) -> None:
-    day = datetime.combine(now.date(), time(0), UTC)
+    day = _local_midnight(now, zone)
     start = day - timedelta(days=40)
     t = [_at(start, 9, 12, zone), _at(start, 10, 5, zone), _at(start, 21, 40, zone),
          _at(start + timedelta(days=1), 16, 30, zone)]

@@ -59,6 +59,11 @@ class DayRange:
         """Uptime over the range's days with data."""
         return self.served_s / self.measured_s if self.measured_s else None
 
+    @property
+    def troubled(self) -> bool:
+        """Whether the range is a day with trouble (measured or reported)."""
+        return bool(self.incidents) or self.level not in ("operational", "no_data")
+
 
 def day_ranges(days: Sequence[DayUptime]) -> list[DayRange]:
     """Newest first; days with incidents stand alone, calm days of one level are merged.

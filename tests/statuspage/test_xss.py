@@ -98,7 +98,8 @@ def scan(html: str) -> Scan:
 
 def assert_inert(html: str, baseline: Scan, where: str) -> None:
     """No event handlers, no script URLs, no dangerous tags beyond the page's own."""
-    found = scan(html)
+    # the page's own self-refresh while something is wrong (exactly this tag) is not a payload
+    found = scan(html.replace('<meta http-equiv="refresh" content="60">', "", 1))
     handlers = Counter(found.handlers) - Counter(baseline.handlers)
     assert not handlers, (where, handlers)
     # the page's own (e.g. an empty ``data:,`` favicon) are in the baseline
