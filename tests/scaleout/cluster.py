@@ -201,15 +201,10 @@ timeout = 5
 """
 
 
-def start_cluster(base: Path, *, interval_s: float = 1.0) -> Cluster:
-    """Start 2 stamping services, 2 web processes and 2 workers; return when all are ready."""
-    base.mkdir(parents=True, exist_ok=True)
-    config = base / "statuspage.toml"
-    config.write_text(CONFIG.format(interval=interval_s), "utf-8")
-    cluster = Cluster(base, create_database("scale_status"), create_database("scale_stamp"),
-                      config)
-    first = base / "stamping-a"
-    for index, data in enumerate((first, base / "stamping-b")):
+def start_stamping_pair(cluster: Cluster) -> None:
+    """Start two stamping services on one database; the second gets the first one's keys."""
+    first = cluster.base / "stamping-a"
+    for index, data in enumerate((first, cluster.base / "stamping-b")):
         if index == 1:  # the second host gets the first one's keys, as a deployment copies them
             data.mkdir(parents=True, exist_ok=True)
             shutil.copytree(first / "pki", data / "pki")
@@ -225,6 +220,21 @@ def start_cluster(base: Path, *, interval_s: float = 1.0) -> Cluster:
     out = cluster.run(["-m", "stamping", "account", "add", "--phone", "081200000001",
                        "--name", "Probe scale-out", "--probe"], cluster.stamping_env(first))
     cluster.probe_token = out.strip().splitlines()[-1].strip()
+
+
+def new_cluster(base: Path, *, interval_s: float = 1.0) -> Cluster:
+    """Databases and config for a cluster; nothing started yet."""
+    base.mkdir(parents=True, exist_ok=True)
+    config = base / "statuspage.toml"
+    config.write_text(CONFIG.format(interval=interval_s), "utf-8")
+    return Cluster(base, create_database("scale_status"), create_database("scale_stamp"),
+                   config)
+
+
+def start_cluster(base: Path, *, interval_s: float = 1.0) -> Cluster:
+    """Start 2 stamping services, 2 web processes and 2 workers; return when all are ready."""
+    cluster = new_cluster(base, interval_s=interval_s)
+    start_stamping_pair(cluster)
     env = cluster.env()
     cluster.run(["-m", "statuspage", "db", "upgrade"], env)
     cluster.run(["-m", "statuspage", "operator", "add", "ops@scale.invalid", "--role", "admin",
