@@ -20,6 +20,7 @@ from stamping.otp import OtpSender
 from stamping.service import Service
 from stamping.settings import Settings, SettingsError
 from stamping.views import api, pages, stamps
+from stamping.views.pages import SESSION_COOKIE
 
 __all__ = ["app_from_env", "create_app", "routes"]
 
@@ -84,15 +85,21 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
         routes=routes(),
         middleware=[
             Middleware(SecurityHeadersMiddleware),
-            Middleware(MetricsMiddleware, metrics=service.metrics),
-            Middleware(BodyLimitMiddleware, limits=route_limits(settings.max_upload_bytes)),
-            Middleware(FaultMiddleware, cache=service.faults),
+            # Before the framework: a refused request costs no more than the HTTP parser and
+            # an admitted one holds its place until its answer is sent (issue 12).
             Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={
                 "/api/v1/stamps": service.stamp_gate, "/akun/meterai": service.stamp_gate,
                 "/api/v1/verify": service.verify_gate, "/verifikasi": service.verify_gate,
                 "/api/v1/orders": service.purchase_gate, "/akun/beli": service.purchase_gate,
                 "/api/v1/accounts": service.account_gate, "/api/v1/login": service.account_gate,
-                "/daftar": service.account_gate, "/masuk": service.account_gate}),
+                "/daftar": service.account_gate, "/masuk": service.account_gate},
+                account_key=service.account_key, session_cookie=SESSION_COOKIE,
+                hold_seconds=settings.refusal_hold_seconds,
+                max_held=settings.max_held_refusals,
+                on_refused=service.metrics.observe_refusal),
+            Middleware(MetricsMiddleware, metrics=service.metrics),
+            Middleware(BodyLimitMiddleware, limits=route_limits(settings.max_upload_bytes)),
+            Middleware(FaultMiddleware, cache=service.faults),
         ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,

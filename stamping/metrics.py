@@ -44,6 +44,12 @@ class Metrics:
         self.bad_input = Counter("stamping_bad_input", "Refused documents", ["error"],
                                  registry=r)
 
+    def observe_refusal(self, path: str, gate: str, seconds: float) -> None:
+        """Count a refusal made by the admission gate (before the metrics middleware)."""
+        self.rejected.labels(gate).inc()
+        self.requests.labels("POST", path, "503", "none").inc()
+        self.latency.labels(path, "503").observe(seconds)
+
     def observe_gates(self, gates: list[Gate]) -> None:
         """Copy the gates' current depth into the gauges (called on scrape)."""
         for gate in gates:
@@ -78,9 +84,6 @@ class MetricsMiddleware:
             state = scope.get("state", {})
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            if "rejected_by" in state:  # refused by AdmissionMiddleware before routing
-                template = scope["path"]
-                self.metrics.rejected.labels(state["rejected_by"]).inc()
             kind = state.get("account_kind", "none")
             self.metrics.requests.labels(scope["method"], template, str(status), kind).inc()
             self.metrics.latency.labels(template, str(status)).observe(

@@ -23,6 +23,7 @@ from stamping.metrics import Metrics
 from stamping.otp import LogOtpSender, OtpSender
 from stamping.pki import PkiPaths, ensure_pki
 from stamping.pool import SigningPool
+from stamping.rules import hash_token
 from stamping.settings import Settings
 
 __all__ = ["Service", "TEMPLATE_DIR"]
@@ -66,7 +67,8 @@ class Service:
                                 settings.sign_cpu_seconds, settings.sign_wall_seconds)
         slots = settings.workers * settings.sign_slots_per_worker
         # Initial service-time guesses only seed the Retry-After estimate.
-        self.stamp_gate = Gate("stamp", slots, settings.stamp_queue, 0.04)
+        self.stamp_gate = Gate("stamp", slots, settings.stamp_queue, 0.04,
+                               queue_seconds=settings.stamp_queue_seconds)
         self.verify_gate = Gate("verify", settings.verify_slots, settings.verify_queue, 0.03)
         self.purchase_gate = Gate("purchase", settings.purchase_slots, settings.purchase_queue,
                                   0.01)
@@ -82,6 +84,16 @@ class Service:
         self.payment_key = b""
         self.ca_pem = b""
         self._sweeper: asyncio.Task[None] | None = None
+
+    def account_key(self, credential: str) -> str:
+        """The fair-share key of a bearer token or session: its account once known.
+
+        The token cache knows the account after the first authenticated request; before
+        that (or for an unknown token) the token itself is the key.
+        """
+        key = hash_token(credential)
+        cached = self.token_cache.get(key)
+        return f"account:{cached[1].id}" if cached is not None else f"token:{key[:16]}"
 
     async def injected_capacity(self) -> int | None:
         """The stamping capacity cap set by fault injection, if any."""

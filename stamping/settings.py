@@ -66,8 +66,16 @@ class Settings:
     #: Wall-clock seconds the web process waits for a job; past it the pool's workers are
     #: killed and replaced (a worker stuck where the CPU limit cannot reach).  0 disables it.
     sign_wall_seconds: float = 60.0
-    #: Stamp requests allowed to wait for a signing slot; past this they get 503 at once.
+    #: Stamp requests allowed to wait for a signing slot, at most; past this they get 503.
     stamp_queue: int = 64
+    #: ...and at most what the signing slots serve in this many seconds at the measured
+    #: signing time, so an admitted request never waits much longer than this.
+    stamp_queue_seconds: float = 1.0
+    #: A refusal (503) is held for a random 0.5-1x this many seconds before it is sent, so
+    #: clients that retry at once (a retry storm) cannot spend the CPU on refusals; 0: at once.
+    refusal_hold_seconds: float = 1.0
+    #: At most this many refusals are held at once; past it they are sent at once.
+    max_held_refusals: int = 4096
     verify_slots: int = 2
     verify_queue: int = 16
     purchase_slots: int = 16
@@ -123,9 +131,13 @@ class Settings:
                 raise SettingsError(f"STAMPING_{name.upper()} must be positive")
         for name in ["service_fee", "sign_workers", "stamp_queue", "verify_queue",
                      "purchase_queue", "account_queue", "worker_niceness",
-                     "sign_cpu_seconds", "sign_wall_seconds"]:
+                     "sign_cpu_seconds", "sign_wall_seconds", "max_held_refusals"]:
             if getattr(self, name) < 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must not be negative")
+        if not 0 < self.stamp_queue_seconds <= 60:
+            raise SettingsError("STAMPING_STAMP_QUEUE_SECONDS must be in (0, 60]")
+        if not 0 <= self.refusal_hold_seconds <= 10:
+            raise SettingsError("STAMPING_REFUSAL_HOLD_SECONDS must be in [0, 10]")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("STAMPING_PUBLIC_URL must be an http(s) URL")
         return replace(self, public_url=self.public_url.rstrip("/"))
