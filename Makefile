@@ -22,5 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check statuspage probes stamping tests benchmarks
 	$(BIN)/mypy statuspage probes stamping
 
+# `make bench` runs benchmarks/retry_storm.py; `make bench BENCH=stamping_throughput` another.
+BENCH ?= retry_storm
+bench: $(STAMP)
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq wrk; }
+	$(BIN)/python benchmarks/$(BENCH).py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -15,8 +15,9 @@ bounded; past it they leave at once.
 
 The wait queue of the stamping gate is sized from the measured service time, so that an
 admitted request waits at most about ``queue_seconds`` however fast the machine signs.  A
-fair share keeps one account (and one client address) from taking every place: a key may
-hold at most ``ceil(limit / keys holding places)`` places, all of them when it is alone.
+fair share keeps one account (and one client address) from taking every place: once fewer
+than a quarter of the places are free, a key may hold at most ``ceil(limit / keys holding
+places)`` of them (all of them when it is alone).
 Probe accounts get no special treatment: they see what applicants see.
 """
 
@@ -95,7 +96,7 @@ class Gate:
     """``slots`` jobs in service at once, a bounded queue waiting; the rest refused at once.
 
     With ``queue_seconds`` the queue holds at most what the slots serve in that many seconds
-    at the measured service time (between ``slots`` and ``queue``); without, ``queue``.
+    at the measured service time (between ``3 * slots`` and ``queue``); without, ``queue``.
     """
 
     def __init__(self, name: str, slots: int, queue: int, initial_service_s: float = 0.05,
@@ -130,7 +131,10 @@ class Gate:
         if self.queue_seconds is None:
             return self.queue
         sized = math.ceil(self.queue_seconds * self.slots / max(self._ewma, 1e-3))
-        return max(min(self.slots, self.queue), min(self.queue, sized))
+        # Never below three rounds of slots: the working concurrency (a client per slot plus
+        # one waiting behind it) is never refused, nor held to a fair share, even when a
+        # slow burst inflates the average.
+        return max(min(3 * self.slots, self.queue), min(self.queue, sized))
 
     def limit(self, cap: int | None = None) -> int:
         """How many requests may be in the system, under an optional injected cap."""
@@ -144,6 +148,8 @@ class Gate:
         reason = None
         if self.in_system >= limit:
             reason = FULL
+        elif 4 * (limit - self.in_system) > limit:
+            pass  # shares apply once fewer than a quarter of the places are free
         elif account is not None and not self.accounts.allows(account, limit):
             reason = ACCOUNT_SHARE
         elif address is not None and not self.addresses.allows(address, limit):

@@ -70,7 +70,7 @@ class Settings:
     stamp_queue: int = 64
     #: ...and at most what the signing slots serve in this many seconds at the measured
     #: signing time, so an admitted request never waits much longer than this.
-    stamp_queue_seconds: float = 1.0
+    stamp_queue_seconds: float = 0.5
     #: A refusal (503) is held for a random 0.5-1x this many seconds before it is sent, so
     #: clients that retry at once (a retry storm) cannot spend the CPU on refusals; 0: at once.
     refusal_hold_seconds: float = 1.0

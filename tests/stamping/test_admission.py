@@ -48,7 +48,7 @@ def test_fair_share_gives_places_back() -> None:
 @pytest.mark.parametrize(("service_s", "queue_limit"), [
     (0.04, 50),    # 4 slots / 40 ms = 100/s; 0.5 s of it
     (0.01, 64),    # capped by the configured queue
-    (2.0, 4),      # never fewer places than slots
+    (2.0, 12),     # never fewer places than three rounds of slots
 ])
 def test_queue_is_sized_from_the_service_time(service_s: float, queue_limit: int) -> None:
     gate = Gate("stamp", slots=4, queue=64, initial_service_s=service_s, queue_seconds=0.5)
@@ -82,6 +82,18 @@ def test_one_account_cannot_take_every_place() -> None:
     gate.leave("acct0", "10.0.0.1")
     refused = gate.refusal(account="acct9", address="10.0.0.1")
     assert refused is not None and refused.reason == "address_share"
+
+
+def test_shares_apply_only_when_the_gate_is_nearly_full() -> None:
+    gate = Gate("stamp", slots=1, queue=9)  # 10 places
+    for key in ["a"] * 5 + ["b"]:
+        gate.enter(key)
+    assert gate.refusal(account="a") is None  # 4 of 10 free: nobody is kept out
+    gate.enter("b")
+    gate.enter("b")
+    refused = gate.refusal(account="a")  # 2 free: a holds its 5 of 10 already
+    assert refused is not None and refused.reason == "account_share"
+    assert gate.refusal(account="b") is None
 
 
 def test_retry_after_is_spread() -> None:
