@@ -159,3 +159,18 @@ def test_two_byte_fonts_use_their_cid_widths_and_hex_strings_count_bytes() -> No
     # three glyphs of 500 and one of 250 thousandths of an em at 10 pt: 17.5 pt
     assert [b.rect for b in scan.boxes] == [pytest.approx((100, 697.5, 117.5, 709.5)),
                                             pytest.approx((50, 47.5, 55, 59.5))]
+
+
+def test_forms_that_multiply_are_stopped_by_the_budget() -> None:
+    """Each form draws the next one 60 times, 7 deep: 60**7 draws if followed naively."""
+    w = PdfFileWriter()
+    inner, _ = _form(w, b"0 g 0 0 1 1 re f")
+    for _ in range(7):
+        outer, form = _form(w, b"/In Do " * 60)
+        form[_N("/Resources")] = generic.DictionaryObject({
+            _N("/XObject"): generic.DictionaryObject({_N("/In"): inner})})
+        inner = outer
+    started = time.perf_counter()
+    scan = scan_page(_page(b"/In Do", xobjects={"/In": inner}, writer=w), PAGE)
+    assert not scan.complete
+    assert time.perf_counter() - started < content_boxes.TIME_BUDGET_S + 2
