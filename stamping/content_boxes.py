@@ -15,13 +15,14 @@ and invisible text (the OCR layer of a scan, whose image is counted instead) are
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyhanko.pdf_utils import generic
+
+from stamping.content_stream import operations
 
 __all__ = ["MAX_CONTENT_BYTES", "MAX_FORM_DEPTH", "MAX_OPERATORS", "ContentBox", "PageScan",
            "scan_page"]
@@ -37,24 +38,8 @@ Rect = tuple[float, float, float, float]
 Matrix = tuple[float, float, float, float, float, float]
 _IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
-_TOKEN = re.compile(rb"""
-    (?P<ws>[\s\x00]+|%[^\r\n]*)
-  | (?P<num>[+-]?(?:\d+\.?\d*|\.\d+))
-  | (?P<name>/[^\s\x00/\[\]()<>{}%]*)
-  | (?P<str>\()
-  | (?P<hex><[0-9A-Fa-f\s]*>)
-  | (?P<dict><<|>>)
-  | (?P<arr>[\[\]])
-  | (?P<op>[A-Za-z'"*][A-Za-z0-9'"*]*)
-  | (?P<other>.)
-""", re.VERBOSE | re.DOTALL)
-_PAREN = re.compile(rb"\\.|[()]", re.DOTALL)
-_ESCAPE = re.compile(rb"\\(?:[0-7]{1,3}|\r\n|.)", re.DOTALL)
-_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"\r\n": b"",
-            b"\n": b"", b"\r": b""}
 #: Most CID widths read from a Type0 font's /W array.
 MAX_CID_WIDTHS = 65_536
-_END_IMAGE = re.compile(rb"\sEI(?=[\s\x00]|$)")
 _PAINT = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
 _STROKES = {b"S", b"s", b"B", b"B*", b"b", b"b*"}
 _FILLS = {b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
@@ -104,14 +89,6 @@ def _bbox(m: Matrix, x0: float, y0: float, x1: float, y1: float) -> Rect:
 def _intersect(a: Rect, b: Rect) -> Rect | None:
     r = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
     return r if r[0] < r[2] and r[1] < r[3] else None
-
-
-def _unescape(match: re.Match[bytes]) -> bytes:
-    """One escape of a literal string (PDF 32000 7.3.4.2)."""
-    body = match.group()[1:]
-    if body[:1].isdigit():
-        return bytes([int(body, 8) & 0xFF])
-    return _ESCAPES.get(body, body)
 
 
 def _cid_widths(w: object) -> dict[int, float]:
@@ -260,69 +237,21 @@ class _Scanner:
         if self.bytes > MAX_CONTENT_BYTES:
             raise _Budget("content bytes")
         stack: list[_State] = []
-        operands: list[object] = []
-        arrays: list[list[object]] = []
         path: list[float] = []  # x0, y0, x1, y1 in user space, when non-empty
         clip_pending = False
         tm = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
         tlm = list(tm)
-        pos, end = 0, len(data)
-        while pos < end:
-            match = _TOKEN.match(data, pos)
-            assert match is not None  # the last alternative matches any byte
-            pos = match.end()
-            kind = match.lastgroup
-            if kind == "ws" or kind == "other":
+        for op, operands in operations(data):
+            self.operators += 1
+            if self.operators > MAX_OPERATORS:
+                raise _Budget("operators")
+            if self.operators % 2048 == 0 and time.perf_counter() > self.deadline:
+                raise _Budget("time")
+            if op == b"BI":
+                self.add("image", _bbox(st.ctm, 0, 0, 1, 1), st.clip)
                 continue
-            value: object
-            if kind == "num":
-                value = float(match.group())
-            elif kind == "name":
-                value = match.group().decode("latin-1")
-            elif kind == "str":
-                depth, scan = 1, pos
-                while depth:
-                    m2 = _PAREN.search(data, scan)
-                    if m2 is None:
-                        scan = end
-                        break
-                    token = m2.group()
-                    depth += 1 if token == b"(" else -1 if token == b")" else 0
-                    scan = m2.end()
-                value = _ESCAPE.sub(_unescape, data[pos:scan - 1])
-                pos = scan
-            elif kind == "hex":
-                digits = re.sub(rb"\s", b"", match.group()[1:-1])
-                value = bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode())
-            elif kind == "dict":
-                value = None  # dictionaries only hold operands of operators we skip
-            elif kind == "arr":
-                if match.group() == b"[":
-                    arrays.append([])
-                    if len(arrays) > 32:
-                        raise _Budget("array nesting")
-                elif arrays:
-                    done = arrays.pop()
-                    (arrays[-1] if arrays else operands).append(done)
-                continue
-            else:
-                op = match.group()
-                self.operators += 1
-                if self.operators > MAX_OPERATORS:
-                    raise _Budget("operators")
-                if self.operators % 2048 == 0 and time.perf_counter() > self.deadline:
-                    raise _Budget("time")
-                if op == b"BI":
-                    found = _END_IMAGE.search(data, pos)
-                    pos = found.end() if found else end
-                    self.add("image", _bbox(st.ctm, 0, 0, 1, 1), st.clip)
-                    operands.clear()
-                    continue
-                path, clip_pending, st = self.operator(
-                    op, operands, st, stack, path, clip_pending, tm, tlm, resources)
-                operands.clear()
-                continue
-            (arrays[-1] if arrays else operands).append(value)
+            path, clip_pending, st = self.operator(
+                op, operands, st, stack, path, clip_pending, tm, tlm, resources)
 
     def operator(self, op: bytes, args: list[object], st: _State, stack: list[_State],
                  path: list[float], clip_pending: bool, tm: list[float], tlm: list[float],
