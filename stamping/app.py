@@ -19,7 +19,7 @@ from stamping.metrics import MetricsMiddleware
 from stamping.otp import OtpSender
 from stamping.service import Service
 from stamping.settings import Settings, SettingsError
-from stamping.views import api, pages, stamps
+from stamping.views import api, favicon, pages, stamps
 from stamping.views.pages import SESSION_COOKIE
 
 __all__ = ["app_from_env", "create_app", "routes"]
@@ -31,6 +31,7 @@ def routes() -> list[Route]:
     """Every route of the service."""
     return [
         Route("/", pages.index),
+        Route("/favicon.svg", favicon.favicon),
         Route("/daftar", pages.register_page, methods=["GET", "POST"]),
         Route("/daftar/otp", pages.otp_page, methods=["GET", "POST"]),
         Route("/masuk", pages.login_page, methods=["GET", "POST"]),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from statuspage.guards import BodyLimitMiddleware, SecurityHeadersMiddleware, exception_handlers
@@ -17,6 +20,7 @@ from statuspage.views import (
     admin,
     api,
     deadlines,
+    errors,
     feeds,
     health,
     notice_documents,
@@ -25,13 +29,29 @@ from statuspage.views import (
     subscribe,
 )
 
-__all__ = ["create_app"]
+__all__ = ["ConsoleGZip", "create_app"]
+
+
+class ConsoleGZip:
+    """gzip for ``/admin`` pages only (an operator on a phone during an outage)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=500)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "http" and scope["path"].startswith("/admin"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def routes() -> list[BaseRoute]:
     """Every route of the status page; each views module contributes its own list."""
     return [
         *health.routes(),
+        *errors.routes(),
         *public.routes(),
         *api.routes(),
         *feeds.routes(),
@@ -55,12 +75,15 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         finally:
             await services.stop()
 
-    # headers outermost, so a 413 refused before the routes carries them too
-    middleware = [Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)]
+    # headers outermost, so a 413 refused before the routes carries them too; the console's
+    # pages are compressed here (public responses come gzipped from the page cache already)
+    middleware = [Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware),
+                  Middleware(ConsoleGZip)]
     if settings.trusted_proxies:  # otherwise the peer is the client, whatever headers say
         middleware.append(Middleware(ProxyHeadersMiddleware,
                                      trusted_hosts=list(settings.trusted_proxies)))
+    handlers: dict[Any, Any] = {**exception_handlers(), 404: errors.not_found}
     app = Starlette(routes=routes(), lifespan=lifespan, middleware=middleware,
-                    exception_handlers=exception_handlers())  # type: ignore[arg-type]
+                    exception_handlers=handlers)
     app.state.services = services
     return app
