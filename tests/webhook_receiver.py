@@ -159,3 +159,31 @@ class Receivers:
         if path == "/hang":
             return 0, "", b""
         return 200, "", b"ok"
+
+
+def main() -> None:
+    """``python -m tests.webhook_receiver --ports N``: print the ports as JSON, then answer
+    ``dump TYPE`` lines on stdin with a JSON list of ``[webhook-id, arrival time]`` of the
+    deliveries of that event type (benchmarks run the receivers in their own process)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ports", type=int, default=100)
+    args = parser.parse_args()
+    receivers = Receivers(count=args.ports).start()
+    print(json.dumps(receivers.ports), flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if parts[:1] == ["dump"]:
+            with receivers._lock:
+                found = [[r.headers.get("webhook-id"), r.at] for r in receivers.requests
+                         if r.headers.get("webhook-event-type") == parts[1]]
+            print(json.dumps(found), flush=True)
+        elif parts[:1] == ["quit"]:
+            break
+    receivers.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,8 @@
 """Webhook deliveries: fan-out from the outbox, claiming due sends, recording attempts.
 
-- ``fan_out``: for each outbox event not yet fanned out (oldest first, ``SKIP LOCKED`` so
-  several workers share the work), one delivery per matching active subscription, inserted in
-  the transaction that marks the event done. A crash before commit leaves the event queued.
+- ``fan_out``: for the oldest outbox event not yet fanned out (``SKIP LOCKED`` so several
+  workers share the work), one delivery per matching active subscription, written in chunks
+  that each commit; the last chunk marks the event done. A crash resumes where it stopped.
 - ``claim_due``: the due deliveries that are their subscription's oldest unfinished one
   (in order per subscription), whose endpoint is not paused, locked with
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one claimer) and leased for
@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from statuspage.models import (
@@ -108,35 +109,51 @@ def _matches(sub_components: list[str] | None, sub_types: list[str] | None,
 
 
 def fan_out(session: Session, page_status: Callable[[Session], Mapping[str, str]],
-            limit: int = 20, now: datetime | None = None) -> int:
-    """Turn up to ``limit`` queued events into deliveries; returns how many were created."""
+            chunk: int = 500, now: datetime | None = None) -> int:
+    """Create up to ``chunk`` deliveries of the oldest event not fanned out yet.
+
+    Subscriptions are taken in id order and each chunk commits on its own, so the first
+    deliveries of a fan-out to 10,000 subscriptions go out while the rest are being written;
+    the event is marked done with its last chunk. Resuming after a crash continues after the
+    last subscription id scanned (inserts ignore a pair that exists, so two workers on one
+    event cannot duplicate). Returns how many deliveries were created (at least 1 when an
+    event was worked on, so the caller comes back for the next chunk).
+    """
     now = now or utcnow()
-    events = session.scalars(
+    event = session.scalars(
         sa.select(WebhookEvent).where(WebhookEvent.fanned_out_at.is_(None))
-        .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)).all()
-    if not events:
+        .order_by(WebhookEvent.id).limit(1).with_for_update(skip_locked=True)).first()
+    if event is None:
         return 0
-    status = dict(page_status(session))
-    subs = session.execute(
-        sa.select(WebhookSubscription.id, WebhookSubscription.component_ids,
-                  WebhookSubscription.event_types)
-        .where(WebhookSubscription.state == "active")).all()
-    created = 0
-    for event in events:
-        if event.only_subscription_id is not None:
-            targets = [s.id for s in subs if s.id == event.only_subscription_id]
-        else:
-            targets = [s.id for s in subs if _matches(s.component_ids, s.event_types, event)]
-        if targets:
-            session.execute(sa.insert(WebhookDelivery), [
-                {"subscription_id": sid, "event_id": event.id, "state": "pending",
-                 "attempts": 0, "next_attempt_at": now, "created_at": now}
-                for sid in targets])
-        event.payload = {**event.payload, "_page": status}
+    # "_cursor": the last subscription id scanned (kept in the event row, so a crash resumes)
+    cursor = event.payload.get("_cursor")
+    if cursor is None and "_page" not in event.payload:
+        event.payload = {**event.payload, "_page": dict(page_status(session))}
+    size = chunk if cursor is None else chunk * 4  # a small first chunk: first sends sooner
+    query = (sa.select(WebhookSubscription.id, WebhookSubscription.component_ids,
+                       WebhookSubscription.event_types)
+             .where(WebhookSubscription.state == "active").order_by(WebhookSubscription.id)
+             .limit(size))
+    if cursor is not None:
+        query = query.where(WebhookSubscription.id > cursor)
+    if event.only_subscription_id is not None:
+        query = query.where(WebhookSubscription.id == event.only_subscription_id)
+    scanned = session.execute(query).all()
+    batch = [s.id for s in scanned if _matches(s.component_ids, s.event_types, event)]
+    if batch:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(WebhookDelivery).on_conflict_do_nothing(), [
+            {"subscription_id": sid, "event_id": event.id, "state": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now} for sid in batch])
+    if scanned:
+        event.payload = {**event.payload, "_cursor": scanned[-1].id}
+    if len(scanned) < size:
         event.fanned_out_at = now
-        event.subscriber_count = len(targets)
-        created += len(targets)
-    return created
+        event.subscriber_count = session.scalar(
+            sa.select(sa.func.count()).select_from(WebhookDelivery)
+            .where(WebhookDelivery.event_id == event.id)) or 0
+    return max(len(batch), 1)
 
 
 def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
@@ -156,7 +173,7 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
         .join(sub, sub.id == d.subscription_id)
         .where(sa.or_(d.state == "pending", sa.and_(d.state == "sending", d.lease_until < now)),
                d.next_attempt_at <= now, sub.state == "active", ~blocked, ~paused)
-        .order_by(d.next_attempt_at, d.id).limit(limit * 4)
+        .order_by(d.next_attempt_at, d.id).limit(limit * 2)
         .with_for_update(skip_locked=True, of=d)).all()
     load = dict(busy or {})
     chosen: list[Any] = []
@@ -172,16 +189,21 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
     ids = [r.id for r in chosen]
     session.execute(sa.update(d).where(d.id.in_(ids)).values(
         state="sending", lease_until=now + timedelta(seconds=lease_s)))
-    subs = {s.id: s for s in session.scalars(
-        sa.select(sub).where(sub.id.in_({r.subscription_id for r in chosen})))}
-    events = {e.id: e for e in session.scalars(
-        sa.select(WebhookEvent).where(WebhookEvent.id.in_({r.event_id for r in chosen})))}
+    subs = {r.id: r for r in session.execute(
+        sa.select(sub.id, sub.url, sub.endpoint, sub.format, sub.language, sub.secret,
+                  sub.previous_secret, sub.previous_secret_until)
+        .where(sub.id.in_({r.subscription_id for r in chosen})))}
+    events = {e.id: e for e in session.execute(
+        sa.select(WebhookEvent.id, WebhookEvent.public_id, WebhookEvent.type,
+                  WebhookEvent.occurred_at, WebhookEvent.payload)
+        .where(WebhookEvent.id.in_({r.event_id for r in chosen})))}
     claimed = []
     for r in chosen:
         s, e = subs[r.subscription_id], events[r.event_id]
+        keys = signing_secrets(s.secret, s.previous_secret, s.previous_secret_until, now)
         claimed.append(Claimed(r.id, r.attempts + 1, s.id, s.url, s.endpoint, s.format,
-                               s.language, tuple(signing_secrets(s, now)), e.public_id, e.type,
-                               e.occurred_at, dict(e.payload)))
+                               s.language, tuple(keys), e.public_id, e.type, e.occurred_at,
+                               e.payload))
     return claimed
 
 

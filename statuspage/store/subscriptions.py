@@ -166,11 +166,12 @@ def activate(session: Session, sub: WebhookSubscription, now: datetime) -> None:
     record_audit(session, Actor(None, "system"), "webhook.confirm", target=sub.id, at=now)
 
 
-def signing_secrets(sub: WebhookSubscription, now: datetime) -> list[str]:
+def signing_secrets(secret: str, previous: str | None, previous_until: datetime | None,
+                    now: datetime) -> list[str]:
     """The secrets that sign a message now: the current one, and the previous during overlap."""
-    found = [sub.secret]
-    if sub.previous_secret and sub.previous_secret_until and sub.previous_secret_until > now:
-        found.append(sub.previous_secret)
+    found = [secret]
+    if previous and previous_until and previous_until > now:
+        found.append(previous)
     return found
 
 

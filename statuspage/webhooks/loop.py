@@ -19,11 +19,12 @@ import logging
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-import httpx
 from sqlalchemy.orm import Session
 
 from statuspage.auth import token_digest
@@ -36,12 +37,16 @@ from statuspage.store import ratelimits, subscriptions
 from statuspage.store.public import page_data
 from statuspage.store.public_views import page_id
 from statuspage.webhooks.formats import OutgoingEvent, Recipient, render_body, slack_confirmation
+from statuspage.webhooks.http import HttpPool
 from statuspage.webhooks.sender import Answer, post
 from statuspage.webhooks.signing import signature_headers
 
 __all__ = ["DeliveryLoop", "DeliveryOptions"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: Stands for a subscription's unsubscribe URL in a body rendered once per event.
+_PLACEHOLDER = "https://unsubscribe.invalid/placeholder-5f3c"
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,16 @@ class DeliveryLoop:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     sent: Counter[str] = field(default_factory=Counter, init=False)
+    _bodies: dict[tuple[str, str, str], bytes] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.catalogs = load_catalogs(("id", "en"))
+        # one database thread: claims and records never wait on each other's SQLite write
+        # lock (whose busy handler sleeps in coarse steps), and the event loop never blocks
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks-db")
+
+    async def _in_db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
 
     # --- database steps (run in threads) ---------------------------------------------------
 
@@ -114,17 +126,28 @@ class DeliveryLoop:
                 f"{base}/subscribe#webhooks")
 
     def _body(self, c: store.Claimed) -> bytes:
-        page = self.config.page
-        status = c.event_payload.get("_page") or {}
-        event = OutgoingEvent(c.event_public_id, c.event_type, c.event_occurred_at,
-                              c.event_payload, page_id(page.url), page.name, page.url,
-                              str(status.get("indicator", "none")),
-                              str(status.get("description", "")))
-        unsubscribe, docs = self._links(c.subscription_id)
-        recipient = Recipient(c.subscription_id, c.format, c.language, unsubscribe, docs)
-        return render_body(event, recipient, self.catalogs.get(c.language, self.catalogs["id"]))
+        """The body for one subscription: rendered once per event, format and language (with
+        a placeholder for the subscription's own unsubscribe link), then filled in."""
+        key = (c.event_public_id, c.format, c.language)
+        template = self._bodies.get(key)
+        if template is None:
+            page = self.config.page
+            status = c.event_payload.get("_page") or {}
+            event = OutgoingEvent(c.event_public_id, c.event_type, c.event_occurred_at,
+                                  c.event_payload, page_id(page.url), page.name, page.url,
+                                  str(status.get("indicator", "none")),
+                                  str(status.get("description", "")))
+            _unsubscribe, docs = self._links("")
+            recipient = Recipient("", c.format, c.language, _PLACEHOLDER, docs)
+            template = render_body(event, recipient,
+                                   self.catalogs.get(c.language, self.catalogs["id"]))
+            if len(self._bodies) > 64:  # only the events in flight matter
+                self._bodies.clear()
+            self._bodies[key] = template
+        unsubscribe, _docs = self._links(c.subscription_id)
+        return template.replace(_PLACEHOLDER.encode(), unsubscribe.encode())
 
-    async def _send(self, client: httpx.AsyncClient, c: store.Claimed) -> None:
+    async def _send(self, client: HttpPool, c: store.Claimed) -> None:
         try:
             body = self._body(c)
             headers = signature_headers(c.secrets, c.message_id, int(time.time()), body)
@@ -142,10 +165,10 @@ class DeliveryLoop:
 
     # --- URL verification -------------------------------------------------------------------
 
-    async def verify_due(self, client: httpx.AsyncClient) -> int:
+    async def verify_due(self, client: HttpPool) -> int:
         """Send the ownership check of every pending subscription that is due."""
         now = utcnow()
-        due = await asyncio.to_thread(self._due_verifications, now)
+        due = await self._in_db(self._due_verifications, now)
         if due:
             await asyncio.gather(*(self._verify(client, *row) for row in due))
         return len(due)
@@ -155,7 +178,7 @@ class DeliveryLoop:
             subscriptions.expire_pending(session, now)
             return subscriptions.due_verifications(session, now)
 
-    async def _verify(self, client: httpx.AsyncClient, sid: str, url: str, fmt: str,
+    async def _verify(self, client: HttpPool, sid: str, url: str, fmt: str,
                       language: str, secret: str, attempts: int) -> None:
         base = self.config.page.url.rstrip("/")
         confirm_digest = None
@@ -179,7 +202,7 @@ class DeliveryLoop:
         if ok and fmt != "slack":
             ok = _echoed(answer.body, challenge)
         error = None if ok else (answer.error or "the challenge was not echoed")
-        await asyncio.to_thread(self._record_verification, sid, ok, confirm_digest, error)
+        await self._in_db(self._record_verification, sid, ok, confirm_digest, error)
 
     def _record_verification(self, sid: str, ok: bool, digest: str | None,
                              error: str | None) -> None:
@@ -194,7 +217,7 @@ class DeliveryLoop:
             if self._results:
                 batch, self._results = self._results, []
                 try:
-                    await asyncio.to_thread(self._record, batch)
+                    await self._in_db(self._record, batch)
                 except Exception:
                     log.exception("could not record %d webhook attempts; their leases expire "
                                   "and they are sent again", len(batch))
@@ -208,13 +231,11 @@ class DeliveryLoop:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; in-flight sends finish (bounded by the timeout)."""
         if self.db.url.startswith("sqlite"):
-            released = await asyncio.to_thread(self._release)
+            released = await self._in_db(self._release)
             if released:
                 log.info("took back %d webhook deliveries leased before a restart", released)
-        limits = httpx.Limits(max_connections=self.options.concurrency,
-                              max_keepalive_connections=self.options.concurrency)
-        async with httpx.AsyncClient(follow_redirects=False, trust_env=False,
-                                     limits=limits) as client:
+        client = HttpPool(max_idle=self.options.per_endpoint)
+        try:
             recorder = asyncio.create_task(self._recorder(stop))
             last_verify = last_prune = 0.0
             try:
@@ -222,7 +243,7 @@ class DeliveryLoop:
                     worked = await self._step(client)
                     if time.monotonic() - last_prune > 3600.0:
                         last_prune = time.monotonic()
-                        await self._guard(asyncio.to_thread(self._prune))
+                        await self._guard(self._in_db(self._prune))
                     if time.monotonic() - last_verify > 1.0:
                         last_verify = time.monotonic()
                         worked += await self._guard(self.verify_due(client))
@@ -239,6 +260,9 @@ class DeliveryLoop:
                     await asyncio.wait(self._tasks, timeout=self.options.timeout_s + 1)
                 stop.set()
                 await recorder
+        finally:
+            await client.close()
+            self._db_thread.shutdown(wait=False)
 
     def _prune(self) -> int:
         with self.db.session() as session:
@@ -260,8 +284,8 @@ class DeliveryLoop:
             await asyncio.sleep(1.0)
             return 0
 
-    async def _step(self, client: httpx.AsyncClient) -> int:
-        worked = await self._guard(asyncio.to_thread(self.fan_out_once))
+    async def _step(self, client: HttpPool) -> int:
+        worked = await self._guard(self._in_db(self.fan_out_once))
         free = self.options.concurrency - len(self._tasks)
         if free <= 0:
             return worked
@@ -275,7 +299,7 @@ class DeliveryLoop:
 
     async def _guard_claim(self, free: int) -> list[store.Claimed]:
         try:
-            return await asyncio.to_thread(self._claim, free, dict(self._busy))
+            return await self._in_db(self._claim, free, dict(self._busy))
         except Exception:
             log.exception("could not claim webhook deliveries; retrying")
             await asyncio.sleep(1.0)

@@ -10,6 +10,7 @@ The response body is read only up to ``EXCERPT_BYTES``.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -17,7 +18,8 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from statuspage.models import utcnow
-from statuspage.webhooks.ssrf import UrlRefused, pinned_url, resolve_checked
+from statuspage.webhooks.http import HttpPool
+from statuspage.webhooks.ssrf import UrlRefused, resolve_checked
 
 __all__ = ["EXCERPT_BYTES", "USER_AGENT", "Answer", "post", "retry_after_seconds"]
 
@@ -62,7 +64,7 @@ def _classify(status: int) -> str:
     return "failure"
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], *,
+async def post(pool: HttpPool, url: str, body: bytes, headers: dict[str, str], *,
                timeout_s: float, allow_private: bool) -> Answer:
     """POST ``body`` to ``url`` connecting only to a checked address; never raises."""
     started = time.perf_counter()
@@ -72,39 +74,30 @@ async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[s
 
     try:
         parsed = httpx.URL(url)
-        addresses = await resolve_checked(parsed.host, parsed.port or (
-            443 if parsed.scheme == "https" else 80), allow_private=allow_private)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        addresses = await resolve_checked(parsed.host, port, allow_private=allow_private)
     except UrlRefused as exc:
         return Answer("refused", None, elapsed(), str(exc)[:300])
-    target, host_header, extensions = pinned_url(url, addresses[0])
-    request_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                       **headers, **host_header}
+    target = parsed.raw_path.decode("ascii") or "/"
+    request_headers = {"Host": parsed.netloc.decode("ascii"), "User-Agent": USER_AGENT,
+                       "Content-Type": "application/json", **headers}
     try:
-        request = client.build_request("POST", target, content=body, headers=request_headers,
-                                       extensions={**extensions, "timeout": _timeouts(timeout_s)})
         # an overall deadline: a slow-drip answer cannot hold a slot past the timeout
         async with asyncio.timeout(timeout_s):
-            response = await client.send(request, stream=True, follow_redirects=False)
-            try:
-                chunk = b""
-                async for part in response.aiter_raw():
-                    chunk += part
-                    if len(chunk) >= EXCERPT_BYTES:
-                        break
-            finally:
-                await response.aclose()
-    except (TimeoutError, httpx.TimeoutException):
+            answer = await pool.post(str(addresses[0]), port,
+                                     tls_name=parsed.host if parsed.scheme == "https" else None,
+                                     target=target, headers=request_headers, body=body,
+                                     excerpt=EXCERPT_BYTES)
+    except TimeoutError:
         return Answer("timeout", None, elapsed(), f"no answer within {timeout_s:g} s")
-    except httpx.HTTPError as exc:
+    except (OSError, ssl.SSLError, ValueError, asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError) as exc:
         return Answer("error", None, elapsed(), f"{type(exc).__name__}: {exc}"[:300])
-    outcome = _classify(response.status_code)
-    excerpt = chunk[:EXCERPT_BYTES].decode("utf-8", "replace")
-    return Answer(outcome, response.status_code, elapsed(),
-                  None if outcome == "success" else f"HTTP {response.status_code}",
-                  excerpt or None, retry_after_seconds(response.headers.get("retry-after"))
-                  if outcome == "throttled" else None, chunk[:EXCERPT_BYTES])
+    outcome = _classify(answer.status)
+    return Answer(outcome, answer.status, elapsed(),
+                  None if outcome == "success" else f"HTTP {answer.status}",
+                  answer.body.decode("utf-8", "replace") or None,
+                  retry_after_seconds(answer.headers.get("retry-after"))
+                  if outcome == "throttled" else None, answer.body)
 
-
-def _timeouts(timeout_s: float) -> dict[str, float]:
-    return {"connect": timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
 

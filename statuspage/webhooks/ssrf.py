@@ -31,7 +31,6 @@ __all__ = [
     "UrlRefused",
     "address_allowed",
     "check_url",
-    "pinned_url",
     "resolve_checked",
 ]
 
@@ -162,14 +161,3 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
                 raise UrlRefused(_forbidden(ip))
     return addresses
 
-
-def pinned_url(url: str, ip: IPAddress) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
-    """The URL rewritten to connect to ``ip``, the ``Host`` header and httpcore's SNI extension.
-
-    TLS still sends and verifies the original hostname (``sni_hostname``), so the certificate
-    must match the name the subscriber gave.
-    """
-    original = httpx.URL(url)
-    host_header = original.netloc.decode("ascii")
-    target = original.copy_with(host=str(ip))
-    return target, {"Host": host_header}, {"sni_hostname": original.host}

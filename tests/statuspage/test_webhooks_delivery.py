@@ -188,9 +188,9 @@ def test_gone_disables_and_skips_the_rest(settings: Settings, db: Database,
             emit_event(s, "deadline.notice", {"deadline": {"id": f"d{n}"}})
     run_until(db, settings, lambda: state_of(db, sid) == "disabled")
     assert len(receivers.events("/gone")) == 1
-    with db.session() as s:
-        assert sorted(s.scalars(sa.select(WebhookDelivery.state))) == [
-            "failed", "skipped", "skipped"]
+    with db.session() as s:  # later events were skipped, or never fanned out to it
+        states = list(s.scalars(sa.select(WebhookDelivery.state)))
+    assert states.count("failed") == 1 and set(states) <= {"failed", "skipped"}
 
 
 def test_rotation_signs_with_both_secrets(settings: Settings, db: Database,
