@@ -2,6 +2,14 @@
 
 SQLite (the default) runs in WAL mode with a busy timeout so the web, worker and CLI processes on
 one host can share it; PostgreSQL is used through ``STATUSPAGE_DATABASE_URL`` for scale-out.
+
+On SQLite the driver's legacy transaction mode is off (``isolation_level = None``) and this module
+emits ``BEGIN`` itself: pysqlite would otherwise begin only before the first write, so a
+read-then-write check (such as "keep one active admin") would not be atomic. ``Database.session``
+starts with ``BEGIN IMMEDIATE``, which takes the write lock first and queues on ``busy_timeout``
+(a deferred transaction that reads and then writes can fail with "database is locked" without
+waiting); ``Database.read`` uses plain ``BEGIN`` and, in WAL mode, never blocks or waits for a
+writer. Same scheme as ``stamping/db.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ __all__ = ["CHANGES_CHANNEL", "Database", "bump_changes", "libpq_url", "migrate"
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+_READ_ONLY = "statuspage_read_only"  # execution option: a plain (deferred) BEGIN on SQLite
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -36,12 +45,18 @@ def create_engine(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # BEGIN is emitted below (see module doc)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: sa.Connection) -> None:
+            read_only = conn.get_execution_options().get(_READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
@@ -54,23 +69,39 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        self.read_engine = self.engine.execution_options(**{_READ_ONLY: True})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
+        """A write transaction: committed on success, rolled back on error.
+
+        On SQLite it holds the write lock from its first statement, so what it reads stays true
+        until it commits (``with_for_update`` has no effect there; this is what serialises).
+        """
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction: one consistent snapshot that never waits for a writer.
+
+        Use it only for code that writes nothing (public pages, feeds, JSON); a write inside it
+        can fail on SQLite when another process wrote first.
+        """
+        with self.read_sessions() as session, session.begin():
             yield session
 
     def change_counter(self) -> int:
         """The current value of the change counter (one cheap indexed read)."""
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             value = conn.execute(sa.select(ChangeCounter.value).where(ChangeCounter.id == 1))
             return int(value.scalar() or 0)
 
     def ping(self) -> None:
         """Raise when the database is unreachable."""
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             conn.execute(sa.text("select 1"))
 
     def dispose(self) -> None:

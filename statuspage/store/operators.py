@@ -157,9 +157,12 @@ def update_operator(session: Session, email: str, *, role: str | None = None,
     new_role = role if role is not None else operator.role
     new_active = active if active is not None else operator.active
     if operator.role == "admin" and (new_role != "admin" or not new_active):
-        admins = session.scalar(sa.select(sa.func.count()).select_from(Operator).where(
-            Operator.role == "admin", Operator.active.is_(True), Operator.id != operator.id))
-        if not admins:
+        # Lock every active admin row (PostgreSQL): a concurrent demotion of another admin waits
+        # here and then sees this one's outcome. On SQLite the write transaction already holds
+        # the database's write lock (statuspage/db.py), which serialises the same way.
+        admins = session.scalars(sa.select(Operator.id).where(
+            Operator.role == "admin", Operator.active.is_(True)).with_for_update()).all()
+        if not [admin_id for admin_id in admins if admin_id != operator.id]:
             raise OperatorError("Harus ada setidaknya satu admin aktif.", "role")
     if new_role != operator.role:
         changes["role"] = [operator.role, new_role]

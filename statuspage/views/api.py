@@ -147,7 +147,7 @@ def _json_view(build: Callable[[PageData, StatusConfig, Any], dict[str, Any]],
 
     def render(services: Any, request: RenderRequest) -> Rendered:
         config = services.settings.config
-        with services.db.session() as session:
+        with services.db.read() as session:
             data = page_data(session, config, utcnow(), history=False)
             extra = recent_incidents(session, **incidents) if incidents is not None else ()
             own = extend(session, config) if extend is not None else {}

@@ -51,7 +51,7 @@ def _feed_view(kind: str) -> CachedView:
         config = services.settings.config
         catalog = services.catalogs[request.lang]
         component_id = request.path_params.get("component_id")
-        with services.db.session() as session:
+        with services.db.read() as session:
             component = None
             if component_id is not None:
                 component = session.get(Component, component_id[:64])

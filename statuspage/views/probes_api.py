@@ -66,7 +66,7 @@ def render_probes(services: Any, request: RenderRequest) -> Rendered:
     worker's rollup flush moves the change counter, so the figures trail by at most one flush
     interval, and a surge of readers costs no database work.
     """
-    with services.db.session() as session:
+    with services.db.read() as session:
         items = probing.overview(session, services.settings.config)
     text = json.dumps({"generated_at": utcnow().isoformat(), "probes": items},
                       ensure_ascii=False, separators=(",", ":"))

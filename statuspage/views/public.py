@@ -150,7 +150,7 @@ def _not_found(services: Any, request: RenderRequest, sample: bool) -> Rendered:
 def render_home(services: Any, request: RenderRequest) -> Rendered:
     """``/``: overall status, components with uptime and latency, incidents, maintenance."""
     now = utcnow()
-    with services.db.session() as session:
+    with services.db.read() as session:
         data = page_data(session, services.settings.config, now)
     return render_page(services, request, "index.html",
                        {"data": data, "now": now, "sample_data": data.sample_data})
@@ -159,7 +159,7 @@ def render_home(services: Any, request: RenderRequest) -> Rendered:
 def render_incident(services: Any, request: RenderRequest) -> Rendered:
     """``/incidents/{id}``: one published incident, every update newest first."""
     incident_id = request.path_params.get("incident_id", "")
-    with services.db.session() as session:
+    with services.db.read() as session:
         sample = sample_data(session)
         incident = incident_detail(session, incident_id) if _ID.match(incident_id) else None
     if incident is None:
@@ -184,7 +184,7 @@ def page_param(value: str) -> str | None:
 def render_history(services: Any, request: RenderRequest) -> Rendered:
     """``/history?page=N``: past incidents by month."""
     page = _page_number(request.params.get("page"))
-    with services.db.session() as session:
+    with services.db.read() as session:
         sample = sample_data(session)
         history = history_page(session, services.settings.config, page)
     if history is None:
@@ -197,7 +197,7 @@ def render_component(services: Any, request: RenderRequest) -> Rendered:
     """``/components/{id}``: one component's status, 90 days day by day, its incidents."""
     component_id = request.path_params.get("component_id", "")
     now = utcnow()
-    with services.db.session() as session:
+    with services.db.read() as session:
         data = page_data(session, services.settings.config, now)
         component = data.component(component_id)
         incidents = component_incidents(session, component_id) if component else ()

@@ -79,7 +79,7 @@ def test_hit_touches_no_database(client: TestClient) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a cached hit must not open a session")
 
-    services(client).db.session = broken
+    services(client).db.session = services(client).db.read = broken
     for _ in range(5):
         assert client.get("/").content == first.content
     assert cache.renders == renders
@@ -102,13 +102,13 @@ def database_down(client: TestClient) -> Iterator[None]:
     def down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("database unreachable")
 
-    counter, session = svc.cache._counter, svc.db.session
-    svc.cache._counter, svc.db.session = down, down
+    counter, session, read = svc.cache._counter, svc.db.session, svc.db.read
+    svc.cache._counter, svc.db.session, svc.db.read = down, down, down
     try:
         asyncio.run(svc.cache.poll_once())
         yield
     finally:
-        svc.cache._counter, svc.db.session = counter, session
+        svc.cache._counter, svc.db.session, svc.db.read = counter, session, read
 
 
 def test_stale_bytes_when_the_database_is_down(client: TestClient) -> None:
@@ -137,11 +137,11 @@ def test_render_failure_serves_previous_bytes(client: TestClient, db: Database) 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("lost connection mid-render")
 
-    svc.db.session, session = broken, svc.db.session
+    svc.db.read, read = broken, svc.db.read
     try:
         r = client.get("/")
     finally:
-        svc.db.session = session
+        svc.db.read = read
     assert r.status_code == 200 and r.text != good and "Data mungkin belum terbaru" in r.text
 
 
