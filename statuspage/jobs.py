@@ -9,7 +9,6 @@ Database work runs in threads so it cannot stall the event loop that is timing t
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from statuspage.evaluation import HARD_FAILURES
 from statuspage.models import utcnow
 from statuspage.probing import evaluate_components
 from statuspage.store import probe_results
+from statuspage.store.incidents import advance_maintenances
 from statuspage.store.ratelimits import prune_counters
 
 __all__ = [
@@ -212,13 +212,8 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
         return deleted
 
     def maintenances() -> int:
-        try:
-            advance = importlib.import_module("statuspage.store.incidents").advance_maintenances
-        except (ImportError, AttributeError):
-            log.debug("statuspage.store.incidents.advance_maintenances not available yet")
-            return 0
         with db.session() as session:
-            return int(advance(session, utcnow()))
+            return advance_maintenances(session, utcnow())
 
     def deadline_notices() -> int:
         from statuspage.deadline_delivery import notice_hook

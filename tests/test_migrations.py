@@ -1,4 +1,4 @@
-"""Each package keeps one migration line: exactly one Alembic head, so ``alembic revision`` works."""
+"""Each package keeps one migration line: exactly one Alembic head, so `alembic revision` works."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ title) is written for the public from the operators' templates (``store.draft_te
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -29,6 +28,7 @@ from statuspage.evaluation import OUTAGES, ComponentEvaluation
 from statuspage.models import Component, Incident, IncidentComponent
 from statuspage.status import worst
 from statuspage.store.draft_text import public_text
+from statuspage.store.incidents import publish_draft
 
 __all__ = [
     "AUTHOR",
@@ -226,17 +226,9 @@ def publish_if_configured(session: Session, incident: Incident,
                           settings_auto_publish: bool) -> bool:
     """Publish a new draft at once when the config says so; returns whether it was published.
 
-    Publishing belongs to the operator console (``statuspage.store.incidents.publish_draft``);
-    it is looked up lazily so this module works before and without it.
+    Publishing is the console's verb (``statuspage.store.incidents.publish_draft``).
     """
     if not settings_auto_publish:
         return False
-    try:
-        module = importlib.import_module("statuspage.store.incidents")
-        publish = module.publish_draft
-    except (ImportError, AttributeError):
-        log.warning("auto_publish is on but statuspage.store.incidents.publish_draft is not "
-                    "available; draft %s stays a draft", incident.id)
-        return False
-    publish(session, incident.id, author=AUTHOR)
+    publish_draft(session, incident.id, author=AUTHOR)
     return True

@@ -1,14 +1,12 @@
 """The probes against a real ``stamping serve`` process on a free local port.
 
 Real sockets, so ``connect`` and ``ttfb`` come from httpcore's trace; real signatures, so the
-stamp probe's pyHanko check runs against the service's own CA. Skipped cleanly while the
-``stamping`` package (built in parallel) is not importable.
+stamp probe's pyHanko check runs against the service's own CA.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import socket
 import subprocess
@@ -23,9 +21,6 @@ import httpx
 import pytest
 
 from probes import ProbeSpec, reference_pdf, run_probe
-
-if importlib.util.find_spec("stamping.cli") is None:  # pragma: no cover - depends on the tree
-    pytest.skip("the stamping service is not importable yet", allow_module_level=True)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 ADMIN = "probe-integration-admin"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from starlette.testclient import TestClient
 from stamping.settings import Settings
 from tests.stamping.conftest import auth, buy, pdf_file, register
 from tests.stamping.pdfs import make_pdf
+from tests.tools import require_tools
 
 SERIAL = re.compile(r"^[A-Z0-9]{22}$")
 
@@ -37,6 +37,7 @@ def funded(client: TestClient) -> str:
 def test_stamp_produces_valid_pades_document(client: TestClient, funded: str,
                                              sample_pdf: bytes, stamping_settings: Settings,
                                              tmp_path: Path) -> None:
+    qpdf = require_tools("qpdf")["qpdf"]
     status, body, headers = _stamp(client, funded, sample_pdf)
     assert status == 201, body
     serial = headers["x-serial-number"]
@@ -69,10 +70,9 @@ def test_stamp_produces_valid_pades_document(client: TestClient, funded: str,
     # qpdf: structurally sound.
     out = tmp_path / "stamped.pdf"
     out.write_bytes(body)
-    if shutil.which("qpdf"):
-        check = subprocess.run(["qpdf", "--check", str(out)], capture_output=True, text=True,
-                               check=False)
-        assert check.returncode == 0, check.stdout + check.stderr
+    check = subprocess.run([qpdf, "--check", str(out)], capture_output=True, text=True,
+                           check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
     # Our own verification endpoint and the QR target agree.
     v = client.post("/api/v1/verify", files=pdf_file(body)).json()
     assert v["valid"] is True and v["serial"] == serial and v["reasons"] == []
@@ -88,28 +88,26 @@ def test_stamp_produces_valid_pades_document(client: TestClient, funded: str,
     assert " WIB</dd>" in html.text and "+00:00" not in html.text  # a time for a person
 
 
-@pytest.mark.skipif(shutil.which("pdfsig") is None, reason="pdfsig (poppler-utils) missing")
 def test_pdfsig_accepts_the_signature(client: TestClient, funded: str, sample_pdf: bytes,
                                       tmp_path: Path) -> None:
+    # pdfsig needs an NSS database (certutil makes it) even to check the signature's integrity
+    tools = require_tools("pdfsig", "certutil")
     status, body, _ = _stamp(client, funded, sample_pdf)
     assert status == 201
     pdf = tmp_path / "stamped.pdf"
     pdf.write_bytes(body)
     nss = tmp_path / "nss"
     nss.mkdir()
-    trusted = False
-    if shutil.which("certutil"):
-        (tmp_path / "ca.pem").write_bytes(client.get("/ca.pem").content)
-        subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
-        subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "meterai-ca", "-t",
-                        "CT,C,C", "-i", str(tmp_path / "ca.pem")], check=True)
-        trusted = True
-    res = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], capture_output=True,
-                         text=True, check=False)
+    (tmp_path / "ca.pem").write_bytes(client.get("/ca.pem").content)
+    certutil = tools["certutil"]
+    subprocess.run([certutil, "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
+    subprocess.run([certutil, "-A", "-d", f"sql:{nss}", "-n", "meterai-ca", "-t",
+                    "CT,C,C", "-i", str(tmp_path / "ca.pem")], check=True)
+    res = subprocess.run([tools["pdfsig"], "-nssdir", f"sql:{nss}", str(pdf)],
+                         capture_output=True, text=True, check=False)
     assert "Signature is Valid." in res.stdout, res.stdout + res.stderr
     assert "ETSI.CAdES.detached" in res.stdout
-    if trusted:
-        assert "Certificate is Trusted." in res.stdout, res.stdout
+    assert "Certificate is Trusted." in res.stdout, res.stdout
 
 
 def test_documents_with_images_are_stamped(client: TestClient, funded: str) -> None:

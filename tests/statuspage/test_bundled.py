@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -13,8 +12,6 @@ import httpx
 import pytest
 
 from statuspage.bundled import BundledStamping, BundledStampingError
-
-STAMPING_READY = importlib.util.find_spec("stamping.cli") is not None
 
 
 def free_port() -> int:
@@ -35,7 +32,6 @@ def test_a_child_that_dies_is_reported_with_its_log(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not STAMPING_READY, reason="stamping.cli is not there yet (issue 3)")
 def test_stamps_of_the_bundled_service_link_to_its_real_port(tmp_path: Path) -> None:
     """Issue 8 item 15: on a port other than 8001, the QR code scanned from a 100 dpi render
     of a stamped page links to this service, and the link answers."""
@@ -60,7 +56,6 @@ def test_stamps_of_the_bundled_service_link_to_its_real_port(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not STAMPING_READY, reason="stamping.cli is not there yet (issue 3)")
 def test_start_probe_account_reuse_and_stop(tmp_path: Path) -> None:
     service = BundledStamping(tmp_path / "stamping", free_port(), python=sys.executable,
                               workers=1)
@@ -88,7 +83,6 @@ def test_start_probe_account_reuse_and_stop(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not STAMPING_READY, reason="stamping.cli is not there yet (issue 3)")
 def test_an_orphan_left_by_a_killed_worker_is_stopped_first(tmp_path: Path) -> None:
     port = free_port()
     first = BundledStamping(tmp_path / "stamping", port, python=sys.executable, workers=1)

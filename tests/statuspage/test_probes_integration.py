@@ -10,7 +10,6 @@ and a last test compares the two runs' figures.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import math
 import os
 import signal
@@ -36,11 +35,7 @@ from statuspage.models import Component, ProbeResultRow
 from statuspage.probing import DatabaseSink, build_specs, create_agent_token
 from statuspage.settings import Settings
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("stamping.cli") is None,
-                       reason="stamping.cli is not there yet (issue 3)"),
-]
+pytestmark = [pytest.mark.slow]
 
 ADMIN_TOKEN = "integration-admin-token"
 INTERVAL_S = 0.25
