@@ -133,7 +133,7 @@ def render_page(services: Any, request: RenderRequest, template: str,
     """Render a public HTML page plus its variant with the "may be stale" notice."""
     from statuspage.views.deadlines import deadline_links
 
-    with services.db.session() as session:
+    with services.db.read() as session:
         links = deadline_links(session)
     values = {"now": utcnow(), "day_ranges": day_ranges, "sparkline": sparkline,
               "sample_data": False, **links, **context}
