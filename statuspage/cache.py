@@ -224,12 +224,19 @@ class PageCache:
             self._task = asyncio.create_task(self._poll_forever(), name="page-cache-poller")
 
     async def stop(self) -> None:
-        """Stop polling."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop polling.
+
+        Cancels until the poller has ended: on Python 3.11 ``asyncio.wait_for`` can swallow a
+        cancellation that arrives just as the read it waits for completes, and the poller then
+        went on forever (a web process or test client shutting down hung).
+        """
+        task, self._task = self._task, None
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.1)
+        if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     # -- lookups ----------------------------------------------------------------------------
 

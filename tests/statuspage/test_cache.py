@@ -177,3 +177,29 @@ def test_http_semantics(client: TestClient) -> None:
     check_validators_and_headers(client)
     check_gzip_only_when_accepted(client)
     check_unknown_parameters_do_not_grow_the_cache(client)
+
+
+def test_stop_ends_a_poller_that_swallowed_a_cancellation() -> None:
+    """Python 3.11's ``wait_for`` can lose a cancellation (it returns the finished read
+    instead): stopping must still end the poller rather than wait for it forever."""
+    swallowed: list[bool] = []
+
+    async def scenario() -> None:
+        cache = PageCache(lambda: 7, poll_interval=0.01)
+
+        async def poll_once() -> None:
+            if not swallowed:
+                try:
+                    await asyncio.sleep(0.05)
+                except asyncio.CancelledError:
+                    swallowed.append(True)  # as wait_for does when the read just finished
+
+        cache.poll_once = poll_once  # type: ignore[method-assign]
+        await cache.start()
+        await asyncio.sleep(0.02)
+        stopping = asyncio.create_task(cache.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)
+        assert done == {stopping}, "stop() still waiting for the poller"
+        assert swallowed == [True]
+
+    asyncio.run(scenario())
