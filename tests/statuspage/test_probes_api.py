@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -60,29 +61,37 @@ def valid() -> dict[str, Any]:
     return result(location="jakarta").to_dict()
 
 
+def _with_valid(bad: Any) -> Callable[[], Any]:
+    """A batch of one good result and ``bad()``, built when the test runs."""
+    return lambda: {"results": [valid(), bad()]}
+
+
 @pytest.mark.parametrize(
-    ("body", "status", "message"),
+    ("make_body", "status", "message"),
     [
-        ({"results": [valid(), result("nope", location="jakarta").to_dict()]}, 422,
+        (_with_valid(lambda: result("nope", location="jakarta").to_dict()), 422,
          "unknown probe"),
-        ({"results": [valid(), result("purchase", kind="stamp", location="jakarta").to_dict()]},
+        (_with_valid(lambda: result("purchase", kind="stamp", location="jakarta").to_dict()),
          422, "kind"),
-        ({"results": [valid(), result("purchase", location="medan").to_dict()]}, 422,
+        (_with_valid(lambda: result("purchase", location="medan").to_dict()), 422,
          "location"),
-        ({"results": [valid(), {"probe": "purchase"}]}, 422, "missing"),
-        ({"results": [valid(), {**valid(), "outcome": "great"}]}, 422, "outcome"),
-        ({"results": [valid(), result(location="jakarta", seconds_ago=8 * 86400).to_dict()]},
+        (_with_valid(lambda: {"probe": "purchase"}), 422, "missing"),
+        (_with_valid(lambda: {**valid(), "outcome": "great"}), 422, "outcome"),
+        (_with_valid(lambda: result(location="jakarta", seconds_ago=8 * 86400).to_dict()),
          422, "outside"),
-        ({"results": [valid(), result(location="jakarta", seconds_ago=-600).to_dict()]}, 422,
+        (_with_valid(lambda: result(location="jakarta", seconds_ago=-600).to_dict()), 422,
          "outside"),
-        ({"results": "no"}, 422, "results"),
-        ([], 422, "results"),
-        ({"results": [valid()] * 1001}, 413, "at most"),
+        (lambda: {"results": "no"}, 422, "results"),
+        (lambda: [], 422, "results"),
+        (lambda: {"results": [valid()] * 1001}, 413, "at most"),
     ],
 )
 def test_push_rejects_bad_batches_entirely(client: TestClient, db: Database, token: str,
-                                           body: Any, status: int, message: str) -> None:
-    response = push(client, token, body)
+                                           make_body: Callable[[], Any], status: int,
+                                           message: str) -> None:
+    # bodies are built when the test runs: result times are relative to now, and a slow run
+    # can start a test minutes after collection
+    response = push(client, token, make_body())
     assert response.status_code == status
     assert message in response.json()["error"]
     with db.session() as session:
