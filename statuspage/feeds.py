@@ -32,6 +32,8 @@ class FeedInfo:
     self_url: str
     language: str
     updated: datetime
+    #: Who writes the entries (Atom requires an author on every entry or on the feed).
+    author: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,21 +56,30 @@ def tag_uri(page_url: str, created: datetime, specific: str) -> str:
 
 
 def build_feed(info: FeedInfo, entries: Sequence[FeedEntry], kind: str) -> bytes:
-    """The feed as bytes; ``kind`` is "atom" or "rss" (RSS 2.0). Entries newest first."""
+    """The feed as bytes; ``kind`` is "atom" or "rss" (RSS 2.0).
+
+    Entries go out most recently updated first (a reader shows the incident that just changed
+    at the top). What the W3C feed validator checks is kept true here: the RSS channel's
+    ``<link>`` is the page (feedgen takes the last link added, so ``self`` goes first), the
+    ``atom:link rel="self"`` is the feed, and every Atom entry has an author.
+    """
     if kind not in FORMATS:
         raise ValueError(f"unknown feed kind {kind!r}")
     fg = FeedGenerator()
     fg.id(info.id)
     fg.title(info.title)
     fg.subtitle(info.subtitle or info.title)  # RSS requires a description
-    fg.link(href=info.page_url, rel="alternate")
     fg.link(href=info.self_url, rel="self")
+    fg.link(href=info.page_url, rel="alternate")  # last: RSS's channel <link>
+    author = {"name": info.author or info.title, "uri": info.page_url}
+    fg.author(author)
     fg.language(info.language)
     fg.updated(info.updated)
     fg.generator("statuspage")
     # feedgen prepends by default; append keeps the caller's newest-first order
-    for item in entries:
+    for item in sorted(entries, key=lambda e: e.updated, reverse=True):
         fe = fg.add_entry(order="append")
+        fe.author(author)
         fe.id(item.id)
         fe.guid(item.id, permalink=False)
         fe.title(item.title)

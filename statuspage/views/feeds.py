@@ -72,6 +72,7 @@ def _feed_view(kind: str) -> CachedView:
             id=tag_uri(url, FEED_TAG_DATE, specific),
             title=title, subtitle=config.page.description, page_url=url + "/",
             self_url=f"{url}{request.path}", language=request.lang,
+            author=services.settings.config.page.name,
             updated=max([changed or utcnow(), *(i.updated_at for i in incidents)]))
         entries = [_entry(services, i, request.lang) for i in incidents]
         return Rendered(200, build_feed(info, entries, kind), MEDIA_TYPES[kind], None, _CORS)
