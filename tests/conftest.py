@@ -2,18 +2,22 @@
 
 The ``backend`` fixture is parametrised over both. PostgreSQL tests get a fresh database of
 their own (created on 127.0.0.1:5432, dropped afterwards); when PostgreSQL does not answer they
-are skipped on a developer machine and fail under CI, where it must be running.
+are skipped on a developer machine and fail under CI, where it must be running. A test that
+needs a migrated database asks for a copy of a migrated template (``tests/databases.py``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from tests.databases import DatabaseTemplates, PostgresPool, pg_admin, pg_url
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -48,30 +52,53 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def make_database_url(backend: str, tmp_path: Path) -> Iterator[Callable[[str], str]]:
-    """A factory of fresh, empty database URLs on the current backend.
+@pytest.fixture(scope="session")
+def database_templates(request: pytest.FixtureRequest) -> DatabaseTemplates:
+    """Migrated template databases (built once per version of the migrations)."""
+    return DatabaseTemplates(request.config.cache.mkdir("db-templates"))
 
-    ``make_database_url("status")`` gives ``sqlite:///.../status.sqlite3`` on SQLite or the URL
-    of a new PostgreSQL database that is dropped when the test ends.
+
+@pytest.fixture(scope="session")
+def postgres_pool(database_templates: DatabaseTemplates) -> Iterator[PostgresPool]:
+    """Migrated PostgreSQL databases reused across the session's tests, reset between them."""
+    pool = PostgresPool(database_templates)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def make_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest
+                      ) -> Iterator[Callable[..., str]]:
+    """A factory of fresh database URLs on the current backend.
+
+    ``make_database_url("status")`` gives an empty database: ``sqlite:///.../status.sqlite3``
+    on SQLite or the URL of a new PostgreSQL database that is dropped when the test ends.
+    ``make_database_url("status", migrated="statuspage")`` gives one already migrated to head
+    and holding only what the migrations seed, copied from a template (see
+    ``tests/databases.py``): the same schema as running every migration, in a fraction of the
+    time.
     """
     created: list[str] = []
+    give_back: list[Callable[[], None]] = []
 
-    def make(name: str = "db") -> str:
+    def make(name: str = "db", migrated: str | None = None) -> str:
         if backend == "sqlite":
-            return f"sqlite:///{tmp_path / (name + '.sqlite3')}"
+            path = tmp_path / (name + ".sqlite3")
+            if migrated is not None:
+                templates = request.getfixturevalue("database_templates")
+                shutil.copyfile(templates.sqlite(migrated), path)
+            return f"sqlite:///{path}"
+        if migrated is not None:
+            url, release = request.getfixturevalue("postgres_pool").take(migrated)
+            give_back.append(release)
+            return str(url)
         dbname = f"t_{name[:20]}_{uuid.uuid4().hex[:10]}".lower()
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-        admin.dispose()
+        pg_admin(f'CREATE DATABASE "{dbname}"')
         created.append(dbname)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
+        return pg_url(dbname)
 
     yield make
+    for release in give_back:
+        release()
     if created:
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for dbname in created:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        admin.dispose()
+        pg_admin(*(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)' for dbname in created))

@@ -44,11 +44,12 @@ def config_text() -> str:
 
 
 @pytest.fixture
-def settings(make_database_url: Callable[[str], str], tmp_path: Path, config_text: str) -> Settings:
-    """Settings on a fresh, migrated database of the current backend (SQLite or PostgreSQL)."""
+def settings(make_database_url: Callable[..., str], tmp_path: Path, config_text: str) -> Settings:
+    """Settings on a fresh, migrated database of the current backend (SQLite or PostgreSQL),
+    copied from the session's template (``prepare_database`` then finds nothing to migrate)."""
     settings = Settings(
         data_dir=tmp_path / "data",
-        database_url=make_database_url("status"),
+        database_url=make_database_url("status", migrated="statuspage"),
         secret_key="test-secret-key-not-for-production",
         config=parse_config(config_text, "<test>"),
     )

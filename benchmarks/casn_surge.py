@@ -1,0 +1,477 @@
+"""The CASN surge drill: the shape of 3-6 September 2024, replayed in a few minutes.
+
+Starts the real processes on this machine: ``stamping serve``, ``statuspage web`` and
+``statuspage worker`` (PostgreSQL when it answers on 127.0.0.1:5432, else SQLite), with probes
+every ``--probe-interval`` seconds, a deadline a few minutes ahead that needs the purchase and
+stamping components, and a webhook subscriber on loopback. Then:
+
+1. **capacity**: 8 applicants in a closed loop stamp a one-page letter; stamps/s is capacity.
+2. **surge**: open-loop applicant arrivals (they come whatever the service answers) at 0.5x
+   capacity, ramping to ``--peak`` x capacity (3x), held, then easing off; meanwhile public
+   readers load the home page with ``wrk`` at a steady rate.
+3. it prints a timeline (shedding began, the probes saw it, each component changed status, the
+   draft incident appeared, the subscriber heard, the deadline notice level) and a table:
+   goodput as a share of capacity per phase, page requests/s and p99 before and during the
+   surge, applicants served vs refused with a retry time.
+
+Goals (issue 14): goodput >= 90% of capacity throughout; the status changes within two probe
+intervals of the overload; subscribers hear within 5 s of the change; page p99 < 50 ms.
+
+    .venv/bin/python benchmarks/casn_surge.py [--peak 3] [--hold 40] [--probe-interval 5]
+
+Applicants use accounts whose orders are paid at once (``--probe`` accounts of the CLI) so the
+drill needs no payment simulation; the admission gate treats every account alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stamping_throughput import a4_pdf, free_port, pct, stamp_request  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+APPLICANT_ACCOUNTS = 16
+
+
+@dataclass
+class Answer:
+    """One applicant's attempt."""
+
+    sent: float
+    status: int
+    latency: float
+    retry_after: bool
+
+
+@dataclass
+class Timeline:
+    """When things happened, in seconds from the start of the surge."""
+
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str, at: float) -> None:
+        self.marks.setdefault(name, at)
+
+
+class Receiver:
+    """A webhook subscriber: echoes URL challenges, notes when each event type first arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, str]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                data = json.loads(body or b"{}")
+                answer = b"{}"
+                if data.get("type") == "url_verification":
+                    answer = json.dumps({"challenge": data["challenge"]}).encode()
+                else:
+                    outer.arrivals.append((time.time(),
+                                           self.headers.get("webhook-event-type", "")))
+                self.send_response(200)
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def send(port: int, raw: bytes) -> tuple[int, bool]:
+    """One request on its own connection; (status, whether a Retry-After came with it)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return 0, False
+    try:
+        writer.write(raw)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        if match:
+            await reader.readexactly(int(match.group(1)))
+        return status, b"retry-after:" in head.lower()
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+        return 0, False
+    finally:
+        writer.close()
+
+
+async def closed_loop(port: int, raws: list[bytes], concurrency: int, seconds: float) -> float:
+    """Stamps per second with ``concurrency`` applicants who wait for each answer."""
+    ok = 0
+    deadline = time.perf_counter() + seconds
+
+    async def applicant(i: int) -> None:
+        nonlocal ok
+        while time.perf_counter() < deadline:
+            status, _ = await send(port, raws[i % len(raws)])
+            ok += status == 201
+
+    started = time.perf_counter()
+    await asyncio.gather(*(applicant(i) for i in range(concurrency)))
+    return ok / (time.perf_counter() - started)
+
+
+def rate_at(t: float, capacity: float, peak: float, hold: float) -> float:
+    """Arrivals per second at ``t`` seconds into the surge (the 3-6 September shape)."""
+    base, ramp = 0.5 * capacity, 20.0
+    if t < 15:
+        return base
+    if t < 15 + ramp:
+        return base + (peak * capacity - base) * (t - 15) / ramp
+    if t < 15 + ramp + hold:
+        return peak * capacity
+    return base
+
+
+async def surge(port: int, raws: list[bytes], capacity: float, peak: float, hold: float,
+                total: float, started: float) -> list[Answer]:
+    """Open-loop arrivals following ``rate_at`` for ``total`` seconds."""
+    answers: list[Answer] = []
+    tasks: set[asyncio.Task[None]] = set()
+    sent = 0.0
+
+    async def one(i: int, at: float) -> None:
+        t0 = time.perf_counter()
+        status, retry = await send(port, raws[i % len(raws)])
+        answers.append(Answer(at, status, time.perf_counter() - t0, retry))
+
+    n = 0
+    last = time.perf_counter()
+    while (now := time.perf_counter()) - started < total:
+        sent += rate_at(now - started, capacity, peak, hold) * (now - last)
+        last = now
+        while n < int(sent):
+            task = asyncio.create_task(one(n, now - started))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            n += 1
+        await asyncio.sleep(0.002)
+    await asyncio.gather(*tasks)
+    return answers
+
+
+def wrk(url: str, seconds: float, connections: int = 8) -> tuple[float, float]:
+    """Requests/s and p99 (ms) of ``wrk`` against ``url``."""
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
+                          url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99 is not None
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return rps, float(p99.group(1)) * scale
+
+
+class Drill:
+    """The processes and their addresses."""
+
+    def __init__(self, base: Path, probe_interval: float) -> None:
+        self.base = base
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.databases: list[str] = []
+        self.status_url = self._database("drill_status")
+        self.stamping_db = self._database("drill_stamp")
+        self.stamping_port, self.web_port = free_port(), free_port()
+        self.probe_interval = probe_interval
+
+    def _database(self, prefix: str) -> str:
+        try:
+            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            self.databases.append(name)
+            return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        except Exception:
+            return f"sqlite:///{self.base / (prefix + '.sqlite3')}"
+
+    def start(self, args: list[str], env: dict[str, str], log: str) -> None:
+        out = open(self.base / log, "ab")  # noqa: SIM115 - lives as long as the process
+        self.procs.append(subprocess.Popen([sys.executable, *args], env=env, stdout=out,
+                                           stderr=out, start_new_session=True))
+
+    def stamping_env(self) -> dict[str, str]:
+        return {**os.environ, "STAMPING_DATABASE_URL": self.stamping_db,
+                "STAMPING_DATA_DIR": str(self.base / "stamping")}
+
+    def status_env(self, token: str) -> dict[str, str]:
+        return {**os.environ, "STATUSPAGE_DATABASE_URL": self.status_url,
+                "STATUSPAGE_DATA_DIR": str(self.base / "status"),
+                "STATUSPAGE_CONFIG": str(self.base / "statuspage.toml"),
+                "STATUSPAGE_STAMPING_URL": f"http://127.0.0.1:{self.stamping_port}",
+                "STATUSPAGE_STAMPING_TOKEN": token, "STATUSPAGE_WEBHOOKS_ALLOW_PRIVATE": "1"}
+
+    def cli(self, args: list[str], env: dict[str, str]) -> str:
+        return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                              check=True).stdout
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.databases:
+            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for name in self.databases:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+CONFIG = """
+[page]
+name = "e-Meterai (CASN surge drill)"
+url = "http://127.0.0.1:{web}"
+
+[[components]]
+id = "pembelian"
+name = "Pembelian kuota"
+
+[[components]]
+id = "pembubuhan"
+name = "Pembubuhan e-meterai"
+
+[[probes]]
+name = "purchase"
+kind = "purchase"
+component = "pembelian"
+interval = {interval}
+timeout = 10
+
+[[probes]]
+name = "stamp"
+kind = "stamp"
+component = "pembubuhan"
+interval = {interval}
+timeout = 10
+
+[evaluation]
+window_s = {window}
+
+[notices]
+at_risk_hours = 0.01
+extension_after_hours = 0.05
+evaluate_s = 5
+
+[[deadlines]]
+id = "drill"
+name = "Pendaftaran (latihan)"
+agency = "BKN"
+at = {deadline}
+components = ["pembelian", "pembubuhan"]
+window_days = 1
+"""
+
+
+def watch(drill: Drill, start_wall: float, timeline: Timeline, stop: threading.Event,
+          levels: list[tuple[float, str]]) -> None:
+    """Poll the page, the database and the deadline while the surge runs."""
+    web = f"http://127.0.0.1:{drill.web_port}"
+    engine = sa.create_engine(drill.status_url)
+    since = datetime.fromtimestamp(start_wall, UTC).replace(tzinfo=None)
+    seen: dict[str, str] = {}
+    try:
+        while not stop.is_set():
+            now = time.time() - start_wall
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                data = httpx.get(web + "/api/v2/components.json", timeout=2).json()
+                for comp in data["components"]:
+                    old = seen.get(comp["id"])
+                    if old is not None and old != comp["status"]:
+                        timeline.mark(f"{comp['id']}: {old} -> {comp['status']}", now)
+                    seen[comp["id"]] = comp["status"]
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                level = httpx.get(web + "/api/v1/deadlines/drill/impact.json",
+                                  timeout=2).json().get("level")
+                if not levels or levels[-1][1] != level:
+                    levels.append((now, str(level)))
+            with contextlib.suppress(sa.exc.SQLAlchemyError), engine.connect() as conn:
+                failed = conn.execute(sa.text(
+                    "SELECT min(started_at) FROM probe_results WHERE outcome <> 'ok'"
+                    " AND started_at >= :s"), {"s": since}).scalar()
+                if failed is not None:
+                    timeline.mark("probes saw a failure", _seconds(failed, start_wall))
+                drafted = conn.execute(sa.text(
+                    "SELECT min(created_at) FROM incidents WHERE created_at >= :s"),
+                    {"s": since}).scalar()
+                if drafted is not None:
+                    timeline.mark("incident drafted", _seconds(drafted, start_wall))
+            stop.wait(0.25)
+    finally:
+        engine.dispose()
+
+
+def _seconds(value: datetime, start_wall: float) -> float:
+    return value.replace(tzinfo=UTC).timestamp() - start_wall
+
+
+def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver]:
+    """Start everything; return applicants' pre-encoded requests and the subscriber."""
+    window = max(30, int(args.probe_interval * 6))
+    deadline = (datetime.now(UTC) + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    (drill.base / "statuspage.toml").write_text(CONFIG.format(
+        web=drill.web_port, interval=args.probe_interval, window=window, deadline=deadline),
+        "utf-8")
+    drill.start(["-m", "stamping", "--log-level", "warning", "serve", "--port",
+                 str(drill.stamping_port)], drill.stamping_env(), "stamping.log")
+    _ready(drill.stamping_port)
+    tokens = [drill.cli(["-m", "stamping", "--log-level", "warning", "account", "add",
+                         "--phone", f"0812{i:08d}", "--name", f"Pelamar {i}", "--probe"],
+                        drill.stamping_env()).strip().splitlines()[-1]
+              for i in range(APPLICANT_ACCOUNTS + 1)]
+    for token in tokens[1:]:
+        for _ in range(4):
+            httpx.post(f"http://127.0.0.1:{drill.stamping_port}/api/v1/orders",
+                       json={"quantity": 1000}, timeout=30,
+                       headers={"Authorization": f"Bearer {token}",
+                                "Idempotency-Key": uuid.uuid4().hex}).raise_for_status()
+    env = drill.status_env(tokens[0])
+    drill.cli(["-m", "statuspage", "db", "upgrade"], env)
+    drill.start(["-m", "statuspage", "web", "--port", str(drill.web_port)], env, "web.log")
+    _ready(drill.web_port)
+    drill.start(["-m", "statuspage", "worker"], env, "worker.log")
+    receiver = Receiver()
+    answer = httpx.post(f"http://127.0.0.1:{drill.web_port}/api/v1/subscriptions", timeout=10,
+                        json={"url": receiver.url, "format": "statuspage"})
+    answer.raise_for_status()
+    pdf = a4_pdf()
+    return [stamp_request(t, pdf) for t in tokens[1:]], receiver
+
+
+def _ready(port: int) -> None:
+    for _ in range(600):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"port {port} did not become ready")
+
+
+def report(args: argparse.Namespace, capacity: float, answers: list[Answer],
+           timeline: Timeline, levels: list[tuple[float, str]], receiver: Receiver,
+           start_wall: float, page_before: tuple[float, float],
+           page_during: tuple[float, float]) -> None:
+    """Print the timeline and the table."""
+    overload = 15 + 20 * (1 - 0.5) / max(args.peak - 0.5, 0.01)  # when arrivals pass capacity
+    refused = [a for a in answers if a.status == 503]
+    if refused:
+        timeline.mark("shedding began (first 503)", min(a.sent for a in refused))
+    for at, kind in receiver.arrivals:
+        if at >= start_wall:
+            timeline.mark(f"subscriber heard {kind}", at - start_wall)
+    print(f"\ncapacity (8 applicants, closed loop): {capacity:.1f} stamps/s")
+    print(f"arrivals pass capacity at t = {overload:.1f} s; probes every {args.probe_interval} s")
+    print("\ntimeline (seconds from the start of the surge)")
+    for name, at in sorted(timeline.marks.items(), key=lambda kv: kv[1]):
+        print(f"  {at:7.1f}  {name}")
+    for at, level in levels:
+        print(f"  {at:7.1f}  deadline notice level: {level}")
+    changes = [at for name, at in timeline.marks.items() if "->" in name]
+    heard = [at for name, at in timeline.marks.items()
+             if name.startswith("subscriber heard component")]
+    if changes:
+        print(f"\nstatus change after overload start: {min(changes) - overload:.1f} s "
+              f"(goal <= {2 * args.probe_interval:.0f} s)")
+    if changes and heard:
+        print(f"subscriber heard after the change: {min(heard) - min(changes):.1f} s "
+              "(goal <= 5 s)")
+    print("\nphase                 offered/s  goodput/s  of capacity  503/s")
+    hold_end = 35 + args.hold
+    for label, lo, hi in (("before (0.5x)", 0, 15), ("ramp", 15, 35),
+                          (f"peak ({args.peak:g}x)", 35, hold_end),
+                          ("after (0.5x)", hold_end, hold_end + 15)):
+        part = [a for a in answers if lo <= a.sent < hi]
+        span = hi - lo
+        ok = sum(a.status == 201 for a in part) / span
+        print(f"{label:20s} {len(part) / span:10.1f} {ok:10.1f} {ok / capacity:11.0%} "
+              f"{sum(a.status == 503 for a in part) / span:7.1f}")
+    served = sum(a.status == 201 for a in answers)
+    with_retry = sum(a.retry_after for a in refused)
+    others = len(answers) - served - len(refused)
+    print(f"\napplicants: {len(answers)} attempts, {served} served, {len(refused)} refused "
+          f"({with_retry} with Retry-After), {others} other answers")
+    print(f"time to a 503: p50 {pct([a.latency for a in refused], 0.5):.0f} ms, "
+          f"p99 {pct([a.latency for a in refused], 0.99):.0f} ms; to a stamp: p99 "
+          f"{pct([a.latency for a in answers if a.status == 201], 0.99):.0f} ms")
+    print(f"\npage (/): before {page_before[0]:.0f} req/s p99 {page_before[1]:.1f} ms; "
+          f"during the surge {page_during[0]:.0f} req/s p99 {page_during[1]:.1f} ms "
+          f"(goal < 50 ms); ratio {page_during[0] / max(page_before[0], 1):.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peak", type=float, default=3.0, help="peak arrivals x capacity")
+    parser.add_argument("--hold", type=float, default=40.0, help="seconds at the peak")
+    parser.add_argument("--probe-interval", type=float, default=5.0)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed (Debian package wrk; `make bench` installs it)")
+    base = Path(tempfile.mkdtemp(prefix="casn-surge-"))
+    drill = Drill(base, args.probe_interval)
+    print(f"data and logs in {base}; status database {drill.status_url.split('@')[-1]}")
+    try:
+        raws, receiver = setup(drill, args)
+        time.sleep(max(15.0, args.probe_interval * 3))  # probes settle: all operational
+        capacity = asyncio.run(closed_loop(drill.stamping_port, raws, 8, 10))
+        time.sleep(args.probe_interval * 2)
+        page = f"http://127.0.0.1:{drill.web_port}/"
+        page_before = wrk(page, 5)
+        total = 35 + args.hold + 15
+        timeline, stop = Timeline(), threading.Event()
+        levels: list[tuple[float, str]] = []
+        start_wall = time.time()
+        watcher = threading.Thread(target=watch, args=(drill, start_wall, timeline, stop, levels))
+        watcher.start()
+        readers: list[tuple[float, float]] = []
+        reader = threading.Thread(target=lambda: readers.append(wrk(page, total - 5)))
+        reader.start()
+        answers = asyncio.run(surge(drill.stamping_port, raws, capacity, args.peak, args.hold,
+                                    total, time.perf_counter()))
+        reader.join()
+        time.sleep(args.probe_interval * 2)  # the last status changes and deliveries
+        stop.set()
+        watcher.join()
+        report(args, capacity, answers, timeline, levels, receiver, start_wall, page_before,
+               readers[0])
+    finally:
+        drill.stop()
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
