@@ -53,6 +53,7 @@ class Receivers:
     _thread: threading.Thread | None = None
     _servers: list[asyncio.AbstractServer] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     def start(self) -> Receivers:
         """Start listening; ``ports`` is filled when this returns."""
@@ -85,9 +86,9 @@ class Receivers:
         async def close() -> None:
             for server in self._servers:
                 server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            for writer in list(self._writers):
+                writer.close()
+            await asyncio.sleep(0.05)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -107,6 +108,7 @@ class Receivers:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         port = writer.get_extra_info("sockname")[1]
+        self._writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -128,6 +130,7 @@ class Receivers:
                 IndexError, ValueError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     def _answer(self, port: int, path: str, headers: dict[str, str], body: bytes
