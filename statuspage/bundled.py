@@ -22,6 +22,8 @@ from types import TracebackType
 
 import httpx
 
+from statuspage.lifeline import parent_death_signal
+
 __all__ = ["BundledStamping", "BundledStampingError"]
 
 log = logging.getLogger(__name__)
@@ -79,10 +81,13 @@ class BundledStamping:
         self._log_file = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         log.info("starting the bundled stamping service on %s", self.url)
         # its own process group: the service forks signing workers, and stop() must be able to
-        # take all of them down even when the main process died first
+        # take all of them down even when the main process died first. SIGTERM when the thread
+        # that started it dies: a worker killed with SIGKILL leaves no service holding the port
+        # (its signing workers follow it on their own).
         self.process = subprocess.Popen(cmd, env=self._child_env(), stdout=self._log_file,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True,
+                                        preexec_fn=parent_death_signal(signal.SIGTERM))
         (self.data_dir / _PID_FILE).write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout_s
         with httpx.Client(timeout=2.0) as client:

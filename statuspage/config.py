@@ -49,6 +49,9 @@ class PageConfig:
 
     name: str = "Status Layanan e-Meterai"
     url: str = "http://127.0.0.1:8000"
+    #: Whether ``url`` was written in the config; if not, ``serve``/``web`` derive it from the
+    #: host and port they serve on (``STATUSPAGE_PAGE_URL``), so links never point elsewhere.
+    url_configured: bool = False
     description: str = "Status pembelian dan pembubuhan e-meterai, diukur setiap menit."
     languages: tuple[str, ...] = ("id", "en")
     time_zone: str = "Asia/Jakarta"
@@ -286,6 +289,7 @@ class _Reader:
         return PageConfig(
             name=self.get(table, "page", "name", str, d.name),
             url=url,
+            url_configured="url" in table,
             description=self.get(table, "page", "description", str, d.description),
             languages=languages,
             time_zone=time_zone,

@@ -39,6 +39,10 @@ ENV_VARS: dict[str, str] = {
     "STATUSPAGE_TRUSTED_PROXIES": "Comma-separated addresses or networks of reverse proxies "
     "whose X-Forwarded-For / X-Forwarded-Proto are believed (default none: the peer address "
     "counts, so a forged header cannot dodge the per-address login throttle).",
+    "STATUSPAGE_PAGE_URL": "The page's public URL when the config has no page.url; `serve` "
+    "and `web` set it from the host and port they serve on, for every process they start.",
+    "STATUSPAGE_WORKER_STATUS": "Set by `statuspage serve` for its web processes: the file "
+    "where it records its worker's state, so /readyz reports a dead or restarting worker.",
     "STATUSPAGE_WEBHOOK_TIMEOUT": "Seconds a webhook endpoint has to answer (1-60, default 15).",
 }
 
@@ -60,6 +64,8 @@ class Settings:
     webhook_timeout_s: float = 15.0
     #: Reverse proxies (addresses or networks) whose forwarded headers are believed.
     trusted_proxies: tuple[str, ...] = ()
+    #: ``serve``'s record of its worker (``statuspage.supervisor``); None outside ``serve``.
+    worker_status_path: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -80,6 +86,11 @@ class Settings:
             cfg_value = "statuspage.toml"
         cfg_path = Path(cfg_value).resolve() if cfg_value else None
         config = load_config(cfg_path)
+        page_url = (env.get("STATUSPAGE_PAGE_URL") or "").rstrip("/")
+        if page_url and not config.page.url_configured:
+            if not page_url.startswith(("http://", "https://")):
+                raise ValueError("STATUSPAGE_PAGE_URL must start with http:// or https://")
+            config = replace(config, page=replace(config.page, url=page_url))
         url = database_url or env.get("STATUSPAGE_DATABASE_URL") or (
             f"sqlite:///{data / 'statuspage.sqlite3'}"
         )
@@ -99,7 +110,16 @@ class Settings:
             webhooks_allow_private=private,
             webhook_timeout_s=timeout,
             trusted_proxies=_networks(env, "STATUSPAGE_TRUSTED_PROXIES"),
+            worker_status_path=Path(env["STATUSPAGE_WORKER_STATUS"])
+            if env.get("STATUSPAGE_WORKER_STATUS") else None,
         )
+
+    def with_page_url(self, url: str) -> Settings:
+        """A copy whose page URL is ``url`` (kept when the config sets one itself)."""
+        if self.config.page.url_configured:
+            return self
+        page = replace(self.config.page, url=url.rstrip("/"))
+        return replace(self, config=replace(self.config, page=page))
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests, CLI)."""

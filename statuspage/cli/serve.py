@@ -12,7 +12,6 @@ import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from statuspage.db import Database, migrate
 from statuspage.settings import Settings
 
-__all__ = ["prepare_database", "register", "run_web"]
+__all__ = ["prepare_database", "public_url", "register", "run_web"]
 
 log = logging.getLogger(__name__)
 
@@ -125,25 +124,63 @@ def _env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _serve(args: argparse.Namespace) -> int:
-    settings = _prepare(args)
+#: Wildcard binds and the address links use for them.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}  # noqa: S104
+
+
+def public_url(host: str, port: int) -> str:
+    """The URL a visitor reaches when nothing else is configured: the served host and port.
+
+    A wildcard bind (0.0.0.0, ::) names no address, so the local one stands in for it (set
+    page.url for a public page).
+    """
+    shown = _WILDCARDS.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _served(settings: Settings, args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    """Settings and child environment with the page URL derived from --host/--port when the
+    config sets none (JSON, feeds and short links then point where the page really is)."""
+    if not settings.config.page.url_configured:
+        settings = settings.with_page_url(public_url(args.host, args.port))
+        if args.host in _WILDCARDS:
+            log.warning("no page.url configured; links say %s", settings.config.page.url)
     env = _env_for(settings)
+    if not settings.config.page.url_configured:
+        env["STATUSPAGE_PAGE_URL"] = settings.config.page.url
+    return settings, env
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    # uvicorn restores this handler after its graceful shutdown and raises the signal again;
+    # with the default SIGTERM action the process would die before stopping its worker
+    raise SystemExit(0)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from statuspage.supervisor import WorkerSupervisor
+
+    settings, env = _served(_prepare(args), args)
+    status = settings.data_dir / "serve-worker.json"
+    status.unlink(missing_ok=True)
+    env["STATUSPAGE_WORKER_STATUS"] = str(status)
     cmd = [sys.executable, "-m", "statuspage", "worker", "--stamping-port", str(args.port + 1)]
-    worker = subprocess.Popen(cmd, env=env)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop_on_signal)
+    supervisor = WorkerSupervisor(cmd, env, status, count=2)  # a leader and a warm stand-by
+    supervisor.start()
     try:
         run_web(settings, args.host, args.port, args.workers, env)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        supervisor.stop()
     return 0
 
 
 def _web(args: argparse.Namespace) -> int:
-    settings = _prepare(args)
-    run_web(settings, args.host, args.port, args.workers, _env_for(settings))
+    settings, env = _served(_prepare(args), args)
+    run_web(settings, args.host, args.port, args.workers, env)
     return 0
 
 

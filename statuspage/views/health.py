@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from statuspage.leadership import current_leader
+from statuspage.supervisor import read_status
 
 __all__ = ["routes"]
 
@@ -19,15 +22,35 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Readiness: the database answers. Also says which worker leads (None: no worker runs
-    the scheduled jobs now, which does not make this web process unready)."""
-    db = request.app.state.services.db
+    the scheduled jobs now, which does not make a lone web process unready).
+
+    Under ``statuspage serve`` the workers are part of the service: the supervisor's record
+    (states, restarts, last exit codes) is included, and while no worker leads (the leader
+    died and the stand-by has not yet taken over) the answer is 503.
+    """
+    services = request.app.state.services
+    db = services.db
+    headers = {"Cache-Control": "no-store"}
     try:
         await run_in_threadpool(db.ping)
         leader = await run_in_threadpool(current_leader, db.engine)
     except Exception as exc:  # any driver error means "not ready", never a 500
         return JSONResponse({"ready": False, "error": type(exc).__name__}, status_code=503,
-                            headers={"Cache-Control": "no-store"})
-    return JSONResponse({"ready": True, "leader": leader}, headers={"Cache-Control": "no-store"})
+                            headers=headers)
+    body: dict[str, Any] = {"ready": True, "leader": leader}
+    path = services.settings.worker_status_path
+    if path is not None:
+        worker = await run_in_threadpool(read_status, path)
+        body["worker"] = worker
+        state = (worker or {}).get("state")
+        if worker is None or state == "stopped" or leader is None:
+            # a stand-by restarting while another worker leads is reported, not unready
+            reason = ("worker not started" if worker is None else "workers stopped"
+                      if state == "stopped" else "no worker leads (one is restarting)"
+                      if state == "restarting" else "no worker leads yet")
+            return JSONResponse({**body, "ready": False, "error": reason}, status_code=503,
+                                headers={**headers, "Retry-After": "2"})
+    return JSONResponse(body, headers=headers)
 
 
 def routes() -> list[BaseRoute]:
