@@ -189,7 +189,10 @@ def current_leader(engine: sa.Engine) -> str | None:
             name = conn.execute(sa.text(
                 "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
                 " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
-                " AND l.classid = :c AND l.objid = :o AND l.objsubid = 1 LIMIT 1"),
+                " AND l.classid = :c AND l.objid = :o AND l.objsubid = 1"
+                # advisory locks are per database: another page's leader is not ours
+                " AND l.database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database()) LIMIT 1"),
                 {"c": _CLASSID, "o": _OBJID}).scalar()
         if name is None:
             return None
