@@ -182,7 +182,8 @@ def main() -> int:
             bare = subprocess.Popen(
                 [*PIN["server"], sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir",
                  str(base), "--host", "127.0.0.1", "--port", str(bare_port), "--workers",
-                 str(args.workers), "--proxy-headers", "--log-level", "warning",
+                 str(args.workers), "--no-proxy-headers", "--http", "h11",
+                 "--h11-max-incomplete-event-size", "16384", "--log-level", "warning",
                  "--no-access-log"], env=bare_env, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL)
             bare_url = f"http://127.0.0.1:{bare_port}/"
