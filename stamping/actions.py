@@ -16,7 +16,7 @@ from argon2.exceptions import VerificationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from stamping import gateway, store
+from stamping import gateway, store, throttle, web_sessions
 from stamping.errors import ApiError
 from stamping.rules import clean_text, is_ascii_digits, new_serial, normalise_phone
 from stamping.service import Service, now
@@ -24,7 +24,7 @@ from stamping.signer import DocumentError, StampJob, parse_box
 
 __all__ = ["Registered", "Stamped", "create_order", "login", "parse_page", "parse_quantity",
            "password_or_error", "pay_simulated", "process_notification", "register", "stamp",
-           "verify", "verify_otp"]
+           "verify", "verify_otp", "web_login", "web_logout"]
 
 logger = logging.getLogger(__name__)
 _hasher = PasswordHasher()
@@ -78,14 +78,15 @@ def phone_or_error(raw: object) -> str:
 
 
 async def register(svc: Service, phone_raw: object, name_raw: object,
-                   password_raw: object) -> Registered:
-    """Register (or re-send the OTP to) a phone number."""
+                   password_raw: object, address: str) -> Registered:
+    """Register (or re-send the OTP to) a phone number; OTP messages are throttled."""
     phone = phone_or_error(phone_raw)
     try:
         name = clean_text(name_raw, "name", 200)
     except ValueError as exc:
         raise ApiError(422, "bad_name", str(exc)) from None
     password = password_or_error(password_raw)
+    await svc.db.write(throttle.otp_gate, svc.throttle, phone, address, now())
     async with svc.account_gate.admit(), svc.account_gate.slot():
         password_hash = await run_in_threadpool(_hasher.hash, password)
     code = f"{secrets.randbelow(10**6):06d}"
@@ -95,34 +96,61 @@ async def register(svc: Service, phone_raw: object, name_raw: object,
     return Registered(phone, name, expires)
 
 
-async def verify_otp(svc: Service, phone_raw: object, otp_raw: object) -> str:
-    """Check the OTP; returns a new API token."""
+async def verify_otp(svc: Service, phone_raw: object, otp_raw: object,
+                     web: bool = False) -> str:
+    """Check the OTP; returns a new API token, or a web session token when ``web``."""
     phone = phone_or_error(phone_raw)
     otp = str(otp_raw or "").strip()
     if not (len(otp) == 6 and is_ascii_digits(otp)):
         raise ApiError(422, "bad_otp", "the code has 6 digits")
+    issue = web_sessions.opener(_session_ttl(svc)) if web else None
     result = await svc.db.write(store.verify_otp, phone, otp, svc.settings.otp_max_attempts,
-                                now())
+                                now(), issue)
     if isinstance(result, store.StoreError):
         raise result
     return result
 
 
-async def login(svc: Service, phone_raw: object, password_raw: object) -> str:
-    """Phone + password of a verified account -> a new API token."""
+def _session_ttl(svc: Service) -> dt.timedelta:
+    return dt.timedelta(hours=svc.settings.web_session_hours)
+
+
+async def _check_password(svc: Service, phone_raw: object, password_raw: object,
+                          address: str) -> int:
+    """The account id for a right phone + password; throttled per address and per phone."""
     phone = phone_or_error(phone_raw)
+    await svc.db.write(throttle.login_gate, svc.throttle, phone, address, now())
     found = await svc.db.read(store.login_hash, phone)
     try:
         if found is None:
             raise VerificationError
+        password = str(password_raw or "")
+        if not _encodable(password):
+            raise VerificationError
         async with svc.account_gate.admit(), svc.account_gate.slot():
-            password = str(password_raw or "")
-            if not _encodable(password):
-                raise VerificationError
             await run_in_threadpool(_hasher.verify, found[1], password)
     except VerificationError:
+        await svc.db.write(throttle.login_failed, svc.throttle, phone, address, now())
         raise ApiError(401, "bad_credentials", "wrong phone number or password") from None
-    return await svc.db.write(store.issue_token, found[0], now())
+    return found[0]
+
+
+async def login(svc: Service, phone_raw: object, password_raw: object, address: str) -> str:
+    """Phone + password of a verified account -> a new API token."""
+    account_id = await _check_password(svc, phone_raw, password_raw, address)
+    return await svc.db.write(store.issue_token, account_id, now())
+
+
+async def web_login(svc: Service, phone_raw: object, password_raw: object,
+                    address: str) -> str:
+    """Phone + password on the HTML pages -> a new web session token (revocable)."""
+    account_id = await _check_password(svc, phone_raw, password_raw, address)
+    return await svc.db.write(web_sessions.opener(_session_ttl(svc)), account_id, now())
+
+
+async def web_logout(svc: Service, token: str) -> None:
+    """Revoke a web session."""
+    await svc.db.write(web_sessions.revoke, token, now())
 
 
 def parse_quantity(raw: str) -> int | str:

@@ -15,6 +15,7 @@ from stamping.document_error import DocumentError
 from stamping.gateway import NotificationError
 from stamping.pool import PoolUnavailable
 from stamping.store import StoreError
+from stamping.throttle import Throttled
 
 __all__ = ["DATABASE_DOWN", "ApiError", "exception_handlers", "json_error"]
 
@@ -64,6 +65,13 @@ async def _overloaded(request: Request, exc: Exception) -> Response:
                         headers={"Retry-After": str(exc.retry_after)})
 
 
+async def _throttled(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Throttled)
+    return json_error(429, "too_many_requests",
+                      f"too many attempts; retry in {exc.retry_after} s",
+                      {"Retry-After": str(exc.retry_after)}, retry_after=exc.retry_after)
+
+
 async def _pool_unavailable(request: Request, exc: Exception) -> Response:
     return json_error(503, "signing_unavailable", str(exc), {"Retry-After": "2"})
 
@@ -101,6 +109,7 @@ exception_handlers: dict[Any, Any] = {
     DocumentError: _document_error,
     Overloaded: _overloaded,
     PoolUnavailable: _pool_unavailable,
+    Throttled: _throttled,
     HTTPException: _http_exception,
     **{error: _database_down for error in DATABASE_DOWN},
     Exception: _unexpected,

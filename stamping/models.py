@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Account", "ApiToken", "Base", "FaultRow", "Order", "OtpMessage", "PaymentEvent",
-           "Stamp"]
+           "RateCounter", "Stamp", "WebSession"]
 
 
 class Base(DeclarativeBase):
@@ -135,3 +135,32 @@ class FaultRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     spec: Mapped[str] = mapped_column(sa.Text)  # JSON
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class RateCounter(Base):
+    """How many times ``key`` did ``scope`` (a login, an OTP...) in the window starting at
+    ``window_start``: shared by every web process through the database."""
+
+    __tablename__ = "rate_counters"
+
+    scope: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                      primary_key=True, index=True)
+    count: Mapped[int]
+
+
+class WebSession(Base):
+    """A login on the HTML pages: its own token (only the SHA-256 stored), revoked at logout.
+
+    Distinct from API tokens, so that a cookie is never a permanent API credential.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))

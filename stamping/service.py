@@ -15,7 +15,7 @@ import jinja2
 from babel.dates import format_datetime
 from starlette.concurrency import run_in_threadpool
 
-from stamping import store
+from stamping import store, throttle, web_sessions
 from stamping.admission import Gate
 from stamping.db import Database
 from stamping.faults import FaultCache
@@ -75,6 +75,9 @@ class Service:
         self.account_gate = Gate("account", settings.account_slots, settings.account_queue,
                                  0.1)
         self.faults = FaultCache(self.db, settings.fault_cache_seconds)
+        self.throttle = throttle.Policy.build(
+            settings.throttle_window_seconds, settings.login_per_address,
+            settings.login_failures_per_phone, settings.otp_per_phone, settings.otp_per_address)
         self.metrics = Metrics()
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True
@@ -135,6 +138,8 @@ class Service:
         released = await self.db.write(store.release_stale, stale)
         kept_since = t - dt.timedelta(hours=self.settings.document_retention_hours)
         pruned = await self.db.write(store.prune_documents, kept_since)
+        await self.db.write(throttle.prune, t - dt.timedelta(days=1))
+        await self.db.write(web_sessions.prune, t)
         if expired or released or pruned:
             logger.info("sweep: %d orders expired, %d stale reservations released, "
                         "%d old documents dropped", expired, released, pruned)

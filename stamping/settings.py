@@ -84,6 +84,16 @@ class Settings:
     #: a registration surge cannot take the CPU from signing.
     account_slots: int = 2
     account_queue: int = 64
+    #: Throttles (stamping/throttle.py), per window of ``throttle_window_seconds``: login
+    #: attempts per client address, wrong passwords per phone number, OTP messages per
+    #: phone number and per client address.
+    throttle_window_seconds: int = 900
+    login_per_address: int = 30
+    login_failures_per_phone: int = 10
+    otp_per_phone: int = 3
+    otp_per_address: int = 10
+    #: Lifetime of a login on the HTML pages (a revocable session, not an API token).
+    web_session_hours: int = 12
     #: How long the in-process copy of the fault settings may be stale (seconds).
     fault_cache_seconds: float = 1.0
     #: Reservations older than this are assumed orphaned by a crash and released.
@@ -125,7 +135,9 @@ class Settings:
         positive = ["max_upload_bytes", "stamp_price", "max_order_quantity",
                     "order_ttl_seconds", "otp_ttl_seconds", "otp_max_attempts",
                     "sign_slots_per_worker", "verify_slots", "purchase_slots", "account_slots",
-                    "document_retention_hours"]
+                    "document_retention_hours", "throttle_window_seconds", "login_per_address",
+                    "login_failures_per_phone", "otp_per_phone", "otp_per_address",
+                    "web_session_hours"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"STAMPING_{name.upper()} must be positive")

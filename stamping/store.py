@@ -12,6 +12,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,8 +139,11 @@ def register(session: Session, phone: str, name: str, password_hash: str, otp_co
 
 
 def verify_otp(session: Session, phone: str, code: str, max_attempts: int,
-               now: dt.datetime) -> str | StoreError:
-    """Check an OTP; on success mark the account verified and return a new API token.
+               now: dt.datetime,
+               issue: Callable[[Session, int, dt.datetime], str] | None = None
+               ) -> str | StoreError:
+    """Check an OTP; on success mark the account verified and return a new credential:
+    an API token, or what ``issue`` makes (a web session for the pages).
 
     A wrong code is *returned* as a StoreError rather than raised, so that the caller's
     transaction commits the incremented attempt counter.
@@ -157,7 +161,7 @@ def verify_otp(session: Session, phone: str, code: str, max_attempts: int,
         account.otp_attempts += 1
         return StoreError("invalid_otp", "the code is wrong", 400)
     account.verified_at, account.otp_hash, account.otp_expires_at = now, None, None
-    return issue_token(session, account.id, now)
+    return (issue or issue_token)(session, account.id, now)
 
 
 def issue_token(session: Session, account_id: int, now: dt.datetime) -> str:

@@ -12,7 +12,7 @@ from stamping import actions, gateway, store
 from stamping.errors import ApiError
 from stamping.faults import parse_fault_spec
 from stamping.service import Service, now
-from stamping.views.common import authenticate, bearer, json_body, service
+from stamping.views.common import authenticate, bearer, client_address, json_body, service
 
 __all__ = ["admin_faults", "create_account", "create_order", "get_order", "get_quota", "login",
            "order_json", "payment_callback", "simulate_payment", "verify_account"]
@@ -24,7 +24,7 @@ async def create_account(request: Request) -> Response:
     """Register (or re-send the OTP to) a phone number."""
     data = await json_body(request)
     reg = await actions.register(service(request), data.get("phone"), data.get("name"),
-                                 data.get("password"))
+                                 data.get("password"), client_address(request))
     return JSONResponse({"phone": reg.phone, "name": reg.name, "status": "pending_verification",
                          "otp_expires_at": reg.otp_expires_at.isoformat()}, status_code=201)
 
@@ -39,7 +39,8 @@ async def verify_account(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """Exchange phone + password of a verified account for a new token."""
     data = await json_body(request)
-    token = await actions.login(service(request), data.get("phone"), data.get("password"))
+    token = await actions.login(service(request), data.get("phone"), data.get("password"),
+                                client_address(request))
     return JSONResponse({"token": token})
 
 

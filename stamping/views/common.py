@@ -14,7 +14,8 @@ from stamping.errors import ApiError
 from stamping.rules import hash_token
 from stamping.service import Service
 
-__all__ = ["authenticate", "json_body", "pdf_response", "placement_headers", "service"]
+__all__ = ["authenticate", "client_address", "json_body", "pdf_response", "placement_headers",
+           "service"]
 
 #: How long a token lookup is reused.  The cached account is only used for identity and an
 #: early "no quota" answer; the quota itself is always decided by the database.
@@ -26,6 +27,11 @@ def service(request: Request) -> Service:
     svc = request.app.state.service
     assert isinstance(svc, Service)
     return svc
+
+
+def client_address(request: Request) -> str:
+    """The TCP peer's address (forwarded headers are not trusted), for throttling."""
+    return request.client.host if request.client else "unknown"
 
 
 def bearer(request: Request) -> str | None:

@@ -1,6 +1,7 @@
 """HTML pages for a person (Bahasa Indonesia): register, verify OTP, log in, buy, pay, stamp.
 
-Sessions are an HttpOnly cookie holding the account's API token.  Every form carries a CSRF
+Sessions are an HttpOnly cookie holding a web session token of its own (``web_sessions``),
+never an API token; logging out revokes it.  Every form carries a CSRF
 token checked against a SameSite=Strict cookie (double submit); the pages call the same
 ``actions`` as the JSON API.
 """
@@ -19,16 +20,16 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from stamping import actions, gateway, store
+from stamping import actions, gateway, store, web_sessions
 from stamping.admission import Overloaded
 from stamping.errors import DOCUMENT_STATUS, ApiError
 from stamping.gateway import NotificationError
-from stamping.rules import hash_token
 from stamping.service import now
 from stamping.signer import DocumentError
 from stamping.store import StoreError
+from stamping.throttle import Throttled
 from stamping.upload import read_upload
-from stamping.views.common import pdf_response, placement_headers, service
+from stamping.views.common import client_address, pdf_response, placement_headers, service
 
 __all__ = ["account_page", "buy", "download_document", "index", "login_page", "logout",
            "order_page", "otp_page", "pay", "register_page", "stamp_upload", "verify_page"]
@@ -59,12 +60,15 @@ MESSAGES = {
     "order_expired": "Pesanan kedaluwarsa sebelum dibayar.",
     "overloaded": "Layanan sedang penuh. Silakan coba lagi sebentar lagi.",
     "csrf": "Formulir kedaluwarsa. Muat ulang halaman lalu coba lagi.",
+    "throttled": "Terlalu banyak percobaan. Silakan coba lagi beberapa menit lagi.",
 }
 
-_REFUSALS = (ApiError, StoreError, NotificationError, DocumentError, Overloaded)
+_REFUSALS = (ApiError, StoreError, NotificationError, DocumentError, Overloaded, Throttled)
 
 
 def _message(exc: Exception) -> str:
+    if isinstance(exc, Throttled):
+        return MESSAGES["throttled"]
     code = getattr(exc, "code", None) or ("overloaded" if isinstance(exc, Overloaded) else "")
     return MESSAGES.get(code, "Terjadi kesalahan. Silakan coba lagi.")
 
@@ -72,6 +76,8 @@ def _message(exc: Exception) -> str:
 def _status(exc: Exception) -> int:
     if isinstance(exc, Overloaded):
         return 503
+    if isinstance(exc, Throttled):
+        return 429
     if isinstance(exc, DocumentError):
         return DOCUMENT_STATUS.get(exc.code, 422)
     return int(getattr(exc, "status", 400))
@@ -115,7 +121,7 @@ async def _account(request: Request) -> store.AccountView | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    account = await service(request).db.read(store.account_for_token, hash_token(token))
+    account = await service(request).db.read(web_sessions.account_for_session, token, now())
     if account is not None:
         request.state.account_kind = "probe" if account.is_probe else "real"
     return account
@@ -141,7 +147,7 @@ async def register_page(request: Request) -> Response:
     try:
         _check_csrf(request, form)
         reg = await actions.register(service(request), form.get("phone"), form.get("name"),
-                                     form.get("password"))
+                                     form.get("password"), client_address(request))
     except _REFUSALS as exc:
         return _render(request, "daftar.html", _status(exc), error=_message(exc),
                        phone=form.get("phone", ""), name=form.get("name", ""))
@@ -155,7 +161,8 @@ async def otp_page(request: Request) -> Response:
     form = await request.form()
     try:
         _check_csrf(request, form)
-        token = await actions.verify_otp(service(request), form.get("phone"), form.get("otp"))
+        token = await actions.verify_otp(service(request), form.get("phone"), form.get("otp"),
+                                         web=True)
     except _REFUSALS as exc:
         return _render(request, "otp.html", _status(exc), error=_message(exc),
                        phone=form.get("phone", ""))
@@ -169,7 +176,8 @@ async def login_page(request: Request) -> Response:
     form = await request.form()
     try:
         _check_csrf(request, form)
-        token = await actions.login(service(request), form.get("phone"), form.get("password"))
+        token = await actions.web_login(service(request), form.get("phone"),
+                                        form.get("password"), client_address(request))
     except _REFUSALS as exc:
         return _render(request, "masuk.html", _status(exc), error=_message(exc),
                        phone=form.get("phone", ""))
@@ -183,6 +191,9 @@ async def logout(request: Request) -> Response:
         _check_csrf(request, form)
     except ApiError as exc:
         return _render(request, "masuk.html", 403, error=_message(exc))
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await actions.web_logout(service(request), token)
     response = _redirect("/masuk")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
