@@ -329,3 +329,29 @@ def test_guessing_the_current_password_locks_the_account(operator: TestClient) -
     r = form_post(operator, "/admin/account", "/admin/account/password",
                   {"current_password": OPERATOR[1], "new_password": "Baru-Sekali-2024!"})
     assert r.status_code == 422 and "Terlalu banyak percobaan gagal" in r.text
+
+
+def test_preview_shows_the_whole_incident_as_the_public_will(admin: TestClient,
+                                                             db: Database) -> None:
+    response = form_post(admin, NEW, NEW, incident_form(
+        action="preview", name="Pembubuhan gagal", impact="critical",
+        **{"component.pembelian": "major_outage"}))
+    preview = response.text.split('class="public-preview"')[1].split("</section>")[0]
+    assert "Pembubuhan gagal" in preview  # the title
+    assert "Sedang diselidiki" in preview  # the status, in the public words
+    assert "Pembelian kuota" in preview and "Gangguan total" in preview  # component + status
+    assert "<strong>menyelidiki</strong>" in preview  # the update, rendered
+    with db.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Incident)) == 0
+
+
+def test_resolved_preview_shows_no_outage_badges(admin: TestClient, db: Database) -> None:
+    created = form_post(admin, NEW, NEW, incident_form(**{"component.pembelian": "major_outage"}))
+    page = created.headers["location"].split("?")[0]
+    response = form_post(admin, page, f"{page}/updates", {
+        "status": "resolved", "body": "Sudah pulih.", "action": "preview"})
+    preview = response.text.split('class="public-preview"')[1].split("</section>")[0]
+    assert "Selesai" in preview and "Sudah pulih." in preview
+    assert "Beroperasi normal" in preview
+    for outage in ("Gangguan total", "Gangguan sebagian", "Kinerja menurun"):
+        assert outage not in preview

@@ -34,6 +34,7 @@ from statuspage.views.admin.common import (
     redirect,
     render,
 )
+from statuspage.views.admin.preview import incident_preview
 from statuspage.views.admin.recovery import recoveries
 
 __all__ = ["FORM_STATUSES", "form_components", "form_context", "routes"]
@@ -116,7 +117,7 @@ async def create_incident(request: Request) -> Response:
         ctx = {**form_context(session), "templates": list_templates(session),
                "values": values, "errors": {}, "preview": None}
         if preview:
-            ctx["preview"] = render_markdown(values["body"])
+            ctx["preview"] = incident_preview(request, session, values)
             return ctx
         incident = store.create_incident(
             session, name=values["name"], status=values["status"], impact=values["impact"],
@@ -197,7 +198,8 @@ async def post_update(request: Request) -> Response:
         ctx = _detail_context(session, iid)
         ctx["values"] = {**values, "reopen": reopen}
         if preview:
-            ctx["preview"] = render_markdown(values["body"])
+            ctx["preview"] = incident_preview(request, session, values,
+                                              store.get_incident(session, iid))
             return ctx
         update = store.post_update(session, iid, status=values["status"], body=values["body"],
                                    components=values["components"], notify=values["notify"],
