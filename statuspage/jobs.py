@@ -151,13 +151,21 @@ def _hard(result: ProbeResult) -> bool:
 
 def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
                client: httpx.AsyncClient, sink: ResultSink, location: str,
-               confirmation: Confirmation | None = None) -> list[Job]:
-    """One job per probe: run it, hand the result to ``sink``; confirm a hard failure."""
+               confirmation: Confirmation | None = None,
+               on_failure: Callable[[], Awaitable[object]] | None = None) -> list[Job]:
+    """One job per probe: run it, hand the result to ``sink``; confirm a hard failure.
+
+    ``on_failure`` (evaluate now) runs after every result that is not ``ok``, so a failing
+    service moves the status in the probes' own beat, not at the next periodic evaluation
+    (which alone added up to its whole interval to the time an outage takes to show).
+    """
 
     def make(spec: ProbeSpec) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             result = await run_probe(spec, client, location=location)
             await sink.submit(result)
+            if on_failure is not None and result.outcome != "ok":
+                await on_failure()
             if confirmation is None or not _hard(result):
                 return
             for _ in range(confirmation.runs):
@@ -238,7 +246,7 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
     intervals_s = {p.name: p.interval_s for p in config.probes}
     confirmation = Confirmation.from_rules(config.evaluation, evaluate_now)
     jobs = [
-        *probe_jobs(specs, intervals_s, client, sink, "local", confirmation),
+        *probe_jobs(specs, intervals_s, client, sink, "local", confirmation, evaluate_now),
         Job("evaluate", evaluate_now, intervals.evaluate_s, jitter_s=0.0),
         Job("flush-rollups", threaded(flush), intervals.flush_s, jitter_s=1.0),
         Job("prune", threaded(prune), intervals.prune_s, jitter_s=30.0, timeout_s=600.0),

@@ -101,6 +101,27 @@ def test_probe_jobs_run_the_probe_and_hand_over_the_result() -> None:
     assert (result.probe, result.outcome, result.location) == ("availability", "ok", "medan")
 
 
+@pytest.mark.parametrize(("code", "evaluated"), [(200, 0), (503, 1), (429, 1), (404, 1)])
+def test_a_failed_run_is_evaluated_at_once(code: int, evaluated: int) -> None:
+    """Any result that is not ok triggers an evaluation right away (no fast path here)."""
+    spec = ProbeSpec("availability", "http", "https://example.test/healthz", timeout_s=2)
+    sink, calls = ListSink(), []
+
+    async def on_failure() -> None:
+        calls.append(True)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(
+                lambda r: httpx.Response(code))) as client:
+            (job,) = probe_jobs([spec], {"availability": 30.0}, client, sink, "local",
+                                None, on_failure)
+            await JobRunner().guarded(job)()
+
+    asyncio.run(go())
+    assert len(calls) == evaluated
+    assert len(sink.results) == 1
+
+
 @pytest.mark.parametrize(
     ("answers", "fast_failures", "runs", "confirmed"),
     [
