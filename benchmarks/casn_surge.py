@@ -280,6 +280,8 @@ timeout = 10
 
 [evaluation]
 window_s = {window}
+# two failed runs in a row move the status: within two probe intervals of the overload
+failures_to_down = 2
 
 [notices]
 at_risk_hours = 0.01
