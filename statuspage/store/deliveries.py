@@ -6,8 +6,9 @@
 - ``claim_due``: the due deliveries that are their subscription's oldest unfinished one
   (in order per subscription), whose endpoint is not paused, locked with
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one claimer) and leased for
-  ``lease_s``: a worker killed mid-send leaves a lease that expires, and the delivery is sent
-  again (at least once; the ``webhook-id`` is the same, so receivers drop the duplicate).
+  ``lease_s``: a worker killed mid-send leaves a lease that expires (``release_leases`` puts it
+  back in the queue), and the delivery is sent again (at least once; the ``webhook-id`` is
+  the same, so receivers drop the duplicate).
 - ``record_results``: one transaction per batch of attempts: success, retry on the schedule
   with jitter, give up after the last attempt (the subscription is disabled), 410 disables at
   once, endpoint back-off for ``Retry-After`` and the circuit breaker.
@@ -171,8 +172,8 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
     rows = session.execute(
         sa.select(d.id, d.attempts, d.subscription_id, d.event_id, sub.endpoint)
         .join(sub, sub.id == d.subscription_id)
-        .where(sa.or_(d.state == "pending", sa.and_(d.state == "sending", d.lease_until < now)),
-               d.next_attempt_at <= now, sub.state == "active", ~blocked, ~paused)
+        .where(d.state == "pending", d.next_attempt_at <= now, sub.state == "active", ~blocked,
+               ~paused)
         .order_by(d.next_attempt_at, d.id).limit(limit * 2)
         .with_for_update(skip_locked=True, of=d)).all()
     load = dict(busy or {})
@@ -207,10 +208,14 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
     return claimed
 
 
-def release_leases(session: Session) -> int:
-    """Return every leased delivery to the queue (SQLite's single worker, at start)."""
-    result: Any = session.execute(sa.update(WebhookDelivery).where(
-        WebhookDelivery.state == "sending").values(state="pending", lease_until=None))
+def release_leases(session: Session, now: datetime | None = None) -> int:
+    """Return leased deliveries to the queue: those whose lease expired (a worker died
+    mid-send), or with ``now=None`` every one (SQLite's single worker, at start)."""
+    where = [WebhookDelivery.state == "sending"]
+    if now is not None:
+        where.append(WebhookDelivery.lease_until < now)
+    result: Any = session.execute(sa.update(WebhookDelivery).where(*where).values(
+        state="pending", lease_until=None))
     return int(result.rowcount or 0)
 
 

@@ -83,6 +83,7 @@ class DeliveryLoop:
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     sent: Counter[str] = field(default_factory=Counter, init=False)
     _bodies: dict[tuple[str, str, str], bytes] = field(default_factory=dict, init=False)
+    _last_release: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self.catalogs = load_catalogs(("id", "en"))
@@ -272,6 +273,10 @@ class DeliveryLoop:
             log.info("pruned webhook history: %s", deleted)
         return 0
 
+    def _release_expired(self) -> int:
+        with self.db.session() as session:
+            return store.release_leases(session, utcnow())
+
     def _release(self) -> int:
         with self.db.session() as session:
             return store.release_leases(session)
@@ -286,8 +291,13 @@ class DeliveryLoop:
 
     async def _step(self, client: HttpPool) -> int:
         worked = await self._guard(self._in_db(self.fan_out_once))
+        if time.monotonic() - self._last_release > 2.0:
+            self._last_release = time.monotonic()
+            await self._guard(self._in_db(self._release_expired))
         free = self.options.concurrency - len(self._tasks)
-        if free <= 0:
+        # claim in batches: a claim scans the queue, so one per freed slot would cost more
+        # than the sends themselves
+        if free <= 0 or (self._tasks and free < self.options.concurrency // 4):
             return worked
         claimed = await self._guard_claim(free)
         for c in claimed:
