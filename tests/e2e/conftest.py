@@ -32,7 +32,7 @@ import pytest
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking"]
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 180.0  # --demo writes a reconstruction of the CASN window first
 
 
 def chromium_or_skip() -> str:
