@@ -91,3 +91,11 @@ def test_sparkline_draws_around_a_poisoned_hour(poison: float) -> None:
     assert line.latest == 110 and line.average == 120
     assert all("nan" not in s and "inf" not in s for s in line.segments)
     assert sparkline([poison]) is None  # nothing readable: no line, not an error
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_deadline_times_follow_the_same_rule(value: str) -> None:
+    from statuspage.store.deadline_records import parse_time as deadline_time
+
+    assert deadline_time(value) is None  # a field error (422), not an OverflowError (500)
+    assert deadline_time("2026-12-21T23:59:00+07:00") is not None
