@@ -4,9 +4,10 @@
   refused with 413 before a byte is read; a chunked body is counted as it arrives and refused
   when it passes the cap, so no request can make a process buffer more than its route allows.
   Handlers that need a credential check it before they read the body.
-- **Security headers** on every response (public pages, feeds, JSON, console): no framing
-  (``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``), no sniffing, no scripts. A
-  response that sets its own value keeps it.
+- **Security headers** on every response (public pages, feeds, JSON, PDFs, console): no
+  framing (``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``), no sniffing; HTML also
+  gets the console's content policy (no scripts, nothing embedded). A response that sets its
+  own value keeps it.
 - **Refused input** (``statuspage.inputs.InputError``) becomes 422, and a database that does
   not answer becomes 503 with ``Retry-After``: JSON under ``/api/``, plain text elsewhere.
 """
@@ -57,6 +58,11 @@ SECURITY_HEADERS: dict[str, str] = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
 _RAW_SECURITY_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+#: For documents that are not HTML (JSON, feeds, PDFs): no framing, and no content policy
+#: that a browser's built-in viewer (a PDF notice) could trip over.
+_RAW_DOCUMENT_HEADERS = [
+    (name, b"frame-ancestors 'none'") if name == b"content-security-policy" else (name, value)
+    for name, value in _RAW_SECURITY_HEADERS]
 
 
 def body_limit(path: str) -> int:
@@ -141,7 +147,10 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in _RAW_SECURITY_HEADERS if h[0] not in present)
+                html = any(name.lower() == b"content-type" and value.startswith(b"text/html")
+                           for name, value in headers)
+                extra = _RAW_SECURITY_HEADERS if html else _RAW_DOCUMENT_HEADERS
+                headers.extend(h for h in extra if h[0] not in present)
                 message = {**message, "headers": headers}
             await send(message)
 
