@@ -194,3 +194,15 @@ def test_styled_404(server: LiveServer, pages: Callable[[int], Any]) -> None:
         assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
         page.get_by_role("link", name="Go to the current status").click()
         assert page.locator("h1").first.is_visible() and "/?lang=en" in page.url
+
+
+def test_wide_console_tables_scroll_inside_the_screen(server: LiveServer,
+                                                      pages: Callable[[int], Any]) -> None:
+    page = pages(360)
+    login(page, server.url)
+    page.goto(server.url + "/admin/audit")
+    box = page.locator(".scroll").first.bounding_box()
+    table = page.locator(".scroll table").first.bounding_box()
+    assert box["width"] <= 360 < table["width"]  # the table scrolls, the page does not
+    fits(page, 360)
+    shot(page, "audit", 360)
