@@ -17,11 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.databases import DatabaseTemplates, PostgresPool, pg_admin, pg_url
+from tests.databases import PG_ADMIN_URL, DatabaseTemplates, PostgresPool, pg_admin, pg_url
 
-PG_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 BACKENDS = ["sqlite", "postgresql"]
 
 _pg_ok: bool | None = None

@@ -38,13 +38,13 @@ def sample_pdf() -> bytes:
 
 
 @pytest.fixture
-def make_settings(make_database_url: Callable[[str], str], tmp_path: Path,
+def make_settings(make_database_url: Callable[..., str], tmp_path: Path,
                   pki_template: Path) -> Callable[..., Settings]:
     """Settings on a fresh database and data directory; keyword arguments override."""
     data_dir = tmp_path / "data"
     if not data_dir.exists():
         shutil.copytree(pki_template / "pki", data_dir / "pki")
-    url = make_database_url("stamping")
+    url = make_database_url("stamping", migrated="stamping")  # a copy of the migrated template
 
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {

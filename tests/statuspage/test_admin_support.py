@@ -1,21 +1,18 @@
 """Fixtures and helpers shared by the console tests (imported by test_admin*, test_auth*, ...).
 
 ``settings`` is overridden to use cheap argon2 parameters (``extra["argon2_profile"] = "test"``)
-so logging in costs microseconds (production keeps argon2-cffi's defaults), and to reuse one
-PostgreSQL database, emptied between tests, instead of creating one per test.
+so logging in costs microseconds (production keeps argon2-cffi's defaults).
 """
 
 from __future__ import annotations
 
 import re
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -23,11 +20,10 @@ from statuspage.app import create_app
 from statuspage.auth import password_hasher
 from statuspage.cli.serve import prepare_database
 from statuspage.config import parse_config
-from statuspage.db import Database, migrate
-from statuspage.models import Base
+from statuspage.db import Database
 from statuspage.settings import Settings
 from statuspage.store.operators import create_operator, create_token
-from tests.conftest import PG_ADMIN_URL
+from tests.databases import PostgresPool
 
 ADMIN = ("admin@example.id", "rahasia-admin-123")
 OPERATOR = ("ops@example.id", "rahasia-ops-1234")
@@ -42,76 +38,20 @@ __all__ = ["ADMIN", "OPERATOR", "admin", "csrf_from", "eventually_contains", "fo
            "sqlite_only"]
 
 
-class _ReusedPostgres:
-    """One migrated PostgreSQL database reused by the console tests, emptied between tests.
-
-    Creating and dropping a PostgreSQL database costs about two seconds here, more than most
-    console tests; resetting one is a TRUNCATE plus the rows the migrations seeded.
-    """
-
-    def __init__(self) -> None:
-        self.url: str | None = None
-        self.name = f"t_console_{uuid.uuid4().hex[:10]}"
-        self.seed: dict[str, list[dict[str, object]]] = {}
-
-    def fresh(self) -> str:
-        """The URL of an empty, migrated database (components not yet synced)."""
-        if self.url is None:
-            admin_engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin_engine.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
-            admin_engine.dispose()
-            self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
-            migrate(self.url)
-            engine = sa.create_engine(self.url)
-            with engine.connect() as conn:
-                for table in Base.metadata.sorted_tables:
-                    rows = [dict(r._mapping) for r in conn.execute(sa.select(table))]
-                    if rows:
-                        self.seed[table.name] = rows
-            engine.dispose()
-            return self.url
-        engine = sa.create_engine(self.url)
-        with engine.begin() as conn:
-            conn.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            for table in Base.metadata.sorted_tables:
-                if table.name in self.seed:
-                    conn.execute(table.insert(), self.seed[table.name])
-        engine.dispose()
-        return self.url
-
-    def drop(self) -> None:
-        """Drop the database at the end of the session."""
-        if self.url is None:
-            return
-        admin_engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin_engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        admin_engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def reused_postgres() -> Iterator[_ReusedPostgres]:
-    """The session's reusable PostgreSQL database (created on first use)."""
-    pool = _ReusedPostgres()
-    yield pool
-    pool.drop()
+@pytest.fixture
+def reused_postgres(postgres_pool: PostgresPool) -> PostgresPool:
+    """The session's pool of migrated PostgreSQL databases (kept under its old name for the
+    modules that import it; ``settings`` draws from the pool through ``make_database_url``)."""
+    return postgres_pool
 
 
 @pytest.fixture
-def settings(backend: str, tmp_path: Path, config_text: str,
-             request: pytest.FixtureRequest) -> Settings:
-    """Test settings like the shared fixture's, with fast argon2 parameters.
-
-    SQLite gets a fresh file per test; PostgreSQL a reset, reused database (see above).
-    """
-    if backend == "postgresql":
-        url = request.getfixturevalue("reused_postgres").fresh()
-    else:
-        url = f"sqlite:///{tmp_path / 'status.sqlite3'}"
-    settings = Settings(data_dir=tmp_path / "data", database_url=url,
+def settings(make_database_url: Callable[..., str], tmp_path: Path, config_text: str
+             ) -> Settings:
+    """Test settings like the shared fixture's, with fast argon2 parameters, on a copy of the
+    migrated template database (see ``tests/databases.py``)."""
+    settings = Settings(data_dir=tmp_path / "data",
+                        database_url=make_database_url("status", migrated="statuspage"),
                         secret_key="test-secret-key-not-for-production",
                         config=parse_config(config_text, "<test>"),
                         extra={"argon2_profile": "test"})
