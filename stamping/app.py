@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from stamping import lifeline
 from stamping.admission import AdmissionMiddleware
 from stamping.errors import exception_handlers
 from stamping.faults import FaultMiddleware
@@ -110,5 +111,10 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
 
 
 def app_from_env() -> Starlette:
-    """Factory for ``uvicorn --factory stamping.app:app_from_env`` (settings from env)."""
+    """Factory for ``uvicorn --factory stamping.app:app_from_env`` (settings from env).
+
+    It runs in each web process of ``stamping serve --web-workers N``: these die with
+    uvicorn's supervisor (and take their signing pools with them) however it ends.
+    """
+    lifeline.die_with_parent()
     return create_app(Settings.from_env())

@@ -52,12 +52,13 @@ def _group(pgid: int) -> list[int]:
 class Served:
     """``python -m stamping serve`` in its own session."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], web_workers: int = 1) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "stamping", "--log-level", "warning", "serve",
-             "--port", str(self.port), "--data-dir", str(data_dir), "--workers", "2"],
+             "--port", str(self.port), "--data-dir", str(data_dir), "--workers", "2",
+             "--web-workers", str(web_workers)],
             env=env, start_new_session=True)
         self.pgid = self.proc.pid
 
@@ -104,12 +105,12 @@ def _is_pool_worker(pid: int) -> bool:
 
 @pytest.fixture
 def serve(make_database_url: Callable[[str], str], tmp_path: Path) -> Iterator[
-        Callable[[], Served]]:
+        Callable[..., Served]]:
     env = {**os.environ, "STAMPING_DATABASE_URL": make_database_url("chaos")}
     started: list[Served] = []
 
-    def start() -> Served:
-        served = Served(tmp_path / "svc", env)
+    def start(web_workers: int = 1) -> Served:
+        served = Served(tmp_path / "svc", env, web_workers)
         started.append(served)
         return served
 
@@ -123,7 +124,7 @@ def serve(make_database_url: Callable[[str], str], tmp_path: Path) -> Iterator[
     (signal.SIGINT, False),
 ])
 def test_killing_serve_leaves_no_orphans_and_it_comes_back(
-        serve: Callable[[], Served], sig: signal.Signals, freeze_a_worker: bool) -> None:
+        serve: Callable[..., Served], sig: signal.Signals, freeze_a_worker: bool) -> None:
     served = serve()
     served.wait_ready()
     group = _group(served.pgid)
@@ -145,7 +146,20 @@ def test_killing_serve_leaves_no_orphans_and_it_comes_back(
     again.proc.wait(timeout=30)
 
 
-def test_request_heads_are_capped(serve: Callable[[], Served]) -> None:
+def test_several_web_processes_die_with_the_supervisor(serve: Callable[..., Served]) -> None:
+    served = serve(web_workers=2)
+    served.wait_ready()
+    time.sleep(1.0)  # the second web process may still be starting its pool
+    assert len(_group(served.pgid)) >= 7  # supervisor, 2 x (web, forkserver, 1 worker)...
+    os.kill(served.proc.pid, signal.SIGKILL)
+    served.proc.wait(timeout=30)
+    deadline = time.monotonic() + ORPHANS_GONE_WITHIN_SECONDS
+    while _group(served.pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _group(served.pgid), "orphans after SIGKILL of the supervisor"
+
+
+def test_request_heads_are_capped(serve: Callable[..., Served]) -> None:
     served = serve()
     served.wait_ready()
     rss_before = _rss(served.proc.pid)
