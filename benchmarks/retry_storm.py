@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.front_proxy import start_nginx  # noqa: E402
 from benchmarks.stamping_throughput import a4_pdf, free_port  # noqa: E402
 
 LUA_SCRIPT = Path(__file__).with_name("retry_storm.lua")
@@ -222,23 +223,28 @@ def describe(p: Phase, capacity: float) -> str:
 
 def run(seconds: float, capacity_connections: int, moderate_connections: int,
         storm_connections: int, accounts: int, workers: int, threads: int,
-        env: dict[str, str] | None = None, rounds: int = 1) -> list[dict[str, Phase]]:
+        env: dict[str, str] | None = None, rounds: int = 1,
+        proxy_rate: float = 0.0) -> list[dict[str, Phase]]:
     """Start the service, run ``rounds`` of the phases, stop the service.
 
     Each round measures its own capacity right before its overload phases, so that a
-    ratio compares figures taken within a minute of each other on a shared machine.
+    ratio compares figures taken within a minute of each other on a shared machine.  With
+    ``proxy_rate``, each round ends with a "proxied" storm through nginx on this machine,
+    ``limit_req`` at ``proxy_rate`` times the first round's capacity.
     """
     pdf = a4_pdf()
     data_dir = Path(tempfile.mkdtemp(prefix="stamping-storm-"))
     port = free_port()
     proc = start_service(data_dir, port, workers, env or {})
+    nginx: subprocess.Popen[bytes] | None = None
+    nginx_port = 0
     try:
         phases = [("capacity", capacity_connections)]
         if moderate_connections:
             phases.append(("moderate", moderate_connections))
         phases.append(("storm", storm_connections))
         # Room for 400 stamps/s over every phase and the warm-up, shared by the accounts.
-        units = int(400 * (seconds * len(phases) * rounds + 3) / accounts) + 100
+        units = int(400 * (seconds * (len(phases) + 1) * rounds + 3) / accounts) + 100
         tokens = make_accounts(data_dir, port, accounts, units)
         body, boundary = multipart_body(pdf)
         body_file = data_dir / "request-body"
@@ -246,13 +252,25 @@ def run(seconds: float, capacity_connections: int, moderate_connections: int,
         db_path = data_dir / "stamping.sqlite3"
         run_wrk(port, body_file, boundary, tokens, capacity_connections, 3, threads)  # warm-up
         settle(port)
-        results = []
+        results: list[dict[str, Phase]] = []
         for _ in range(rounds):
             results.append({name: phase(name, port, db_path, body_file, boundary, tokens,
                                         connections, seconds, threads)
                             for name, connections in phases})
+            if proxy_rate > 0:
+                if nginx is None:
+                    rate = int(proxy_rate * results[0]["capacity"].goodput)
+                    nginx_port = free_port()
+                    nginx = start_nginx(data_dir / "nginx", nginx_port, port, rate,
+                                        burst=max(1, rate // 2))
+                results[-1]["proxied"] = phase("proxied", nginx_port, db_path, body_file,
+                                               boundary, tokens, storm_connections, seconds,
+                                               threads)
         return results
     finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(timeout=20)
         proc.terminate()
         try:
             proc.wait(timeout=20)
@@ -276,6 +294,8 @@ def main() -> int:
     parser.add_argument("--storm-connections", type=int, default=384)
     parser.add_argument("--rounds", type=int, default=2,
                         help="capacity/moderate/storm rounds; ratios are per round, then median")
+    parser.add_argument("--proxy-rate", type=float, default=0.0,
+                        help="also storm through nginx limit_req at this times the capacity")
     parser.add_argument("--accounts", type=int, default=4)
     parser.add_argument("--workers", type=int, default=0, help="signing workers (default: CPUs)")
     parser.add_argument("--wrk-threads", type=int, default=2)
@@ -288,7 +308,7 @@ def main() -> int:
           + (f"; settings {env}" if env else ""))
     rounds = run(args.seconds, args.capacity_connections, args.moderate_connections,
                  args.storm_connections, args.accounts, args.workers, args.wrk_threads, env,
-                 args.rounds)
+                 args.rounds, args.proxy_rate)
     for i, results in enumerate(rounds, 1):
         print(f"round {i}:")
         for p in results.values():
