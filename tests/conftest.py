@@ -50,9 +50,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_templates(request: pytest.FixtureRequest) -> DatabaseTemplates:
-    """Migrated template databases (built once per version of the migrations)."""
-    return DatabaseTemplates(request.config.cache.mkdir("db-templates"))
+def database_templates(request: pytest.FixtureRequest,
+                       tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplates:
+    """Migrated template databases (built once per version of the migrations); kept in
+    pytest's cache directory, or for this session only under ``-p no:cacheprovider``."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return DatabaseTemplates(tmp_path_factory.mktemp("db-templates"))
+    return DatabaseTemplates(cache.mkdir("db-templates"))
 
 
 @pytest.fixture(scope="session")

@@ -101,22 +101,32 @@ def test_error_rate_down_and_capacity(client: TestClient, sample_pdf: bytes) -> 
                                                                         "spent": 1}
 
 
+def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Poll ``condition`` until it holds (fault settings are cached per process for
+    ``fault_cache_seconds``: wait for the change to show instead of sleeping past it)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def _capacity_and_latency(client: TestClient) -> tuple[int, int]:
+    got = client.get("/api/v1/admin/faults", headers=ADMIN).json()
+    return got["capacity"], got["latency_ms"]
+
+
 def test_faults_are_shared_between_processes(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(fault_cache_seconds=0.2)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
         assert b.get("/healthz").status_code == 200
         # capacity 0 ("refuse every stamp") must survive the trip through the database.
         a.post("/api/v1/admin/faults", json={"capacity": 0, "latency_ms": 0}, headers=ADMIN)
-        time.sleep(0.3)
         for client in (a, b):
-            got = client.get("/api/v1/admin/faults", headers=ADMIN).json()
-            assert got["capacity"] == 0 and got["latency_ms"] == 0
+            wait_until(lambda c=client: _capacity_and_latency(c) == (0, 0))
         a.post("/api/v1/admin/faults", json={"down": True}, headers=ADMIN)
-        time.sleep(0.3)
-        assert b.get("/healthz").status_code == 503
+        wait_until(lambda: b.get("/healthz").status_code == 503)
         b.post("/api/v1/admin/faults", json={}, headers=ADMIN)
-        time.sleep(0.3)
-        assert a.get("/healthz").status_code == 200
+        wait_until(lambda: a.get("/healthz").status_code == 200)
 
 
 def test_registration_surge_is_shed_apart(make_settings: Callable[..., Settings]) -> None:

@@ -34,8 +34,8 @@ sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 __all__ = ["ADMIN", "OPERATOR", "admin", "csrf_from", "eventually_contains", "form_post",
-           "login", "make_operator", "make_token", "operator", "reused_postgres", "settings",
-           "sqlite_only"]
+           "login", "make_operator", "make_token", "operator", "poll_now", "reused_postgres",
+           "settings", "sqlite_only"]
 
 
 @pytest.fixture
@@ -104,16 +104,23 @@ def form_post(client: TestClient, page_path: str, action: str,
                        follow_redirects=False)
 
 
+def poll_now(client: TestClient) -> None:
+    """Run the page cache's change-counter poll now, in the app's event loop, instead of
+    waiting up to a second for its poller (public pages are cached bytes, by design)."""
+    client.portal.call(client.app.state.services.cache.poll_once)  # type: ignore[union-attr]
+
+
 def eventually_contains(client: TestClient, path: str, text: str, timeout: float = 4.0
                         ) -> httpx.Response:
-    """GET ``path`` until it contains ``text``: public pages are cached bytes that refresh
-    within about a second of a write (the change counter is polled), by design."""
+    """GET ``path`` until it contains ``text``, polling the change counter before each try
+    (a write shows once the poll has seen it)."""
     deadline = time.monotonic() + timeout
     while True:
+        poll_now(client)
         response = client.get(path)
         if text in response.text or time.monotonic() > deadline:
             return response
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 
 def _logged_in(app: Starlette, settings: Settings, who: tuple[str, str], role: str
