@@ -36,6 +36,13 @@ from statuspage.guards import SECURITY_HEADERS
 from statuspage.inputs import check_form
 from statuspage.models.operators import Operator
 from statuspage.services import Services
+from statuspage.views.admin.language import (
+    CONSOLE_LANGUAGES,
+    COOKIE,
+    console_language,
+    translated,
+    translator,
+)
 from statuspage.store.audit import Actor
 from statuspage.store.incidents import IncidentError
 from statuspage.store.operators import session_operator
@@ -249,16 +256,26 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     svc = services(request)
     viewer: Viewer | None = getattr(request.state, "viewer", None)
     binding = csrf_binding or (viewer.session_digest if viewer else None)
+    lang = console_language(request)
+    gettext = translator(lang)
+    notice = NOTICES.get(request.query_params.get("done", ""), "")
     ctx: dict[str, Any] = {
         "viewer": viewer,
         "csrf_token": csrf_token(svc.settings.secret_key, binding) if binding else "",
-        "status_labels": STATUS_LABELS,
-        "component_labels": COMPONENT_LABELS,
-        "impact_labels": IMPACT_LABELS,
+        "status_labels": translated(STATUS_LABELS, lang),
+        "component_labels": translated(COMPONENT_LABELS, lang),
+        "impact_labels": translated(IMPACT_LABELS, lang),
         "t": local_time(request),
-        "notice": NOTICES.get(request.query_params.get("done", ""), ""),
+        "notice": gettext(notice) if notice else "",
         "page": svc.settings.config.page,
+        "_": gettext,
+        "lang": lang,
+        "other_lang": "id" if lang == "en" else "en",
     }
     ctx.update(context or {})
-    return svc.templates.TemplateResponse(request, name, ctx, status_code=status_code,
-                                          headers=HEADERS)
+    response = svc.templates.TemplateResponse(request, name, ctx, status_code=status_code,
+                                              headers=HEADERS)
+    if request.query_params.get("lang") in CONSOLE_LANGUAGES:  # remember the operator's choice
+        response.set_cookie(COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
+                            secure=svc.settings.cookie_secure, path="/admin")
+    return response
