@@ -36,6 +36,9 @@ from statuspage.guards import SECURITY_HEADERS
 from statuspage.inputs import check_form
 from statuspage.models.operators import Operator
 from statuspage.services import Services
+from statuspage.store.audit import Actor
+from statuspage.store.incidents import IncidentError
+from statuspage.store.operators import session_operator
 from statuspage.views.admin.language import (
     CONSOLE_LANGUAGES,
     COOKIE,
@@ -43,9 +46,6 @@ from statuspage.views.admin.language import (
     translated,
     translator,
 )
-from statuspage.store.audit import Actor
-from statuspage.store.incidents import IncidentError
-from statuspage.store.operators import session_operator
 
 __all__ = [
     "COMPONENT_LABELS",
