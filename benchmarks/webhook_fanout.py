@@ -127,6 +127,16 @@ def add_subscriptions(db: Database, count: int, ports: list[int]) -> None:
         session.execute(sa.insert(WebhookSubscription), rows)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
 def rate(times: list[float], start: float, end: float) -> float:
     inside = sum(1 for t in times if start <= t < end)
     return inside / max(end - start, 1e-9)
@@ -186,6 +196,9 @@ def main() -> int:
                                  str(args.connections)], stdout=subprocess.PIPE)
         procs.append(load)
         time.sleep(args.baseline)
+        cpu_before = {name: cpu_seconds(p.pid) for name, p in
+                      (("worker", worker), ("web", web), ("receivers", receivers))}
+        load_before = load_average()
         with db.session() as session:
             incidents.post_update(session, iid, status="identified", body="Penyebab ditemukan.",
                                   components=None, notify=True, author="bench")
@@ -202,6 +215,8 @@ def main() -> int:
 
         wait_for(delivered, 300, "every delivery")
         recorded = time.time()
+        cpu = {name: cpu_seconds(p.pid) - cpu_before[name] for name, p in
+               (("worker", worker), ("web", web), ("receivers", receivers))}
         load.send_signal(signal.SIGTERM)
         assert load.stdout is not None
         page_times = json.loads(load.stdout.readline())
@@ -236,6 +251,9 @@ def main() -> int:
     print(f"commit -> delivery p50/p99:   {pct[49]:.2f} s / {pct[98]:.2f} s")
     print(f"deliveries/s:                 {len(first) / latencies[-1]:.0f}")
     print(f"all recorded as delivered:    {recorded - committed:.2f} s after commit")
+    print(f"CPU during fan-out:           worker {cpu['worker']:.1f} s "
+          f"({cpu['worker'] / len(first) * 1000:.2f} ms per delivery), web {cpu['web']:.1f} s, "
+          f"receivers {cpu['receivers']:.1f} s; host load average {load_before:.1f} (2 cores)")
     print(f"home page before fan-out:     {before:.0f} req/s")
     print(f"home page during fan-out:     {during:.0f} req/s   ratio {during / before:.2f} "
           f"(goal >= 0.5)")

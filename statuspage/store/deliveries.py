@@ -110,7 +110,7 @@ def _matches(sub_components: list[str] | None, sub_types: list[str] | None,
 
 
 def fan_out(session: Session, page_status: Callable[[Session], Mapping[str, str]],
-            chunk: int = 500, now: datetime | None = None) -> int:
+            chunk: int = 50, now: datetime | None = None) -> int:
     """Create up to ``chunk`` deliveries of the oldest event not fanned out yet.
 
     Subscriptions are taken in id order and each chunk commits on its own, so the first
@@ -130,7 +130,7 @@ def fan_out(session: Session, page_status: Callable[[Session], Mapping[str, str]
     cursor = event.payload.get("_cursor")
     if cursor is None and "_page" not in event.payload:
         event.payload = {**event.payload, "_page": dict(page_status(session))}
-    size = chunk if cursor is None else chunk * 4  # a small first chunk: first sends sooner
+    size = chunk if cursor is None else chunk * 40  # a small first chunk: first sends sooner
     query = (sa.select(WebhookSubscription.id, WebhookSubscription.component_ids,
                        WebhookSubscription.event_types)
              .where(WebhookSubscription.state == "active").order_by(WebhookSubscription.id)

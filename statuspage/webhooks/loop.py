@@ -58,8 +58,8 @@ class DeliveryOptions:
     concurrency: int = 200
     per_endpoint: int = 8
     schedule: tuple[float, ...] = store.RETRY_SCHEDULE_S
-    idle_poll_s: float = 0.2
-    flush_s: float = 0.03
+    idle_poll_s: float = 0.1
+    flush_s: float = 0.05
     allow_private: bool = False
 
     @property
