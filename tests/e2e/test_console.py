@@ -66,8 +66,9 @@ def test_post_incident_from_a_phone(console_server: LiveServer, phone: Any) -> N
     phone.get_by_label("Pesan (Markdown)").fill(
         "Pembayaran QRIS **tertunda**. Kuota yang sudah dibayar tetap aman.")
     phone.get_by_role("button", name="Pratinjau").click()
-    preview = phone.locator(".preview")
-    expect(preview.locator("strong")).to_have_text("tertunda")
+    preview = phone.locator(".preview")  # the whole incident, in the public page's style
+    expect(preview.locator("strong", has_text="tertunda")).to_be_visible()
+    expect(preview.get_by_text("Gangguan sebagian").first).to_be_visible()
     # the preview kept everything typed
     assert phone.get_by_label("Judul").input_value() == "Pembelian e-meterai lambat (uji e2e)"
     assert phone.get_by_label("Pembelian kuota").input_value() == "partial_outage"
