@@ -15,6 +15,7 @@ and invisible text (the OCR layer of a scan, whose image is counted instead) are
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ class _Scanner:
 
     def add(self, kind: str, rect: Rect, clip: Rect) -> None:
         r = _intersect(rect, clip)
-        if r is not None:
+        if r is not None and all(math.isfinite(v) for v in r):  # 400-digit numbers: inf
             self.scan.boxes.append(ContentBox(kind, r))
 
     # --- resources -----------------------------------------------------------------------
@@ -409,7 +410,7 @@ class _Scanner:
             if field_type is None and isinstance(parent, generic.DictionaryObject):
                 field_type = _get(parent, "/FT")
             kind = "signature" if field_type == "/Sig" or subtype == "/Ink" else "annotation"
-            self.scan.boxes.append(ContentBox(kind, box))
+            self.add(kind, box, self.page_box)
 
 
 def _inherited_resources(page: generic.DictionaryObject) -> generic.DictionaryObject:

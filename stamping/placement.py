@@ -43,8 +43,8 @@ class Placement:
     """The stamp's box on the page and what it covers.
 
     ``overlaps`` lists the kinds of content under the box ("text", "image", "graphics",
-    "signature", "annotation"), or is ``("unknown",)`` when the page could not be fully
-    scanned (a bound was reached); ``auto`` says the service chose the box.
+    "signature", "annotation"), with "unknown" when the page could not be fully scanned
+    (a bound was reached); ``auto`` says the service chose the box.
     """
 
     box: Rect
@@ -59,12 +59,13 @@ class Placement:
 
 def covered_kinds(box: Rect, scan: PageScan) -> tuple[str, ...]:
     """The kinds of content under ``box`` (touching by less than half a point is not
-    covering: text boxes are measured generously)."""
-    if not scan.complete:
-        return ("unknown",)
+    covering: text boxes are measured generously), plus "unknown" when the scan stopped at
+    a bound before the end of the page."""
     kinds = {b.kind for b in scan.boxes
              if min(box[2], b.rect[2]) - max(box[0], b.rect[0]) > 0.5
              and min(box[3], b.rect[3]) - max(box[1], b.rect[1]) > 0.5}
+    if not scan.complete:
+        kinds.add("unknown")
     return tuple(sorted(kinds))
 
 

@@ -4,6 +4,7 @@ bounded (operators, bytes, form nesting, self-drawing forms, time)."""
 from __future__ import annotations
 
 import io
+import math
 import time
 
 import pytest
@@ -132,10 +133,12 @@ def test_operator_cap_and_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     b"BI /W 1 ID \xff\xff",                    # an inline image without EI
     b"/Missing Do 1 2 3 cm Q Q Q ET Tj TJ",     # operators without their operands
     b"BT /Nope 12 Tf (x) Tj ET",              # a font that does not exist
+    b"0 g 0 0 " + b"9" * 400 + b" 10 re f 1 0 0 1 0 0 cm",  # a number too big for a float
 ])
 def test_damaged_content_never_raises(content: bytes) -> None:
     scan = scan_page(_page(content), PAGE)
     assert isinstance(scan.complete, bool)
+    assert all(math.isfinite(v) for b in scan.boxes for v in b.rect)
 
 
 def test_two_byte_fonts_use_their_cid_widths_and_hex_strings_count_bytes() -> None:
