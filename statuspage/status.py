@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "ACTIVE_MAINTENANCE",
     "COMPONENT_STATUSES",
+    "IMPACT_STATUS",
     "INCIDENT_STATUSES",
     "IMPACTS",
     "MAINTENANCE_STATUSES",
+    "STATUS_IMPACT",
     "component_severity",
     "page_indicator",
     "shown_status",
@@ -27,6 +30,16 @@ INCIDENT_STATUSES: tuple[str, ...] = ("investigating", "identified", "monitoring
                                       "postmortem")
 MAINTENANCE_STATUSES: tuple[str, ...] = ("scheduled", "in_progress", "verifying", "completed")
 IMPACTS: tuple[str, ...] = ("none", "minor", "major", "critical")
+#: Maintenance statuses during which the window is on (components show under_maintenance).
+ACTIVE_MAINTENANCE: tuple[str, ...] = ("in_progress", "verifying")
+#: The incident impact a component status implies (Statuspage's scale)...
+STATUS_IMPACT: dict[str, str] = {
+    "operational": "none", "under_maintenance": "none", "degraded_performance": "minor",
+    "partial_outage": "major", "major_outage": "critical",
+}
+#: ...and the component status an incident impact implies (``none`` implies nothing).
+IMPACT_STATUS: dict[str, str] = {
+    impact: status for status, impact in STATUS_IMPACT.items() if impact != "none"}
 
 _SEVERITY = {status: rank for rank, status in enumerate(COMPONENT_STATUSES)}
 
@@ -77,11 +90,8 @@ def page_indicator(component_statuses: Iterable[str],
     the indicator is "maintenance" (as Statuspage reports it).
     """
     statuses = list(component_statuses)
-    rank = {"none": 0, "minor": 1, "major": 2, "critical": 3}
-    from_components = {
-        "major_outage": "critical", "partial_outage": "major", "degraded_performance": "minor",
-    }
-    level = max((from_components.get(s, "none") for s in statuses), key=rank.__getitem__,
+    rank = {impact: order for order, impact in enumerate(IMPACTS)}
+    level = max((STATUS_IMPACT.get(s, "none") for s in statuses), key=rank.__getitem__,
                 default="none")
     impact = max(open_incident_impacts, key=lambda i: rank.get(i, 0), default="none")
     if rank.get(impact, 0) > rank[level]:

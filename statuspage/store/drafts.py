@@ -26,13 +26,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from statuspage.evaluation import OUTAGES, ComponentEvaluation
 from statuspage.models import Component, Incident, IncidentComponent
-from statuspage.status import worst
+from statuspage.status import ACTIVE_MAINTENANCE, STATUS_IMPACT, worst
 from statuspage.store.draft_text import public_text
 from statuspage.store.incidents import publish_draft
 
 __all__ = [
     "AUTHOR",
-    "IMPACT_FOR",
     "note_evaluation",
     "open_probe_incidents",
     "publish_if_configured",
@@ -41,9 +40,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 AUTHOR = "probes"
-IMPACT_FOR: dict[str, str] = {"degraded_performance": "minor", "partial_outage": "major",
-                              "major_outage": "critical"}
-_ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 _STATUS_ID = {"degraded_performance": "kinerja menurun", "partial_outage": "gangguan sebagian",
               "major_outage": "gangguan total", "operational": "normal"}
 
@@ -62,7 +58,7 @@ def open_probe_incidents(session: Session) -> list[Incident]:
 def _in_maintenance(session: Session, component_id: str) -> bool:
     found = session.scalar(
         sa.select(Incident.id).join(IncidentComponent)
-        .where(Incident.kind == "maintenance", Incident.status.in_(_ACTIVE_MAINTENANCE),
+        .where(Incident.kind == "maintenance", Incident.status.in_(ACTIVE_MAINTENANCE),
                Incident.is_draft.is_(False), IncidentComponent.component_id == component_id)
         .limit(1)
     )
@@ -93,7 +89,7 @@ def note_evaluation(session: Session, evaluation: ComponentEvaluation, previous:
         created = target is None
         if target is None:
             target = Incident(kind="incident", is_draft=True, status="investigating",
-                              impact=IMPACT_FOR[status], name=f"Gangguan pada {name}",
+                              impact=STATUS_IMPACT[status], name=f"Gangguan pada {name}",
                               created_by=AUTHOR, started_at=evaluation.since or now,
                               evidence={"components": {}})
             session.add(target)
@@ -138,7 +134,7 @@ def _add_outage(session: Session, incident: Incident, evaluation: ComponentEvalu
         # a draft's affected components mirror its evidence; a published incident's declared
         # statuses belong to the operator and are left alone
         impacts = ("none", "minor", "major", "critical")
-        incident.impact = max(IMPACT_FOR[suggested], incident.impact or "none",
+        incident.impact = max(STATUS_IMPACT[suggested], incident.impact or "none",
                               key=lambda i: impacts.index(i) if i in impacts else 0)
         rows = {c.component_id: c for c in incident.components}
         if evaluation.component_id in rows:

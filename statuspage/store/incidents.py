@@ -34,7 +34,14 @@ from statuspage.models import (
     UpdateEdit,
     utcnow,
 )
-from statuspage.status import COMPONENT_STATUSES, IMPACTS, MAINTENANCE_STATUSES, worst
+from statuspage.status import (
+    ACTIVE_MAINTENANCE,
+    COMPONENT_STATUSES,
+    IMPACTS,
+    MAINTENANCE_STATUSES,
+    STATUS_IMPACT,
+    worst,
+)
 from statuspage.store.outbox import emit_component_event, emit_incident_event
 
 __all__ = [
@@ -71,9 +78,6 @@ _MAINTENANCE_NEXT: dict[str, set[str]] = {
     "verifying": {"verifying", "in_progress", "completed"},
     "completed": set(),
 }
-_IMPACT_OF = {"major_outage": "critical", "partial_outage": "major",
-              "degraded_performance": "minor", "under_maintenance": "none",
-              "operational": "none"}
 #: Maintenance transitions announced to subscribers (a move to or from ``verifying`` is not).
 _MAINTENANCE_EVENTS: dict[tuple[str, str], str] = {
     ("scheduled", "in_progress"): "maintenance.started",
@@ -364,7 +368,7 @@ def publish_draft(session: Session, incident_id: str, *, author: str | None,
                  "menyelidiki gangguan ini.", MAX_BODY, "Pesan")
     status = status or (incident.status if incident.status in INCIDENT_UPDATE_STATUSES
                         else "investigating")
-    derived = _IMPACT_OF.get(worst(wanted.values()), "minor")
+    derived = STATUS_IMPACT.get(worst(wanted.values()), "minor")
     impact = impact or (incident.impact if incident.impact not in (None, "none") else derived)
     if status not in INCIDENT_UPDATE_STATUSES:
         errors["status"] = "Status insiden tidak dikenal."
@@ -458,7 +462,7 @@ def create_maintenance(session: Session, *, name: str, body: str, scheduled_for:
 
 def _maintenance_update(session: Session, maintenance: Incident, status: str, body: str,
                         notify: bool, author: str | None, now: datetime) -> IncidentUpdate:
-    active = status in ("in_progress", "verifying")
+    active = status in ACTIVE_MAINTENANCE
     target = "under_maintenance" if active else "operational"
     current = {ic.component_id for ic in maintenance.components}
     before = _declared(session, current)

@@ -32,7 +32,7 @@ from statuspage.models import (
     ProbeRollup,
 )
 from statuspage.models.public import SAMPLE_DATA_MARKER
-from statuspage.status import page_indicator, shown_status
+from statuspage.status import ACTIVE_MAINTENANCE, page_indicator, shown_status
 from statuspage.store.attempts import last_attempts
 from statuspage.store.public_views import (
     ComponentView,
@@ -51,7 +51,6 @@ from statuspage.store.public_views import (
 from statuspage.uptime import service_by_day
 
 __all__ = [
-    "ACTIVE_MAINTENANCE",
     "DAYS",
     "ComponentView",
     "DayUptime",
@@ -75,7 +74,6 @@ __all__ = [
 DAYS = 90
 HOURS = 24
 #: Maintenance statuses during which the covered components show under_maintenance.
-ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 OPEN_INCIDENT = ("investigating", "identified", "monitoring")
 _INCIDENTS_PER_DAY_LIMIT = 500
 #: Measured status changes read for the 90 days (a flapping component cannot make it unbounded).
@@ -355,14 +353,14 @@ def history_page(session: Session, config: StatusConfig, page: int, per_page: in
     zone = ZoneInfo(config.page.time_zone)
     total = session.scalar(sa.select(sa.func.count()).select_from(Incident).where(
         _published(), sa.or_(Incident.kind == "incident",
-                             Incident.status.in_(("in_progress", "verifying", "completed"))))
+                             Incident.status.in_((*ACTIVE_MAINTENANCE, "completed"))))
     ) or 0
     pages = max(1, math.ceil(total / per_page))
     if page < 1 or page > pages:
         return None
     query = sa.select(Incident).options(*_with_children()).where(  # type: ignore[arg-type]
         _published(), sa.or_(Incident.kind == "incident",
-                             Incident.status.in_(("in_progress", "verifying", "completed"))))
+                             Incident.status.in_((*ACTIVE_MAINTENANCE, "completed"))))
     order = sa.func.coalesce(Incident.scheduled_for, Incident.started_at).desc()
     rows = session.scalars(query.order_by(order, Incident.id)
                            .offset((page - 1) * per_page).limit(per_page)).all()

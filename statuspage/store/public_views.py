@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from statuspage.status import worst
+from statuspage.status import IMPACT_STATUS, worst
 from statuspage.store.attempts import LastAttempts
 
 __all__ = [
@@ -29,8 +29,6 @@ __all__ = [
     "page_id",
 ]
 
-_IMPACT_LEVEL = {"minor": "degraded_performance", "major": "partial_outage",
-                 "critical": "major_outage"}
 
 
 def _stable_id(text: str) -> str:
@@ -98,7 +96,7 @@ def day_level(uptime: float | None, impacts: Iterable[str] = ()) -> str:
     >>> day_level(0.999, ["major"])
     'partial_outage'
     """
-    declared = [_IMPACT_LEVEL[i] for i in impacts if i in _IMPACT_LEVEL]
+    declared = [IMPACT_STATUS[i] for i in impacts if i in IMPACT_STATUS]
     if uptime is None:
         return worst(declared) if declared else "no_data"
     if uptime >= 0.995:

@@ -9,7 +9,6 @@ surge of API polling costs the database one read per change, like the pages.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,9 @@ from starlette.routing import BaseRoute, Route
 
 from statuspage.cache import CachedView, Rendered, RenderRequest
 from statuspage.config import StatusConfig
+from statuspage.jsontext import html_safe_json
 from statuspage.models import utcnow
+from statuspage.status import ACTIVE_MAINTENANCE
 from statuspage.store.public import (
     ComponentView,
     GroupView,
@@ -130,11 +131,7 @@ def incident_json(i: IncidentView, data: PageData, config: StatusConfig) -> dict
 
 def json_rendered(payload: dict[str, Any], status: int = 200) -> Rendered:
     """Cacheable JSON bytes, safe to paste into HTML, readable from any origin."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    # <, > and & only occur inside JSON strings, where \u escapes mean the same characters:
-    # consumers that paste values into innerHTML or a <script> block get inert text
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    body = text.encode()
+    body = html_safe_json(payload).encode()
     return Rendered(status, body, JSON, None, _CORS)
 
 
@@ -219,6 +216,6 @@ def routes() -> list[BaseRoute]:
             _incidents("scheduled_maintenances"), {**mnt, "statuses": ("scheduled",)}),
         "/api/v2/scheduled-maintenances/active.json": _json_view(
             _incidents("scheduled_maintenances"),
-            {**mnt, "statuses": ("in_progress", "verifying")}),
+            {**mnt, "statuses": ACTIVE_MAINTENANCE}),
     }
     return [Route(path, view, methods=methods) for path, view in views.items()]

@@ -9,7 +9,6 @@ each scrape, so a scrape costs the same after a year as after a day.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from statuspage.cache import CachedView, Rendered, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.db import Database
 from statuspage.inputs import InputError, decode_json
+from statuspage.jsontext import html_safe_json
 from statuspage.leadership import current_leader
 from statuspage.models import Component, ProbeRollup, utcnow
 from statuspage.services import Services
@@ -68,10 +68,8 @@ def render_probes(services: Any, request: RenderRequest) -> Rendered:
     """
     with services.db.read() as session:
         items = probing.overview(session, services.settings.config)
-    text = json.dumps({"generated_at": utcnow().isoformat(), "probes": items},
-                      ensure_ascii=False, separators=(",", ":"))
     # probe messages quote failing services: keep <, > and & inert for innerHTML consumers
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = html_safe_json({"generated_at": utcnow().isoformat(), "probes": items})
     return Rendered(200, text.encode(), "application/json")
 
 

@@ -7,7 +7,6 @@ Responses use Statuspage's incident shape. Missing or wrong tokens get 401 JSON;
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from statuspage.inputs import InputError, decode_json, parse_time
+from statuspage.jsontext import html_safe_json
 from statuspage.models import Incident, IncidentUpdate
 from statuspage.models.operators import ApiToken, Operator
 from statuspage.store import incidents as store
@@ -43,9 +43,7 @@ class ApiError(Exception):
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
     """JSON with ``<``, ``>`` and ``&`` escaped (still the same JSON once parsed)."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Response(text, status_code=status, media_type="application/json",
+    return Response(html_safe_json(payload), status_code=status, media_type="application/json",
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 
