@@ -18,6 +18,7 @@ from statuspage.models.page import (
 )
 from statuspage.models.probes import LATENCY_BUCKETS_MS, ProbeResultRow, ProbeRollup
 from statuspage.models.public import PageMarker as PageMarker  # public page flags (issue 2)
+from statuspage.models.webhooks import UNFINISHED_STATES as UNFINISHED_STATES
 from statuspage.models.webhooks import (  # subscriptions and the event outbox (issue 10)
     RateCounter as RateCounter,
 )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from statuspage.models.base import Base, BigId, new_id, utcnow
 
 __all__ = [
+    "UNFINISHED_STATES",
     "RateCounter",
     "WebhookAttempt",
     "WebhookDelivery",
@@ -26,6 +27,12 @@ __all__ = [
     "WebhookEvent",
     "WebhookSubscription",
 ]
+
+
+#: Delivery states still owed to the receiver: ``pending`` (its subscription's next, due at
+#: ``next_attempt_at``), ``sending`` (leased to a worker), ``queued`` (waits behind the
+#: subscription's pending or sending one: delivery is in order per subscription).
+UNFINISHED_STATES: tuple[str, ...] = ("pending", "sending", "queued")
 
 
 class WebhookEvent(Base):
@@ -82,9 +89,11 @@ class WebhookSubscription(Base):
 
 
 class WebhookDelivery(Base):
-    """One event for one subscription (states: pending, sending, delivered, failed, skipped).
+    """One event for one subscription (states: queued, pending, sending, delivered, failed,
+    skipped).
 
-    ``event_id`` orders a subscription's deliveries: only the oldest unfinished one is sent.
+    ``event_id`` orders a subscription's deliveries: only the oldest unfinished one is
+    ``pending`` (claimable), the others are ``queued`` behind it and promoted one at a time.
     """
 
     __tablename__ = "webhook_deliveries"

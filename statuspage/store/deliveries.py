@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from statuspage.models import (
+    UNFINISHED_STATES,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -44,6 +45,7 @@ __all__ = [
     "claim_due",
     "delivery_log",
     "fan_out",
+    "promote_next",
     "prune",
     "queue_metrics",
     "record_results",
@@ -56,7 +58,7 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 5040
                                        86400)
 #: Consecutive timeouts/connection errors after which an endpoint is parked (circuit breaker).
 BREAKER_FAILURES = 5
-_UNFINISHED = ("pending", "sending")
+_UNFINISHED = UNFINISHED_STATES
 
 
 @dataclass(frozen=True)
@@ -142,10 +144,14 @@ def fan_out(session: Session, page_status: Callable[[Session], Mapping[str, str]
     scanned = session.execute(query).all()
     batch = [s.id for s in scanned if _matches(s.component_ids, s.event_types, event)]
     if batch:
+        busy = set(session.scalars(sa.select(WebhookDelivery.subscription_id).where(
+            WebhookDelivery.subscription_id.in_(batch),
+            WebhookDelivery.state.in_(_UNFINISHED)).distinct()))
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(insert(WebhookDelivery).on_conflict_do_nothing(), [
-            {"subscription_id": sid, "event_id": event.id, "state": "pending", "attempts": 0,
+            {"subscription_id": sid, "event_id": event.id,
+             "state": "queued" if sid in busy else "pending", "attempts": 0,
              "next_attempt_at": now, "created_at": now} for sid in batch])
     if scanned:
         event.payload = {**event.payload, "_cursor": scanned[-1].id}
@@ -160,40 +166,44 @@ def fan_out(session: Session, page_status: Callable[[Session], Mapping[str, str]
 def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
               busy: Mapping[str, int] | None = None, per_endpoint: int = 8) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries, at most ``per_endpoint`` in flight per endpoint
-    (counting ``busy``, this worker's sends already in flight)."""
+    (counting ``busy``, this worker's sends already in flight).
+
+    Only heads of subscription queues are ``pending`` and a paused endpoint's deliveries are
+    pushed past its pause, so the claim is one ordered range scan of the due index that stops
+    after ``2 * limit`` rows, however long the queue is.
+    """
     d = WebhookDelivery
-    earlier = aliased(WebhookDelivery)
-    sub = WebhookSubscription
-    blocked = sa.select(earlier.id).where(
-        earlier.subscription_id == d.subscription_id, earlier.event_id < d.event_id,
-        earlier.state.in_(_UNFINISHED)).exists()
-    paused = sa.select(WebhookEndpoint.key).where(
-        WebhookEndpoint.key == sub.endpoint, WebhookEndpoint.paused_until > now).exists()
     rows = session.execute(
-        sa.select(d.id, d.attempts, d.subscription_id, d.event_id, sub.endpoint)
-        .join(sub, sub.id == d.subscription_id)
-        .where(d.state == "pending", d.next_attempt_at <= now, sub.state == "active", ~blocked,
-               ~paused)
+        sa.select(d.id, d.attempts, d.subscription_id, d.event_id)
+        .where(d.state == "pending", d.next_attempt_at <= now)
         .order_by(d.next_attempt_at, d.id).limit(limit * 2)
-        .with_for_update(skip_locked=True, of=d)).all()
+        .with_for_update(skip_locked=True)).all()
+    if not rows:
+        return []
+    sub = WebhookSubscription
+    subs = {r.id: r for r in session.execute(
+        sa.select(sub.id, sub.url, sub.endpoint, sub.format, sub.language, sub.secret,
+                  sub.previous_secret, sub.previous_secret_until, sub.state)
+        .where(sub.id.in_({r.subscription_id for r in rows})))}
+    paused = set(session.scalars(sa.select(WebhookEndpoint.key).where(
+        WebhookEndpoint.key.in_({s.endpoint for s in subs.values()}),
+        WebhookEndpoint.paused_until > now)))
     load = dict(busy or {})
     chosen: list[Any] = []
     for row in rows:
+        s = subs.get(row.subscription_id)
+        if s is None or s.state != "active" or s.endpoint in paused:
+            continue
         if len(chosen) >= limit:
             break
-        if load.get(row.endpoint, 0) >= per_endpoint:
+        if load.get(s.endpoint, 0) >= per_endpoint:
             continue
-        load[row.endpoint] = load.get(row.endpoint, 0) + 1
+        load[s.endpoint] = load.get(s.endpoint, 0) + 1
         chosen.append(row)
     if not chosen:
         return []
-    ids = [r.id for r in chosen]
-    session.execute(sa.update(d).where(d.id.in_(ids)).values(
+    session.execute(sa.update(d).where(d.id.in_([r.id for r in chosen])).values(
         state="sending", lease_until=now + timedelta(seconds=lease_s)))
-    subs = {r.id: r for r in session.execute(
-        sa.select(sub.id, sub.url, sub.endpoint, sub.format, sub.language, sub.secret,
-                  sub.previous_secret, sub.previous_secret_until)
-        .where(sub.id.in_({r.subscription_id for r in chosen})))}
     events = {e.id: e for e in session.execute(
         sa.select(WebhookEvent.id, WebhookEvent.public_id, WebhookEvent.type,
                   WebhookEvent.occurred_at, WebhookEvent.payload)
@@ -206,6 +216,31 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease_s: float,
                                s.language, tuple(keys), e.public_id, e.type, e.occurred_at,
                                e.payload))
     return claimed
+
+
+def promote_next(session: Session, subscription_ids: Iterable[str] | None = None,
+                 now: datetime | None = None) -> int:
+    """Make the oldest ``queued`` delivery ``pending`` for each subscription (of
+    ``subscription_ids``, or all) that has nothing pending or sending any more."""
+    d = WebhookDelivery
+    head = aliased(WebhookDelivery)
+    waiting = (sa.select(d.subscription_id, sa.func.min(d.event_id))
+               .where(d.state == "queued",
+                      ~sa.select(head.id).where(head.subscription_id == d.subscription_id,
+                                                head.state.in_(("pending", "sending")))
+                      .exists())
+               .group_by(d.subscription_id))
+    if subscription_ids is not None:
+        ids = list(set(subscription_ids))
+        if not ids:
+            return 0
+        waiting = waiting.where(d.subscription_id.in_(ids))
+    pairs = session.execute(waiting).all()
+    for sid, event_id in pairs:
+        session.execute(sa.update(d).where(d.subscription_id == sid, d.event_id == event_id,
+                                           d.state == "queued")
+                        .values(state="pending", next_attempt_at=now or utcnow()))
+    return len(pairs)
 
 
 def release_leases(session: Session, now: datetime | None = None) -> int:
@@ -287,6 +322,7 @@ def record_results(session: Session, results: Sequence[AttemptOutcome], *, now: 
             delay = max(delay, r.retry_after_s)
         delivery.state = "pending"
         delivery.next_attempt_at = now + timedelta(seconds=delay)
+    promote_next(session, {r.subscription_id for r in results}, now)
     return disabled
 
 
@@ -298,6 +334,7 @@ def _back_off(session: Session, r: AttemptOutcome, now: datetime) -> None:
         pause = min(max(r.retry_after_s or 5.0, 1.0), 3600.0)
         row.paused_until = max(row.paused_until or now, now + timedelta(seconds=pause))
         row.reason = f"HTTP {r.status_code}"
+        _hold(session, r.endpoint, row.paused_until)
         return
     row.consecutive_failures += 1
     if row.consecutive_failures >= BREAKER_FAILURES:
@@ -307,6 +344,16 @@ def _back_off(session: Session, r: AttemptOutcome, now: datetime) -> None:
         pause = min(30.0 * (2 ** min(extra, 10)), 3600.0)
         row.paused_until = now + timedelta(seconds=pause)
         row.reason = f"circuit open after {row.consecutive_failures} {r.outcome}s"
+        _hold(session, r.endpoint, row.paused_until)
+
+
+def _hold(session: Session, endpoint: str, until: datetime) -> None:
+    """Move a paused endpoint's due deliveries to the end of its pause (so claims, which read
+    the due index in order, never wade through them)."""
+    session.execute(sa.update(WebhookDelivery).where(
+        WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at < until,
+        WebhookDelivery.subscription_id.in_(sa.select(WebhookSubscription.id).where(
+            WebhookSubscription.endpoint == endpoint))).values(next_attempt_at=until))
 
 
 def replay_delivery(session: Session, delivery_id: int, *, now: datetime | None = None
@@ -319,8 +366,12 @@ def replay_delivery(session: Session, delivery_id: int, *, now: datetime | None 
     sub = session.get(WebhookSubscription, delivery.subscription_id)
     if sub is None or sub.state != "active":
         return None
-    delivery.state, delivery.next_attempt_at = "pending", now or utcnow()
-    delivery.lease_until = None
+    ahead = session.scalar(sa.select(WebhookDelivery.id).where(
+        WebhookDelivery.subscription_id == sub.id, WebhookDelivery.id != delivery.id,
+        WebhookDelivery.state.in_(("pending", "sending"))).limit(1))
+    # behind the one being sent, if any; promotion takes the oldest event first
+    delivery.state = "queued" if ahead is not None else "pending"
+    delivery.next_attempt_at, delivery.lease_until = now or utcnow(), None
     return delivery
 
 

@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 
 from statuspage.auth import new_secret as new_token
 from statuspage.auth import token_digest
-from statuspage.models import Component, WebhookDelivery, WebhookSubscription, utcnow
+from statuspage.models import (
+    UNFINISHED_STATES,
+    Component,
+    WebhookDelivery,
+    WebhookSubscription,
+    utcnow,
+)
 from statuspage.store.audit import Actor, record_audit
 from statuspage.store.incidents import IncidentError
 from statuspage.store.outbox import EVENT_TYPES, TEST_EVENT, emit_event
@@ -209,7 +215,7 @@ def _leave(session: Session, sub: WebhookSubscription, state: str, reason: str |
     sub.next_verify_at = None
     session.execute(sa.update(WebhookDelivery).where(
         WebhookDelivery.subscription_id == sub.id,
-        WebhookDelivery.state.in_(("pending", "sending"))).values(state="skipped",
+        WebhookDelivery.state.in_(UNFINISHED_STATES)).values(state="skipped",
                                                                   lease_until=None))
 
 

@@ -274,8 +274,11 @@ class DeliveryLoop:
         return 0
 
     def _release_expired(self) -> int:
+        """Leases of dead workers back to the queue; and a queue whose head was finished by
+        a concurrent fan-out's check-then-insert gets its next delivery promoted."""
         with self.db.session() as session:
-            return store.release_leases(session, utcnow())
+            released = store.release_leases(session, utcnow())
+            return released + store.promote_next(session)
 
     def _release(self) -> int:
         with self.db.session() as session:

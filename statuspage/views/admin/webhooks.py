@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from statuspage.models import WebhookDelivery, WebhookSubscription
+from statuspage.models import UNFINISHED_STATES, WebhookDelivery, WebhookSubscription
 from statuspage.store import deliveries
 from statuspage.store import subscriptions as subs
 from statuspage.store.audit import record_audit
@@ -97,7 +97,7 @@ def _detail(session: Session, sid: str) -> dict[str, Any] | None:
         return None
     pending = session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery).where(
         WebhookDelivery.subscription_id == sub.id,
-        WebhookDelivery.state.in_(("pending", "sending"))))
+        WebhookDelivery.state.in_(UNFINISHED_STATES)))
     return {"sub": sub, "log": deliveries.delivery_log(session, sub.id, limit=200),
             "pending": pending or 0, "webhook_alerts": subs.disabled_alerts(session)}
 
