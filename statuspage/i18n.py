@@ -23,6 +23,8 @@ from babel.numbers import format_percent
 from babel.units import format_unit
 from markupsafe import Markup
 
+from statuspage.timefmt import iso as machine_time
+
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
@@ -223,5 +225,5 @@ class Formatter:
         return format_list(parts, locale=self.language)
 
     def iso(self, value: dt.datetime | None) -> str:
-        """Machine-readable time for ``<time datetime>``."""
-        return "" if value is None else value.isoformat()
+        """Machine-readable time for ``<time datetime>`` (``statuspage.timefmt.iso``)."""
+        return machine_time(value) or ""

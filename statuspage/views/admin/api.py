@@ -24,6 +24,7 @@ from statuspage.models.operators import ApiToken, Operator
 from statuspage.store import incidents as store
 from statuspage.store.audit import Actor, record_audit
 from statuspage.store.operators import token_operator
+from statuspage.timefmt import iso
 from statuspage.views.admin.common import client_address, services
 
 __all__ = ["incident_json", "routes", "token_known"]
@@ -47,15 +48,11 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def update_json(update: IncidentUpdate) -> dict[str, Any]:
     """One incident update in Statuspage's shape."""
     return {"id": update.id, "incident_id": update.incident_id, "status": update.status,
-            "body": update.body, "created_at": _iso(update.created_at),
-            "updated_at": _iso(update.updated_at), "display_at": _iso(update.display_at),
+            "body": update.body, "created_at": iso(update.created_at),
+            "updated_at": iso(update.updated_at), "display_at": iso(update.display_at),
             "affected_components": update.affected_components or [],
             "deliver_notifications": update.notify}
 
@@ -65,16 +62,16 @@ def incident_json(incident: Incident, page_url: str) -> dict[str, Any]:
     return {
         "id": incident.id, "name": incident.name, "status": incident.status,
         "impact": incident.impact, "kind": incident.kind,
-        "created_at": _iso(incident.created_at), "updated_at": _iso(incident.updated_at),
-        "started_at": _iso(incident.started_at), "monitoring_at": _iso(incident.monitoring_at),
-        "resolved_at": _iso(incident.resolved_at),
-        "scheduled_for": _iso(incident.scheduled_for),
-        "scheduled_until": _iso(incident.scheduled_until),
+        "created_at": iso(incident.created_at), "updated_at": iso(incident.updated_at),
+        "started_at": iso(incident.started_at), "monitoring_at": iso(incident.monitoring_at),
+        "resolved_at": iso(incident.resolved_at),
+        "scheduled_for": iso(incident.scheduled_for),
+        "scheduled_until": iso(incident.scheduled_until),
         "scheduled_auto_transition": incident.auto_transition if incident.kind == "maintenance"
         else None,
         "shortlink": f"{page_url.rstrip('/')}/incidents/{incident.id}",
         "postmortem_body": incident.postmortem_body if incident.postmortem_published_at else None,
-        "postmortem_published_at": _iso(incident.postmortem_published_at),
+        "postmortem_published_at": iso(incident.postmortem_published_at),
         "components": [{"id": c.component_id, "status": c.status} for c in incident.components],
         "incident_updates": [update_json(u) for u in incident.updates],
     }
