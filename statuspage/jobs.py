@@ -160,24 +160,28 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
     (which alone added up to its whole interval to the time an outage takes to show).
     """
 
-    def make(spec: ProbeSpec) -> Callable[[], Awaitable[None]]:
+    def make(spec: ProbeSpec, every: float) -> Callable[[], Awaitable[None]]:
+        # a probe that runs more often than the confirmation delay confirms itself on schedule:
+        # waiting would only hold its job (max_instances=1) and delay the next run
+        confirm = confirmation if confirmation and confirmation.after_s < every else None
+
         async def run() -> None:
             result = await run_probe(spec, client, location=location)
             await sink.submit(result)
             if on_failure is not None and result.outcome != "ok":
                 await on_failure()
-            if confirmation is None or not _hard(result):
+            if confirm is None or not _hard(result):
                 return
-            for _ in range(confirmation.runs):
-                await asyncio.sleep(confirmation.after_s)
+            for _ in range(confirm.runs):
+                await asyncio.sleep(confirm.after_s)
                 result = await run_probe(spec, client, location=location)
                 await sink.submit(result)
                 if not _hard(result):
                     return
             log.warning("probe %s: %d consecutive hard failures (%s)", spec.name,
-                        confirmation.runs + 1, result.error_class)
-            if confirmation.on_confirmed is not None:
-                await confirmation.on_confirmed()
+                        confirm.runs + 1, result.error_class)
+            if confirm.on_confirmed is not None:
+                await confirm.on_confirmed()
 
         return run
 
@@ -188,7 +192,8 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
         if confirmation is not None:
             timeout += confirmation.runs * (confirmation.after_s + spec.timeout_s) + 15.0
         # jitter spreads probes that share an interval; small next to the interval itself
-        jobs.append(Job(f"probe:{spec.name}", make(spec), every, jitter_s=min(every * 0.1, 5.0),
+        jobs.append(Job(f"probe:{spec.name}", make(spec, every), every,
+                        jitter_s=min(every * 0.1, 5.0),
                         timeout_s=timeout))
     return jobs
 

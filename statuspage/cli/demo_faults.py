@@ -8,8 +8,8 @@ it or makes it fail, and the one that clears it.
 
 from __future__ import annotations
 
-import os
 import secrets
+from collections.abc import MutableMapping
 
 from statuspage.settings import Settings
 
@@ -18,12 +18,13 @@ __all__ = ["TOKEN_FILE", "demo_fault_token", "fault_commands"]
 TOKEN_FILE = "demo-fault-token.txt"  # noqa: S105 - a file name, not a secret
 
 
-def demo_fault_token(settings: Settings) -> str | None:
-    """Give the bundled stamping service (a child inheriting this environment) an admin token;
-    returns it, or None when the page measures an external service (nothing to inject)."""
+def demo_fault_token(settings: Settings, env: MutableMapping[str, str]) -> str | None:
+    """Give the bundled stamping service an admin token through ``env``, the environment its
+    parent (the worker) is started with; returns the token, or None when the page measures
+    an external service (nothing to inject)."""
     if settings.stamping_url:
         return None
-    existing = os.environ.get("STAMPING_ADMIN_TOKEN")
+    existing = env.get("STAMPING_ADMIN_TOKEN")
     if existing:
         return existing
     path = settings.data_dir / TOKEN_FILE
@@ -32,7 +33,7 @@ def demo_fault_token(settings: Settings) -> str | None:
         token = secrets.token_urlsafe(24)
         path.write_text(token + "\n")
         path.chmod(0o600)
-    os.environ["STAMPING_ADMIN_TOKEN"] = token
+    env["STAMPING_ADMIN_TOKEN"] = token
     return token
 
 

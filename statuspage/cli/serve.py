@@ -162,14 +162,13 @@ def _stop_on_signal(signum: int, _frame: object) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from statuspage.supervisor import WorkerSupervisor
 
-    prepared = _prepare(args)
+    settings, env = _served(_prepare(args), args)
     if getattr(args, "demo", False):
         from statuspage.cli.demo_faults import demo_fault_token, fault_commands
 
-        token = demo_fault_token(prepared)  # before the environment is copied: workers inherit
+        token = demo_fault_token(settings, env)  # the worker and its stamping child inherit it
         if token is not None:
             print(fault_commands(token, args.port + 1), flush=True)
-    settings, env = _served(prepared, args)
     status = settings.data_dir / "serve-worker.json"
     status.unlink(missing_ok=True)
     env["STATUSPAGE_WORKER_STATUS"] = str(status)

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import pytest
 
 from statuspage.cli.demo_faults import TOKEN_FILE, demo_fault_token, fault_commands
 from statuspage.settings import Settings
 
 
-def test_token_is_kept_private_and_reused(settings: Settings,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("STAMPING_ADMIN_TOKEN", raising=False)
+def test_token_is_kept_private_and_reused(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = demo_fault_token(settings)
-    assert token and os.environ["STAMPING_ADMIN_TOKEN"] == token
+    env: dict[str, str] = {}
+    token = demo_fault_token(settings, env)
+    assert token and env["STAMPING_ADMIN_TOKEN"] == token
     path = Path(settings.data_dir) / TOKEN_FILE
     assert path.stat().st_mode & 0o777 == 0o600
-    monkeypatch.delenv("STAMPING_ADMIN_TOKEN")
-    assert demo_fault_token(settings) == token  # same across restarts
+    assert demo_fault_token(settings, {}) == token  # same across restarts
+    assert demo_fault_token(settings, {"STAMPING_ADMIN_TOKEN": "mine"}) == "mine"
 
 
 def test_no_token_for_an_external_service(settings: Settings) -> None:
-    assert demo_fault_token(settings.with_changes(stamping_url="https://x.example")) is None
+    external = settings.with_changes(stamping_url="https://x.example")
+    assert demo_fault_token(external, {}) is None
 
 
 def test_commands_name_the_port_token_and_every_fault() -> None:

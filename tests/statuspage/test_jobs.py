@@ -207,3 +207,22 @@ def test_housekeeping_jobs_run_against_the_database(db: Database) -> None:
                 assert await jobs[name].func() is not None
 
     asyncio.run(go())
+
+
+def test_a_fast_probe_is_not_held_by_its_confirmation() -> None:
+    """A probe every 0.25 s confirms itself on schedule: a 5 s confirmation wait would hold its
+    job (max_instances=1) and slow detection down instead of speeding it up."""
+    spec = ProbeSpec("availability", "http", "https://example.test/healthz", timeout_s=2)
+    sink = ListSink()
+    confirmation = Confirmation.from_rules(EvaluationConfig(fast_failures=2,
+                                                            confirm_after_s=5.0))
+
+    async def go() -> None:
+        async with mock_client(503) as client:
+            (job,) = probe_jobs([spec], {"availability": 0.25}, client, sink, "local",
+                                confirmation)
+            async with asyncio.timeout(1.0):
+                await JobRunner().guarded(job)()
+
+    asyncio.run(go())
+    assert len(sink.results) == 1
