@@ -60,6 +60,9 @@ class Phase:
     max_s: float
     codes: dict[int, int]
     socket_errors: dict[str, int] = field(default_factory=dict)
+    #: Stamps of the probe account (one of the accounts in rotation): no special treatment
+    #: means about ``1 / accounts`` of the goodput.
+    probe_issued: int = 0
 
     @property
     def goodput(self) -> float:
@@ -145,17 +148,20 @@ def multipart_body(pdf: bytes) -> tuple[bytes, str]:
     return body, boundary
 
 
-def issued_between(db_path: Path, start: dt.datetime, end: dt.datetime) -> int:
-    """Stamps the ledger records as issued inside ``[start, end)`` (UTC)."""
+def issued_between(db_path: Path, start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+    """Stamps the ledger records as issued inside ``[start, end)`` (UTC): (all, probe's)."""
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30) as conn:
-        rows = conn.execute("SELECT stamped_at FROM stamps WHERE status = 'issued'").fetchall()
-    count = 0
-    for (value,) in rows:
+        rows = conn.execute(
+            "SELECT stamped_at, is_probe FROM stamps WHERE status = 'issued'").fetchall()
+    count = probe = 0
+    for value, is_probe in rows:
         stamped = dt.datetime.fromisoformat(str(value))
         if stamped.tzinfo is None:
             stamped = stamped.replace(tzinfo=dt.UTC)
-        count += start <= stamped < end
-    return count
+        if start <= stamped < end:
+            count += 1
+            probe += bool(is_probe)
+    return count, probe
 
 
 _RESULT = re.compile(r"^RESULT (.*)$", re.M)
@@ -204,10 +210,12 @@ def phase(name: str, port: int, db_path: Path, body_file: Path, boundary: str,
     end = dt.datetime.now(dt.UTC)
     settle(port)  # requests admitted before wrk stopped finish before the next phase
     codes = {int(k): int(v) for k, v in (c.split("=") for c in fields["codes"].split(",") if c)}
-    return Phase(name, connections, elapsed, issued_between(db_path, start, end),
+    issued, probe_issued = issued_between(db_path, start, end)
+    return Phase(name, connections, elapsed, issued,
                  int(fields["requests"]), int(fields["p50_us"]) / 1e6,
                  int(fields["p99_us"]) / 1e6, int(fields["max_us"]) / 1e6, codes,
-                 {k: int(fields[k]) for k in ("connect", "read", "write", "timeout")})
+                 {k: int(fields[k]) for k in ("connect", "read", "write", "timeout")},
+                 probe_issued)
 
 
 def describe(p: Phase, capacity: float) -> str:
@@ -217,7 +225,8 @@ def describe(p: Phase, capacity: float) -> str:
     return (f"{p.name}: {p.connections} connections, {p.seconds:.1f}s, "
             f"{p.requests / p.seconds:.0f} req/s: goodput {p.goodput:.1f} stamps/s{ratio}; "
             f"p50 {p.p50_s * 1000:.0f} ms, p99 {p.p99_s * 1000:.0f} ms, "
-            f"max {p.max_s * 1000:.0f} ms; codes {dict(sorted(p.codes.items()))}"
+            f"max {p.max_s * 1000:.0f} ms; codes {dict(sorted(p.codes.items()))}; "
+            f"probe account {p.probe_issued / max(1, p.issued):.0%} of the stamps"
             + (f"; socket errors {errors}" if errors else ""))
 
 

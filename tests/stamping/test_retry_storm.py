@@ -34,6 +34,11 @@ def test_a_retry_storm_keeps_goodput(wrk: None) -> None:
         assert r["capacity"].issued > 0
         assert storm.only_201_503, (storm.codes, storm.socket_errors)
         assert storm.codes.get(503, 0) > 0  # it was a storm: the service refused some
+    # The probe account (one of the two in rotation) sees what the applicant sees: neither
+    # favoured nor starved (about half the stamps).
+    issued = sum(r["storm"].issued for r in rounds)
+    probe = sum(r["storm"].probe_issued for r in rounds)
+    assert 0.25 * issued <= probe <= 0.75 * issued, (probe, issued)
     # The median round, so that one round disturbed by another process does not decide.
     assert statistics.median(ratios(rounds, "storm")) >= GOAL_RATIO, [
         (round(r["capacity"].goodput, 1), round(r["storm"].goodput, 1)) for r in rounds]
