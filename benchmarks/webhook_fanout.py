@@ -35,8 +35,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from statuspage.cli.serve import prepare_database  # noqa: E402
-from statuspage.db import Database  # noqa: E402
+from statuspage.db import Database, prepare_database  # noqa: E402
 from statuspage.models import WebhookDelivery, WebhookEvent, WebhookSubscription  # noqa: E402
 from statuspage.settings import Settings  # noqa: E402
 from statuspage.store import incidents  # noqa: E402

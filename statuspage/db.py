@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -28,7 +28,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from statuspage.models import ChangeCounter, utcnow
 
-__all__ = ["CHANGES_CHANNEL", "Database", "bump_changes", "libpq_url", "migrate"]
+if TYPE_CHECKING:
+    from statuspage.settings import Settings
+
+__all__ = ["CHANGES_CHANNEL", "Database", "bump_changes", "libpq_url", "migrate",
+           "prepare_database"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -157,3 +161,25 @@ def migrate(url: str, time_zone: str = "Asia/Jakarta") -> None:
             command.upgrade(cfg, "head")
     finally:
         engine.dispose()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Apply migrations and bring the components table in step with the config.
+
+    The store verbs are imported here: they import this module (``bump_changes``).
+    """
+    from statuspage.store.components import sync_components
+    from statuspage.store.day_zone import convert_day_rollups
+    from statuspage.store.deadline_records import sync_deadlines
+
+    migrate(settings.database_url, settings.config.page.time_zone)
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            # days start at midnight in the page's time zone; a changed zone rebuilds them
+            convert_day_rollups(session.connection(), settings.config.page.time_zone)
+            sync_components(session, settings.config)
+            session.flush()
+            sync_deadlines(session, settings.config)
+    finally:
+        db.dispose()

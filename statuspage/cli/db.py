@@ -20,7 +20,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 def _upgrade(args: argparse.Namespace) -> int:
     from statuspage.cli import settings_from_args
-    from statuspage.cli.serve import prepare_database
+    from statuspage.db import prepare_database
 
     settings = settings_from_args(args)
     prepare_database(settings)

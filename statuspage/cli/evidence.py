@@ -32,8 +32,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 def _import(args: argparse.Namespace) -> int:
     from statuspage.cli import settings_from_args
-    from statuspage.cli.serve import prepare_database
-    from statuspage.db import Database
+    from statuspage.db import Database, prepare_database
     from statuspage.models import utcnow
     from statuspage.store.evidence_import import (
         EvidenceImportError,

@@ -48,7 +48,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 def _database(args: argparse.Namespace) -> tuple[Database, Any]:
     from statuspage.cli import settings_from_args
-    from statuspage.cli.serve import prepare_database
+    from statuspage.db import prepare_database
 
     settings = settings_from_args(args)
     prepare_database(settings)

@@ -16,10 +16,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from statuspage.db import Database, migrate
+from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 
-__all__ = ["prepare_database", "public_url", "register", "run_web"]
+__all__ = ["public_url", "register", "run_web"]
 
 log = logging.getLogger(__name__)
 
@@ -92,25 +92,6 @@ def _demo_operator(settings: Settings) -> None:
     note.write_text(f"{DEMO_OPERATOR}\n{password}\n")
     note.chmod(0o600)
     print(f"demo console login: {DEMO_OPERATOR} / {password}  (also in {note})", flush=True)
-
-
-def prepare_database(settings: Settings) -> None:
-    """Apply migrations and bring the components table in step with the config."""
-    from statuspage.store.components import sync_components
-    from statuspage.store.day_zone import convert_day_rollups
-    from statuspage.store.deadline_records import sync_deadlines
-
-    migrate(settings.database_url, settings.config.page.time_zone)
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            # days start at midnight in the page's time zone; a changed zone rebuilds them
-            convert_day_rollups(session.connection(), settings.config.page.time_zone)
-            sync_components(session, settings.config)
-            session.flush()
-            sync_deadlines(session, settings.config)
-    finally:
-        db.dispose()
 
 
 def _env_for(settings: Settings) -> dict[str, str]:

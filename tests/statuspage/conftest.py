@@ -11,9 +11,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from statuspage.app import create_app
-from statuspage.cli.serve import prepare_database
 from statuspage.config import parse_config
-from statuspage.db import Database
+from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 
 TEST_CONFIG = """

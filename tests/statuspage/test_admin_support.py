@@ -18,9 +18,8 @@ from starlette.testclient import TestClient
 
 from statuspage.app import create_app
 from statuspage.auth import password_hasher
-from statuspage.cli.serve import prepare_database
 from statuspage.config import parse_config
-from statuspage.db import Database
+from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 from statuspage.store.operators import create_operator, create_token
 from tests.databases import PostgresPool

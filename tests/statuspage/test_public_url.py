@@ -11,9 +11,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from statuspage.app import create_app
-from statuspage.cli.serve import _served, prepare_database, public_url
+from statuspage.cli.serve import _served, public_url
 from statuspage.config import load_config, parse_config
-from statuspage.db import Database
+from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 from statuspage.store.incidents import create_incident
 
