@@ -6,6 +6,11 @@
   scheduler (through ``DatabaseSink``) and by agents' pushes (through the API view).
 - ``evaluate_components``: read each component's window, apply ``statuspage.evaluation``,
   record status changes and open/annotate draft incidents.
+- agent tokens (``create_agent_token``, ``authenticate_agent``, ``list_agent_tokens``,
+  ``revoke_agent_token``) and ``overview``, the ``/api/v1/probes`` read.
+
+The worker's scheduled jobs (probes, evaluation, rollup flush, pruning, maintenance windows,
+the bundled service's watchdog and the rest) are listed in ``statuspage.jobs``.
 """
 
 from __future__ import annotations

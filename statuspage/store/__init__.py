@@ -1,4 +1,11 @@
-"""Persistence verbs. Each takes a SQLAlchemy ``Session`` first; the caller owns the transaction.
+"""Persistence verbs. Each takes a SQLAlchemy ``Session`` first; the caller owns the transaction
+(``Database.session()`` for writes, ``Database.read()`` for pure reads).
 
-Modules: ``components`` (config sync, measured status), and one module per domain added beside it.
+One module per domain: ``components`` (config sync, measured status), ``incidents`` and
+``drafts``/``draft_text``/``recovery`` (incidents, maintenance, probe-made drafts),
+``operators``/``login_throttle``/``audit`` (console accounts, tokens, lockouts, audit log),
+``probe_results``/``attempts``/``evidence_import`` (measurements and their rollups),
+``public``/``public_views`` (the read model of the public page), ``deadlines``/
+``deadline_records``/``notices`` (deadline impact and notices), ``outbox``/``deliveries``/
+``subscriptions``/``notified`` (webhooks and subscribers), ``ratelimits``, ``day_zone``.
 """

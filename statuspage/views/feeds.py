@@ -1,6 +1,7 @@
 """Feeds of the incident history: ``/history.rss``, ``/history.atom`` and per component.
 
-Thin handlers: read recent published incidents (one store verb), render each entry's content
+Thin handlers: read the component, recent published incidents (``recent_incidents``) and the
+last change time in one read-only transaction, render each entry's content
 from ``templates/_feed_entry.html`` (autoescaped, Markdown sanitised), hand plain values to the
 pure ``statuspage.feeds.build_feed``. Served from the page cache like every public response.
 """
