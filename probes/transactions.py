@@ -2,7 +2,7 @@
 
 Each function takes a :class:`~probes.http.Transaction`, raises
 :class:`~probes.errors.ProbeFailure` when the service is wrong or unavailable, and records a
-phase per step. The API is the one of the bundled stamping service (issue 3): JSON under
+phase per step. The API is the one of the bundled stamping service: JSON under
 ``/api/v1``, errors as ``{error, message}``, ``GET /ca.pem`` and ``GET /verify/{serial}``.
 """
 

@@ -2,7 +2,7 @@
 
 ``notice_hook(config)`` returns the function the notice verbs call, in the update's own
 transaction, for every public update (published, update, final). It adds a ``deadline.notice``
-event to the outbox (issue 10) tagged with the deadline's components, so the subscribers of
+event to the outbox tagged with the deadline's components, so the subscribers of
 those components (and page-wide subscribers) receive it, in Bahasa Indonesia and English.
 """
 

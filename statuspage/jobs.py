@@ -256,7 +256,7 @@ def worker_jobs(config: StatusConfig, db: Database, specs: Sequence[ProbeSpec],
         Job("flush-rollups", threaded(flush), intervals.flush_s, jitter_s=1.0),
         Job("prune", threaded(prune), intervals.prune_s, jitter_s=30.0, timeout_s=600.0),
         Job("maintenances", threaded(maintenances), intervals.maintenance_s, jitter_s=1.0),
-        # drafts a notice within one interval of a deadline reaching at_risk (issue 11)
+        # drafts a notice within one interval of a deadline reaching at_risk
         Job("deadline-notices", threaded(deadline_notices),
             intervals.notices_s or config.notices.evaluate_s, jitter_s=1.0, timeout_s=120.0),
     ]

@@ -1,12 +1,12 @@
 """All status page tables. Importing this package registers every model on ``Base.metadata``."""
 
-from statuspage.models.agents import AgentToken as AgentToken  # probe agents (issue 4)
-from statuspage.models.agents import ProbeMark as ProbeMark  # worker marks (issue 4)
+from statuspage.models.agents import AgentToken as AgentToken  # probe agents
+from statuspage.models.agents import ProbeMark as ProbeMark  # worker marks
 from statuspage.models.base import Base, UTCDateTime, new_id, utcnow
-from statuspage.models.deadlines import Deadline as Deadline  # deadlines (issue 11)
+from statuspage.models.deadlines import Deadline as Deadline  # deadlines
 from statuspage.models.deadlines import DeadlineNotice as DeadlineNotice
 from statuspage.models.deadlines import NoticeUpdate as NoticeUpdate
-from statuspage.models.operators import ROLES as ROLES  # operator console (issue 5)
+from statuspage.models.operators import ROLES as ROLES  # operator console
 from statuspage.models.page import (
     ChangeCounter,
     Component,
@@ -17,9 +17,9 @@ from statuspage.models.page import (
     UpdateEdit,
 )
 from statuspage.models.probes import LATENCY_BUCKETS_MS, ProbeResultRow, ProbeRollup
-from statuspage.models.public import PageMarker as PageMarker  # public page flags (issue 2)
+from statuspage.models.public import PageMarker as PageMarker  # public page flags
 from statuspage.models.webhooks import UNFINISHED_STATES as UNFINISHED_STATES
-from statuspage.models.webhooks import (  # subscriptions and the event outbox (issue 10)
+from statuspage.models.webhooks import (  # subscriptions and the event outbox
     RateCounter as RateCounter,
 )
 from statuspage.models.webhooks import WebhookAttempt as WebhookAttempt

@@ -1,6 +1,6 @@
 """The event outbox: every change a subscriber may hear of, written in the change's transaction.
 
-Design (issue 10; used by incidents, maintenance, evaluation, deadline notices and, later, email
+Design (used by incidents, maintenance, evaluation, deadline notices and, later, email
 subscriptions and multi-worker delivery):
 
 - **Table** ``webhook_events`` (model ``WebhookEvent``): ``id`` (ordering), ``public_id``
