@@ -27,7 +27,7 @@ from probes.spec import ProbeSpec
 
 __all__ = ["Transaction", "run_http"]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # Error bodies from a failing service can be anything; keep what goes into a message short.
 _SNIPPET = 200
@@ -229,4 +229,4 @@ async def run_http(tx: Transaction) -> None:
         raise ProbeFailure(
             "body_mismatch", f"GET {response.request.url.path}: body lacks {spec.body_contains!r}"
         )
-    logger.debug("http probe %s: %s in %.1f ms", spec.name, response.status_code, tx.elapsed_ms())
+    log.debug("http probe %s: %s in %.1f ms", spec.name, response.status_code, tx.elapsed_ms())

@@ -17,7 +17,7 @@ from probes.transactions import run_purchase, run_stamp, run_verify
 
 __all__ = ["run_probe"]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _KINDS: dict[str, Callable[[Transaction], Awaitable[None]]] = {
     "http": run_http,
@@ -53,7 +53,7 @@ async def run_probe(
         message = f"no answer within {spec.timeout_s:g} s (during {step})"
     except Exception as exc:
         # A bug in a probe must not take the scheduler down; it shows as a failed run.
-        logger.exception("probe %s crashed", spec.name)
+        log.exception("probe %s crashed", spec.name)
         error_class, message = "probe_error", f"{type(exc).__name__}: {exc}"
     total_ms = tx.elapsed_ms()
     phases = {**tx.phases, "total": total_ms}
@@ -62,7 +62,7 @@ async def run_probe(
         outcome, error_class = "degraded", "slow"
         message = f"took {total_ms:.0f} ms, over the budget of {spec.latency_budget_ms:g} ms"
     if outcome != "ok":
-        logger.info("probe %s %s: %s %s", spec.name, outcome, error_class, message)
+        log.info("probe %s %s: %s %s", spec.name, outcome, error_class, message)
     return ProbeResult(
         probe=spec.name,
         kind=spec.kind,

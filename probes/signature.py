@@ -20,7 +20,7 @@ from pyhanko_certvalidator import ValidationContext
 
 __all__ = ["SignatureCheck", "check_signed_pdf", "load_ca"]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def check_signed_pdf(pdf: bytes, ca: asn1_x509.Certificate) -> SignatureCheck:
     try:
         status = asyncio.run(async_validate_pdf_signature(sig, signer_validation_context=context))
     except Exception as exc:
-        logger.debug("signature validation raised", exc_info=True)
+        log.debug("signature validation raised", exc_info=True)
         return SignatureCheck(
             readable=True, signed=True, field_name=name, reasons=[f"validation error: {exc}"]
         )

@@ -14,7 +14,7 @@ from probes.result import ProbeResult
 
 __all__ = ["HttpResultSink", "ResultSink"]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # Statuses worth retrying later; any other 4xx means this batch will never be accepted.
 _RETRYABLE_4XX = frozenset({401, 403, 404, 408, 409, 425, 429})
@@ -76,7 +76,7 @@ class HttpResultSink:
         """Buffer ``result`` and send what is buffered unless backing off; never raises."""
         if len(self._buffer) == self._buffer.maxlen:
             self.dropped += 1
-            logger.warning("result buffer full: dropped the oldest (%d so far)", self.dropped)
+            log.warning("result buffer full: dropped the oldest (%d so far)", self.dropped)
         self._buffer.append(result)
         if time.monotonic() >= self._retry_at:
             await self.flush()
@@ -95,7 +95,7 @@ class HttpResultSink:
                     self._failures += 1
                     delay = min(self._backoff_s * 2 ** (self._failures - 1), self._max_backoff_s)
                     self._retry_at = time.monotonic() + delay
-                    logger.warning("status page unavailable; %d results buffered, next try in "
+                    log.warning("status page unavailable; %d results buffered, next try in "
                                    "%.1f s", len(self._buffer), delay)
                     break
                 for _ in batch:
@@ -116,14 +116,14 @@ class HttpResultSink:
             )
         except Exception as exc:
             # Transport errors, and anything else (a closed client): submit must not raise.
-            logger.debug("posting results failed: %r", exc)
+            log.debug("posting results failed: %r", exc)
             return "retry"
         if response.is_success:
             return "sent"
         if response.status_code >= 500 or response.status_code in _RETRYABLE_4XX:
             if response.status_code in (401, 403):
-                logger.error("the status page refuses the agent token (%d)", response.status_code)
+                log.error("the status page refuses the agent token (%d)", response.status_code)
             return "retry"
-        logger.error("the status page rejected %d results: %d %s", len(batch),
+        log.error("the status page rejected %d results: %d %s", len(batch),
                      response.status_code, response.text[:200])
         return "rejected"

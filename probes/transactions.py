@@ -26,7 +26,7 @@ from probes.signature import check_signed_pdf, load_ca
 
 __all__ = ["clear_caches", "purchase", "run_purchase", "run_stamp", "run_verify", "stamp_once"]
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _FAILED_ORDER_STATES = frozenset({"expired", "failed", "cancelled", "canceled", "rejected"})
 # Field names a verification answer may use for the hash of the stamped document.
@@ -173,7 +173,7 @@ async def stamp_once(tx: Transaction, *, auto_purchase: bool) -> tuple[bytes, st
     with tx.step("stamp"):
         response = await tx.request("POST", url, files=files)
     if auto_purchase and _quota_exhausted(response):
-        logger.info("probe %s: quota exhausted, buying one stamp", tx.spec.name)
+        log.info("probe %s: quota exhausted, buying one stamp", tx.spec.name)
         await purchase(tx, 1)
         with tx.step("stamp"):
             response = await tx.request("POST", url, files=files)
@@ -299,7 +299,7 @@ async def run_verify(tx: Transaction) -> None:
         except ProbeFailure as failure:
             if failure.error_class not in {"invalid_signature", "wrong_serial"}:
                 raise
-            logger.info("probe %s: cached document rejected, stamping a fresh one", tx.spec.name)
+            log.info("probe %s: cached document rejected, stamping a fresh one", tx.spec.name)
             _document_cache.drop(key)
     document, serial = await stamp_once(tx, auto_purchase=True)
     _document_cache.put(key, (document, serial))
