@@ -293,6 +293,7 @@ async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: 
     box = parse_box(box_raw.strip()) if box_raw.strip() else None
     if b"%PDF-" not in pdf[:1024]:
         raise DocumentError("not_pdf", "the file is not a PDF document")
+    svc.pool.check_can_sign()  # 503 before a unit is reserved
     try:
         serial = await _reserve(svc, account, idempotency_key, digest)
     except _AlreadyStamped:
@@ -323,6 +324,7 @@ async def verify(svc: Service, pdf: bytes) -> dict[str, object]:
     The signature must be intact and chain to the service CA, the serial must be in the
     ledger, and the stamped revision must hash to what the ledger recorded.
     """
+    svc.pool.check_can_sign()
     async with svc.verify_gate.slot():
         result = await svc.pool.verify(pdf)
     reasons = list(result.reasons)

@@ -163,6 +163,13 @@ class SigningPool:
             detail = f"all {self.workers} workers are busy past half the job deadline"
         return PoolHealth(detail == "ok", detail, self.workers, overdue, self.restarts)
 
+    def check_can_sign(self) -> None:
+        """Raise PoolUnavailable (503) at once when the pool is broken or every worker is
+        stuck, instead of queueing a job behind them (a start-up is waited for)."""
+        health = self.health()
+        if not health.ok and health.detail != "starting":
+            raise PoolUnavailable(f"signing is unavailable ({health.detail}); retry shortly")
+
     def shutdown(self) -> None:
         """Stop the workers: a short grace for jobs in flight, then kill what is left."""
         self.ready = False

@@ -115,6 +115,11 @@ def test_frozen_workers_are_killed_and_replaced_and_readiness_tells(
                 assert ready.status_code == 503, ready.text
                 assert "past half the job deadline" in ready.json()["checks"]["signing_pool"]
                 assert ready.headers["retry-after"]
+                # A new job is not queued behind the stuck ones: 503 at once, nothing spent.
+                r = client.post("/api/v1/stamps", files=pdf_file(sample_pdf),
+                                headers=auth(token))
+                assert r.status_code == 503 and r.json()["error"] == "signing_unavailable"
+                assert r.headers["retry-after"]
                 results = [f.result(timeout=30) for f in futures]
         finally:
             for pid in old:
