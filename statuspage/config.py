@@ -24,6 +24,7 @@ __all__ = [
     "ProbeConfig",
     "RetentionConfig",
     "StatusConfig",
+    "UptimeConfig",
     "load_config",
     "parse_config",
 ]
@@ -154,6 +155,21 @@ class NoticesConfig:
 
 
 @dataclass(frozen=True)
+class UptimeConfig:
+    """How a day of the uptime bar is coloured ([uptime]): the least uptime for each status.
+
+    A day whose uptime (see ``statuspage.uptime``) is at least ``operational`` is drawn
+    operational, at least ``degraded_performance`` degraded, at least ``partial_outage`` a
+    partial outage, anything lower a major outage; an incident that day can only make it worse.
+    These colour the bar only: the live status follows the ``[evaluation]`` rules.
+    """
+
+    operational: float = 0.995
+    degraded_performance: float = 0.95
+    partial_outage: float = 0.80
+
+
+@dataclass(frozen=True)
 class StatusConfig:
     """The whole validated configuration."""
 
@@ -165,6 +181,7 @@ class StatusConfig:
     source: str = "<default>"
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     notices: NoticesConfig = field(default_factory=NoticesConfig)
+    uptime: UptimeConfig = field(default_factory=UptimeConfig)
 
     def component(self, component_id: str) -> ComponentConfig | None:
         """The component with this id, or None."""
@@ -191,7 +208,7 @@ def parse_config(text: str, source: str) -> StatusConfig:
         raise ConfigError(source, "-", f"invalid TOML: {exc}") from exc
     reader = _Reader(source)
     reader.only(raw, "", {"page", "components", "probes", "evaluation", "deadlines",
-                          "retention", "notices"})
+                          "retention", "notices", "uptime"})
     page = reader.page(raw.get("page", {}))
     components = tuple(
         reader.component(item, f"components[{i}]")
@@ -212,7 +229,8 @@ def parse_config(text: str, source: str) -> StatusConfig:
     reader.unique([d.id for d in deadlines], "deadlines", "id")
     retention = reader.retention(raw.get("retention", {}))
     return StatusConfig(page, components, probes, evaluation, deadlines, source,
-                        retention=retention, notices=reader.notices(raw.get("notices", {})))
+                        retention=retention, notices=reader.notices(raw.get("notices", {})),
+                        uptime=reader.uptime(raw.get("uptime", {})))
 
 
 class _Reader:
@@ -397,6 +415,21 @@ class _Reader:
                                                 d.extension_after_hours),
             evaluate_s=self.positive(table, "notices", "evaluate_s", d.evaluate_s),
         )
+
+    def uptime(self, table: Any) -> UptimeConfig:
+        d = UptimeConfig()
+        keys = ("operational", "degraded_performance", "partial_outage")
+        self.only(table, "uptime", set(keys))
+        values: dict[str, float] = {}
+        for key in keys:
+            value = float(self.get(table, "uptime", key, (int, float), getattr(d, key)))
+            if not 0 <= value <= 1:
+                raise self.fail(f"uptime.{key}", "a fraction between 0 and 1")
+            values[key] = value
+        if [values[k] for k in keys] != sorted(values.values(), reverse=True):
+            raise self.fail("uptime", "need operational >= degraded_performance >= "
+                            "partial_outage")
+        return UptimeConfig(**values)
 
     def _aware(self, table: dict[str, Any], prefix: str, key: str, default: Any = ...) -> Any:
         value = self.get(table, prefix, key, datetime, default)

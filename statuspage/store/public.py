@@ -283,8 +283,8 @@ def page_data(session: Session, config: StatusConfig, now: datetime, *,
         if history:
             counts = days.get(row.id, {})
             refs = by_day.get(row.id, {})
-            comp_days = tuple(DayUptime(d, *counts.get(d, (0.0, 0.0)), tuple(refs.get(d, ())))
-                              for d in day_list)
+            comp_days = tuple(DayUptime(d, *counts.get(d, (0.0, 0.0)), tuple(refs.get(d, ())),
+                                        config.uptime) for d in day_list)
             comp_latency = tuple(latency.get(row.id, {}).get(h) for h in hours)
         status = shown_status(row.measured_status, declared.get(row.id, ()),
                               in_maintenance=row.id in maintained)

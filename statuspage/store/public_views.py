@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from statuspage.config import UptimeConfig
 from statuspage.status import IMPACT_STATUS, worst
 from statuspage.store.attempts import LastAttempts
 
@@ -73,6 +74,8 @@ class DayUptime:
     measured_s: float
     served_s: float
     incidents: tuple[IncidentRef, ...] = ()
+    #: The config's colour thresholds (``[uptime]``).
+    thresholds: UptimeConfig = field(default=UptimeConfig(), compare=False, repr=False)
 
     @property
     def uptime(self) -> float | None:
@@ -82,13 +85,15 @@ class DayUptime:
     @property
     def level(self) -> str:
         """``no_data`` or the component status the day's cell is drawn with."""
-        return day_level(self.uptime, [i.impact for i in self.incidents])
+        return day_level(self.uptime, [i.impact for i in self.incidents], self.thresholds)
 
 
-def day_level(uptime: float | None, impacts: Iterable[str] = ()) -> str:
+def day_level(uptime: float | None, impacts: Iterable[str] = (),
+              thresholds: UptimeConfig = UptimeConfig()) -> str:
     """The status a day is drawn with: measured uptime and the worst incident that day.
 
-    Thresholds: >= 99.5 % operational, >= 95 % degraded, >= 80 % partial, else major outage.
+    ``thresholds`` (the config's ``[uptime]``; by default >= 99.5 % operational, >= 95 %
+    degraded, >= 80 % partial, else major outage) colour the measured uptime.
     A day without probe data and without incidents is ``no_data``, never "100 %".
 
     >>> day_level(None)
@@ -99,11 +104,11 @@ def day_level(uptime: float | None, impacts: Iterable[str] = ()) -> str:
     declared = [IMPACT_STATUS[i] for i in impacts if i in IMPACT_STATUS]
     if uptime is None:
         return worst(declared) if declared else "no_data"
-    if uptime >= 0.995:
+    if uptime >= thresholds.operational:
         measured = "operational"
-    elif uptime >= 0.95:
+    elif uptime >= thresholds.degraded_performance:
         measured = "degraded_performance"
-    elif uptime >= 0.80:
+    elif uptime >= thresholds.partial_outage:
         measured = "partial_outage"
     else:
         measured = "major_outage"

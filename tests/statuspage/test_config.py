@@ -28,6 +28,14 @@ def test_minimal_config_gets_defaults() -> None:
     assert config.page.languages == ("id", "en")
     assert config.components[0].group is None
     assert config.probes == ()
+    assert config.uptime == load_config(None).uptime  # the packaged file states the defaults
+
+
+def test_uptime_thresholds_are_read() -> None:
+    config = parse_config("[uptime]\noperational = 0.99\ndegraded_performance = 0.9\n"
+                          "partial_outage = 0.5", "x.toml")
+    assert (config.uptime.operational, config.uptime.degraded_performance,
+            config.uptime.partial_outage) == (0.99, 0.9, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +70,9 @@ def test_minimal_config_gets_defaults() -> None:
          "24 non-negative numbers"),
         (BASE + "[[deadlines]]\nid='d'\nname='n'\nagency='a'\nat=2024-09-06T23:59:00+07:00\n"
          "components=['nope']", "deadlines[0].components", "no component"),
+        ("[uptime]\noperational = 1.5", "uptime.operational", "fraction"),
+        ("[uptime]\ndegraded_performance = 0.999", "uptime", ">="),
+        ("[uptime]\nmajor_outage = 0.1", "uptime.major_outage", "unknown key"),
         ("[notices]\nat_risk_hours = 0", "notices.at_risk_hours", "greater than zero"),
         ("[notices]\nauto_publish = 'yes'", "notices.auto_publish", "true or false"),
         ("components = 3", "components", "array of tables"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from statuspage.config import UptimeConfig
 from statuspage.db import Database, bump_changes
 from statuspage.models import (
     LATENCY_BUCKETS_MS,
@@ -25,6 +27,7 @@ from statuspage.settings import Settings
 from statuspage.store.components import set_measured_status
 from statuspage.store.public import (
     DAYS,
+    DayUptime,
     day_level,
     group_id,
     history_page,
@@ -162,8 +165,11 @@ def test_uptime_days_no_data_is_not_100(db: Database, settings: Settings) -> Non
     add_incident(db, components={"pembelian": "partial_outage"}, status="resolved",
                  started_at=local_midnight - timedelta(days=3, hours=-1),
                  resolved_at=local_midnight - timedelta(days=2, hours=-2))
+    lenient = replace(settings.config, uptime=UptimeConfig(0.9, 0.8, 0.5))
     with read(db) as s:
         comp = page_data(s, settings.config, NOW).component("pembelian")
+        lenient_comp = page_data(s, lenient, NOW).component("pembelian")
+    assert lenient_comp.days[-2].level == "operational"  # the config's [uptime] colours it
     assert len(comp.days) == DAYS
     assert comp.days[-1].day == date(2024, 9, 6) and comp.days[-1].uptime is None
     yesterday = comp.days[-2]
@@ -184,6 +190,15 @@ def test_uptime_days_no_data_is_not_100(db: Database, settings: Settings) -> Non
 ])
 def test_day_level(uptime: float | None, impacts: tuple[str, ...], level: str) -> None:
     assert day_level(uptime, impacts) == level
+
+
+def test_day_level_follows_the_configured_thresholds() -> None:
+    strict = UptimeConfig(operational=0.9999, degraded_performance=0.999, partial_outage=0.99)
+    assert day_level(0.98, (), strict) == "major_outage"
+    assert day_level(0.9995, (), strict) == "degraded_performance"
+    day = DayUptime(date(2024, 9, 5), 1000.0, 998.0, thresholds=strict)
+    assert (day.level, replace(day, thresholds=UptimeConfig()).level) == (
+        "partial_outage", "operational")
 
 
 def test_latency_sparkline_hours(db: Database, settings: Settings) -> None:
