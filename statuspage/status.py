@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from statuspage.config import UptimeConfig
+
 __all__ = [
     "ACTIVE_MAINTENANCE",
+    "CLOSING_STATUSES",
     "COMPONENT_STATUSES",
+    "FINAL_STATUSES",
     "IMPACT_STATUS",
     "INCIDENT_STATUSES",
     "IMPACTS",
     "MAINTENANCE_STATUSES",
+    "OPEN_INCIDENT_STATUSES",
     "STATUS_IMPACT",
+    "UNCONFIRMED_STATUSES",
     "component_severity",
+    "day_level",
     "page_indicator",
     "shown_status",
     "worst",
@@ -32,6 +39,14 @@ MAINTENANCE_STATUSES: tuple[str, ...] = ("scheduled", "in_progress", "verifying"
 IMPACTS: tuple[str, ...] = ("none", "minor", "major", "critical")
 #: Maintenance statuses during which the window is on (components show under_maintenance).
 ACTIVE_MAINTENANCE: tuple[str, ...] = ("in_progress", "verifying")
+#: Incident statuses of an unresolved incident (Statuspage's ``incidents/unresolved.json``).
+OPEN_INCIDENT_STATUSES: tuple[str, ...] = ("investigating", "identified", "monitoring")
+#: Open incident statuses before the team sees a fix working (not yet ``monitoring``).
+UNCONFIRMED_STATUSES: tuple[str, ...] = ("investigating", "identified")
+#: Statuses an update posts to close an incident or a maintenance (sets ``resolved_at``).
+CLOSING_STATUSES: tuple[str, ...] = ("resolved", "completed")
+#: Statuses of an incident or maintenance that is over.
+FINAL_STATUSES: tuple[str, ...] = ("resolved", "postmortem", "completed")
 #: The incident impact a component status implies (Statuspage's scale)...
 STATUS_IMPACT: dict[str, str] = {
     "operational": "none", "under_maintenance": "none", "degraded_performance": "minor",
@@ -99,3 +114,30 @@ def page_indicator(component_statuses: Iterable[str],
     if level == "none" and "under_maintenance" in statuses:
         return "maintenance", INDICATOR_DESCRIPTIONS["maintenance"]
     return level, INDICATOR_DESCRIPTIONS[level]
+
+
+def day_level(uptime: float | None, impacts: Iterable[str] = (),
+              thresholds: UptimeConfig = UptimeConfig()) -> str:
+    """The status a day is drawn with: measured uptime and the worst incident that day.
+
+    ``thresholds`` (the config's ``[uptime]``; by default >= 99.5 % operational, >= 95 %
+    degraded, >= 80 % partial, else major outage) colour the measured uptime.
+    A day without probe data and without incidents is ``no_data``, never "100 %".
+
+    >>> day_level(None)
+    'no_data'
+    >>> day_level(0.999, ["major"])
+    'partial_outage'
+    """
+    declared = [IMPACT_STATUS[i] for i in impacts if i in IMPACT_STATUS]
+    if uptime is None:
+        return worst(declared) if declared else "no_data"
+    if uptime >= thresholds.operational:
+        measured = "operational"
+    elif uptime >= thresholds.degraded_performance:
+        measured = "degraded_performance"
+    elif uptime >= thresholds.partial_outage:
+        measured = "partial_outage"
+    else:
+        measured = "major_outage"
+    return worst([measured, *declared])

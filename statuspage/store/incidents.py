@@ -36,6 +36,7 @@ from statuspage.models import (
 )
 from statuspage.status import (
     ACTIVE_MAINTENANCE,
+    CLOSING_STATUSES,
     COMPONENT_STATUSES,
     IMPACTS,
     MAINTENANCE_STATUSES,
@@ -204,7 +205,7 @@ def _set_status(incident: Incident, status: str, now: datetime) -> None:
     incident.status = status
     if status == "monitoring" and incident.monitoring_at is None:
         incident.monitoring_at = now
-    if status in ("resolved", "completed"):
+    if status in CLOSING_STATUSES:
         incident.resolved_at = now
 
 

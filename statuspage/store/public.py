@@ -32,7 +32,14 @@ from statuspage.models import (
     ProbeRollup,
 )
 from statuspage.models.public import SAMPLE_DATA_MARKER
-from statuspage.status import ACTIVE_MAINTENANCE, page_indicator, shown_status
+from statuspage.status import (
+    ACTIVE_MAINTENANCE,
+    OPEN_INCIDENT_STATUSES,
+    UNCONFIRMED_STATUSES,
+    day_level,
+    page_indicator,
+    shown_status,
+)
 from statuspage.store.attempts import last_attempts
 from statuspage.store.public_views import (
     ComponentView,
@@ -43,7 +50,6 @@ from statuspage.store.public_views import (
     IncidentView,
     PageData,
     UpdateView,
-    day_level,
     group_id,
     measurement_notes,
     page_id,
@@ -73,8 +79,6 @@ __all__ = [
 
 DAYS = 90
 HOURS = 24
-#: Maintenance statuses during which the covered components show under_maintenance.
-OPEN_INCIDENT = ("investigating", "identified", "monitoring")
 _INCIDENTS_PER_DAY_LIMIT = 500
 #: Measured status changes read for the 90 days (a flapping component cannot make it unbounded).
 _STATUS_CHANGES_LIMIT = 20_000
@@ -245,7 +249,7 @@ def page_data(session: Session, config: StatusConfig, now: datetime, *,
     open_items = session.scalars(
         sa.select(Incident).options(*_with_children())  # type: ignore[arg-type]
         .where(_published(), sa.or_(
-            sa.and_(Incident.kind == "incident", Incident.status.in_(OPEN_INCIDENT)),
+            sa.and_(Incident.kind == "incident", Incident.status.in_(OPEN_INCIDENT_STATUSES)),
             sa.and_(Incident.kind == "maintenance",
                     Incident.status.in_(("scheduled", *ACTIVE_MAINTENANCE)))))
         .order_by(Incident.started_at.desc()).limit(200)
@@ -262,7 +266,7 @@ def page_data(session: Session, config: StatusConfig, now: datetime, *,
     for inc in incidents:
         for cid, _name, status in inc.components:
             declared[cid].append(status)
-            if inc.status in ("investigating", "identified"):
+            if inc.status in UNCONFIRMED_STATUSES:
                 unconfirmed[cid].append(status)
     maintained = {cid for m in active_mnt for cid, _n, _s in m.components}
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from statuspage.config import UptimeConfig
-from statuspage.status import IMPACT_STATUS, worst
+from statuspage.status import FINAL_STATUSES, day_level, worst
 from statuspage.store.attempts import LastAttempts
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "IncidentView",
     "PageData",
     "UpdateView",
-    "day_level",
     "group_id",
     "measurement_notes",
     "page_id",
@@ -86,33 +85,6 @@ class DayUptime:
     def level(self) -> str:
         """``no_data`` or the component status the day's cell is drawn with."""
         return day_level(self.uptime, [i.impact for i in self.incidents], self.thresholds)
-
-
-def day_level(uptime: float | None, impacts: Iterable[str] = (),
-              thresholds: UptimeConfig = UptimeConfig()) -> str:
-    """The status a day is drawn with: measured uptime and the worst incident that day.
-
-    ``thresholds`` (the config's ``[uptime]``; by default >= 99.5 % operational, >= 95 %
-    degraded, >= 80 % partial, else major outage) colour the measured uptime.
-    A day without probe data and without incidents is ``no_data``, never "100 %".
-
-    >>> day_level(None)
-    'no_data'
-    >>> day_level(0.999, ["major"])
-    'partial_outage'
-    """
-    declared = [IMPACT_STATUS[i] for i in impacts if i in IMPACT_STATUS]
-    if uptime is None:
-        return worst(declared) if declared else "no_data"
-    if uptime >= thresholds.operational:
-        measured = "operational"
-    elif uptime >= thresholds.degraded_performance:
-        measured = "degraded_performance"
-    elif uptime >= thresholds.partial_outage:
-        measured = "partial_outage"
-    else:
-        measured = "major_outage"
-    return worst([measured, *declared])
 
 
 @dataclass(frozen=True)
@@ -245,7 +217,7 @@ class IncidentView:
     @property
     def is_open(self) -> bool:
         """Not resolved / completed yet."""
-        return self.status not in ("resolved", "postmortem", "completed")
+        return self.status not in FINAL_STATUSES
 
     @property
     def begins_at(self) -> datetime:

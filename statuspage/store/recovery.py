@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from statuspage.models import Component, Incident, IncidentUpdate, utcnow
+from statuspage.status import UNCONFIRMED_STATUSES
 from statuspage.store.incidents import post_update
 
 __all__ = ["MeasuredRecovery", "confirm_recovery", "measured_recoveries"]
 
-_AWAITING = ("investigating", "identified")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def measured_recoveries(session: Session, after: timedelta,
     incidents = session.scalars(
         sa.select(Incident).options(selectinload(Incident.components))
         .where(Incident.kind == "incident", Incident.is_draft.is_(False),
-               Incident.resolved_at.is_(None), Incident.status.in_(_AWAITING))
+               Incident.resolved_at.is_(None), Incident.status.in_(UNCONFIRMED_STATUSES))
         .order_by(Incident.started_at).limit(100)).all()
     found: list[MeasuredRecovery] = []
     for incident in incidents:

@@ -19,7 +19,7 @@ from statuspage.cache import CachedView, Rendered, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.jsontext import html_safe_json
 from statuspage.models import utcnow
-from statuspage.status import ACTIVE_MAINTENANCE
+from statuspage.status import ACTIVE_MAINTENANCE, OPEN_INCIDENT_STATUSES
 from statuspage.store.public import (
     ComponentView,
     GroupView,
@@ -209,7 +209,7 @@ def routes() -> list[BaseRoute]:
         "/api/v2/incidents/unresolved.json": _json_view(
             _incidents("incidents"),
             {"kind": "incident", "limit": 50,
-             "statuses": ("investigating", "identified", "monitoring")}),
+             "statuses": OPEN_INCIDENT_STATUSES}),
         "/api/v2/scheduled-maintenances.json": _json_view(
             _incidents("scheduled_maintenances"), mnt),
         "/api/v2/scheduled-maintenances/upcoming.json": _json_view(

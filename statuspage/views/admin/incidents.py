@@ -19,7 +19,12 @@ from starlette.routing import BaseRoute, Route
 from statuspage.markdown import render_markdown
 from statuspage.models import IncidentUpdate
 from statuspage.models.operators import IncidentTemplate
-from statuspage.status import COMPONENT_STATUSES, IMPACTS, MAINTENANCE_STATUSES
+from statuspage.status import (
+    CLOSING_STATUSES,
+    COMPONENT_STATUSES,
+    IMPACTS,
+    MAINTENANCE_STATUSES,
+)
 from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
@@ -207,7 +212,7 @@ async def post_update(request: Request) -> Response:
         record_audit(session, who, "incident.update", target=iid, detail={
             "update_id": update.id, "status": values["status"], "reopen": reopen,
             "components": values["components"]})
-        return {"done": "resolved" if values["status"] in ("resolved", "completed")
+        return {"done": "resolved" if values["status"] in CLOSING_STATUSES
                 else "updated"}
 
     def failed(session: Session, exc: store.IncidentError) -> dict[str, Any]:

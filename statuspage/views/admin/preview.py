@@ -18,13 +18,13 @@ from starlette.requests import Request
 
 from statuspage.i18n import DEFAULT_LANGUAGE
 from statuspage.models import Incident, utcnow
+from statuspage.status import FINAL_STATUSES
 from statuspage.store.components import list_components
 from statuspage.store.public_views import IncidentView, UpdateView
 from statuspage.views.admin.common import services
 
 __all__ = ["incident_preview"]
 
-_FINAL = ("resolved", "postmortem", "completed")
 
 
 def incident_preview(request: Request, session: Session, values: Mapping[str, Any],
@@ -37,7 +37,7 @@ def incident_preview(request: Request, session: Session, values: Mapping[str, An
     declared: dict[str, str] = dict(values.get("components") or {})
     if existing is not None:
         declared = {**{c.component_id: c.status for c in existing.components}, **declared}
-    if status in _FINAL:  # publishing returns every component to its measured status
+    if status in FINAL_STATUSES:  # publishing returns every component to its measured status
         declared = dict.fromkeys(declared, "operational")
     components = tuple((cid, names.get(cid, cid), st) for cid, st in declared.items()
                        if cid in names)
@@ -56,7 +56,7 @@ def incident_preview(request: Request, session: Session, values: Mapping[str, An
                                                           else "none")),
         created_at=existing.created_at if existing else now, updated_at=now,
         started_at=existing.started_at if existing else now, monitoring_at=None,
-        resolved_at=now if status in _FINAL else None, scheduled_for=None,
+        resolved_at=now if status in FINAL_STATUSES else None, scheduled_for=None,
         scheduled_until=None, updates=(new, *older), components=components)
     svc = services(request)
     html = svc.render_html("_incident_preview.html", {"incident": view, "now": now},
