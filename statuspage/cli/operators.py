@@ -16,7 +16,8 @@ from typing import Any
 from statuspage.auth import generate_password, password_hasher
 from statuspage.db import Database
 from statuspage.store.audit import Actor
-from statuspage.store.operators import OperatorError, create_operator, create_token, unlock
+from statuspage.store.operators import create_operator, create_token, unlock
+from statuspage.store.refusal import Refused
 
 __all__ = ["register"]
 
@@ -65,7 +66,7 @@ def _prompt_password() -> str | None:
     first = getpass.getpass("Kata sandi: ")
     second = getpass.getpass("Ulangi kata sandi: ")
     if first != second:
-        raise OperatorError("Kata sandi tidak sama.")
+        raise Refused("Kata sandi tidak sama.")
     return first
 
 
@@ -73,7 +74,7 @@ def _add(args: argparse.Namespace) -> int:
     generated = False
     try:
         password = args.password if args.password is not None else _prompt_password()
-    except OperatorError as exc:
+    except Refused as exc:
         print(f"statuspage: {exc}", file=sys.stderr)
         return 1
     if password is None:
@@ -83,7 +84,7 @@ def _add(args: argparse.Namespace) -> int:
         with db.session() as session:
             create_operator(session, password_hasher(settings.extra), email=args.email,
                             password=password, role=args.role, actor=_cli_actor())
-    except OperatorError as exc:
+    except Refused as exc:
         print(f"statuspage: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -110,7 +111,7 @@ def _token_create(args: argparse.Namespace) -> int:
     try:
         with db.session() as session:
             _row, secret = create_token(session, args.email, args.name, actor=_cli_actor())
-    except OperatorError as exc:
+    except Refused as exc:
         print(f"statuspage: {exc}", file=sys.stderr)
         return 1
     finally:

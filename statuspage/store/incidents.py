@@ -2,7 +2,7 @@
 
 Rules every verb keeps:
 
-- Bad input raises ``IncidentError`` (a ``ValueError``) before anything is written, with a
+- Bad input raises ``Refused`` (``statuspage.store.refusal``) before anything is written, with a
   message fit to show an operator and the offending field(s) in ``errors``.
 - Every write calls ``bump_changes`` (the public cache's invalidation) in the caller's transaction.
 - Declared component statuses live in ``IncidentComponent`` rows of open, published incidents.
@@ -44,10 +44,10 @@ from statuspage.status import (
     worst,
 )
 from statuspage.store.outbox import emit_component_event, emit_incident_event
+from statuspage.store.refusal import Refused
 
 __all__ = [
     "INCIDENT_UPDATE_STATUSES",
-    "IncidentError",
     "advance_maintenances",
     "create_incident",
     "create_maintenance",
@@ -90,15 +90,6 @@ AUTO_START_BODY = "Pemeliharaan terjadwal sedang berlangsung."
 AUTO_END_BODY = "Pemeliharaan terjadwal telah selesai."
 
 
-class IncidentError(ValueError):
-    """Refused input; ``errors`` maps form/JSON field names to messages (in Indonesian)."""
-
-    def __init__(self, errors: Mapping[str, str] | str, field: str = "_") -> None:
-        self.errors: dict[str, str] = (
-            {field: errors} if isinstance(errors, str) else dict(errors))
-        super().__init__(" ".join(self.errors.values()))
-
-
 # --- validation -------------------------------------------------------------------------------
 
 def _text(errors: dict[str, str], field: str, value: str | None, maximum: int,
@@ -133,7 +124,7 @@ def _components(session: Session, errors: dict[str, str],
 
 def _raise(errors: dict[str, str]) -> None:
     if errors:
-        raise IncidentError(errors)
+        raise Refused(errors)
 
 
 # --- declared statuses ------------------------------------------------------------------------
@@ -212,7 +203,7 @@ def _set_status(incident: Incident, status: str, now: datetime) -> None:
 def _incident(session: Session, incident_id: str, *, draft: bool = False) -> Incident:
     incident = session.get(Incident, incident_id, with_for_update=True)
     if incident is None or incident.is_draft != draft:
-        raise IncidentError("Draf tidak ditemukan." if draft else "Insiden tidak ditemukan.",
+        raise Refused("Draf tidak ditemukan." if draft else "Insiden tidak ditemukan.",
                             "incident")
     return incident
 
@@ -306,7 +297,7 @@ def edit_update(session: Session, update_id: str, *, body: str, editor: str | No
     """Correct an update's text; the previous text is kept as an ``UpdateEdit``."""
     update = session.get(IncidentUpdate, update_id, with_for_update=True)
     if update is None:
-        raise IncidentError("Pembaruan tidak ditemukan.", "update")
+        raise Refused("Pembaruan tidak ditemukan.", "update")
     errors: dict[str, str] = {}
     body = _text(errors, "body", body, MAX_BODY, "Pesan")
     _raise(errors)
@@ -332,7 +323,7 @@ def write_postmortem(session: Session, incident_id: str, *, body: str, author: s
     """Save (and optionally publish) the postmortem of a resolved incident."""
     incident = _incident(session, incident_id)
     if incident.kind != "incident" or incident.resolved_at is None:
-        raise IncidentError("Postmortem hanya untuk insiden yang sudah selesai.", "body")
+        raise Refused("Postmortem hanya untuk insiden yang sudah selesai.", "body")
     errors: dict[str, str] = {}
     body = _text(errors, "body", body, MAX_POSTMORTEM, "Postmortem")
     _raise(errors)
@@ -355,7 +346,7 @@ def publish_draft(session: Session, incident_id: str, *, author: str | None,
     now = now or utcnow()
     incident = _incident(session, incident_id, draft=True)
     if incident.resolved_at is not None:
-        raise IncidentError("Draf ini sudah dibuang.", "incident")
+        raise Refused("Draf ini sudah dibuang.", "incident")
     evidence = incident.evidence or {}
     errors: dict[str, str] = {}
     if components is None:

@@ -43,10 +43,10 @@ from statuspage.store.login_throttle import (
     operator_for,
     refund,
 )
+from statuspage.store.refusal import Refused
 
 __all__ = [
     "LoginResult",
-    "OperatorError",
     "LoginCheck",
     "authenticate",
     "check_password",
@@ -78,14 +78,6 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _TOUCH_EVERY_S = 60
 
 
-class OperatorError(ValueError):
-    """A refused account or token change, with a message fit to show an admin."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 @dataclass(frozen=True)
 class LoginResult:
     """Outcome of a login attempt: the operator, or why not (``invalid`` / ``locked``)."""
@@ -98,8 +90,8 @@ def _clean(text: str, field: str) -> str:
     try:
         return clean_text(text, field)
     except InputError:
-        raise OperatorError("Teks berisi karakter kontrol (hanya baris baru dan tab yang "
-                            "boleh).", field) from None
+        raise Refused("Teks berisi karakter kontrol (hanya baris baru dan tab yang "
+                      "boleh).", field) from None
 
 
 def normalise_email(email: str) -> str:
@@ -110,7 +102,7 @@ def normalise_email(email: str) -> str:
 def _validate_email(email: str) -> str:
     email = normalise_email(_clean(email, "email"))
     if not _EMAIL.match(email):
-        raise OperatorError("Alamat email tidak valid.", "email")
+        raise Refused("Alamat email tidak valid.", "email")
     return email
 
 
@@ -130,11 +122,11 @@ def create_operator(session: Session, hasher: PasswordHasher, *, email: str, pas
     """Add an operator; refuses a bad email, duplicate, unknown role or weak password."""
     email = _validate_email(email)
     if role not in ROLES:
-        raise OperatorError("Peran tidak dikenal.", "role")
+        raise Refused("Peran tidak dikenal.", "role")
     if (problem := password_problem(password)) is not None:
-        raise OperatorError(problem, "password")
+        raise Refused(problem, "password")
     if find_operator(session, email) is not None:
-        raise OperatorError("Email ini sudah terdaftar.", "email")
+        raise Refused("Email ini sudah terdaftar.", "email")
     operator = Operator(email=email, role=role, password_hash=hash_password(hasher, password))
     session.add(operator)
     session.flush()
@@ -150,9 +142,9 @@ def update_operator(session: Session, email: str, *, role: str | None = None,
     """
     operator = find_operator(session, email)
     if operator is None:
-        raise OperatorError("Operator tidak ditemukan.", "email")
+        raise Refused("Operator tidak ditemukan.", "email")
     if role is not None and role not in ROLES:
-        raise OperatorError("Peran tidak dikenal.", "role")
+        raise Refused("Peran tidak dikenal.", "role")
     changes: dict[str, object] = {}
     new_role = role if role is not None else operator.role
     new_active = active if active is not None else operator.active
@@ -163,7 +155,7 @@ def update_operator(session: Session, email: str, *, role: str | None = None,
         admins = session.scalars(sa.select(Operator.id).where(
             Operator.role == "admin", Operator.active.is_(True)).with_for_update()).all()
         if not [admin_id for admin_id in admins if admin_id != operator.id]:
-            raise OperatorError("Harus ada setidaknya satu admin aktif.", "role")
+            raise Refused("Harus ada setidaknya satu admin aktif.", "role")
     if new_role != operator.role:
         changes["role"] = [operator.role, new_role]
         operator.role = new_role
@@ -182,9 +174,9 @@ def set_password(session: Session, hasher: PasswordHasher, email: str, password:
     """Replace an operator's password and end all their sessions."""
     operator = find_operator(session, email)
     if operator is None:
-        raise OperatorError("Operator tidak ditemukan.", "email")
+        raise Refused("Operator tidak ditemukan.", "email")
     if (problem := password_problem(password)) is not None:
-        raise OperatorError(problem, "password")
+        raise Refused(problem, "password")
     operator.password_hash = hash_password(hasher, password)
     operator.password_changed_at = utcnow()
     end_all_sessions(session, operator.id)
@@ -324,10 +316,10 @@ def create_token(session: Session, email: str, name: str, *, actor: Actor | None
     """A new API token acting as ``email``; returns the row and the secret (shown once)."""
     operator = find_operator(session, email)
     if operator is None or not operator.active:
-        raise OperatorError("Operator tidak ditemukan atau nonaktif.", "email")
+        raise Refused("Operator tidak ditemukan atau nonaktif.", "email")
     name = _clean(name, "name").strip()
     if not name or len(name) > 100:
-        raise OperatorError("Nama token wajib diisi (maksimal 100 karakter).", "name")
+        raise Refused("Nama token wajib diisi (maksimal 100 karakter).", "name")
     secret = new_secret(API_TOKEN_PREFIX)
     row = ApiToken(operator_id=operator.id, name=name, token_sha256=token_digest(secret),
                    prefix=secret[:10], created_by=actor.name if actor else None)
@@ -390,18 +382,18 @@ def save_template(session: Session, *, name: str, status: str, impact: str, body
 
     name, body = _clean(name, "name").strip(), _clean(body, "body").strip()
     if not name or len(name) > MAX_NAME:
-        raise OperatorError(f"Judul templat wajib diisi (maksimal {MAX_NAME} karakter).", "name")
+        raise Refused(f"Judul templat wajib diisi (maksimal {MAX_NAME} karakter).", "name")
     if len(body) > MAX_BODY:
-        raise OperatorError(f"Pesan maksimal {MAX_BODY} karakter.", "body")
+        raise Refused(f"Pesan maksimal {MAX_BODY} karakter.", "body")
     if status not in INCIDENT_UPDATE_STATUSES:
-        raise OperatorError("Status insiden tidak dikenal.", "status")
+        raise Refused("Status insiden tidak dikenal.", "status")
     if impact not in IMPACTS:
-        raise OperatorError("Dampak tidak dikenal.", "impact")
+        raise Refused("Dampak tidak dikenal.", "impact")
     if any(s not in COMPONENT_STATUSES for s in components.values()):
-        raise OperatorError("Status komponen tidak dikenal.", "components")
+        raise Refused("Status komponen tidak dikenal.", "components")
     row = session.get(IncidentTemplate, template_id) if template_id else None
     if template_id and row is None:
-        raise OperatorError("Templat tidak ditemukan.", "name")
+        raise Refused("Templat tidak ditemukan.", "name")
     if row is None:
         last = session.scalar(sa.select(sa.func.max(IncidentTemplate.position)))
         row = IncidentTemplate(position=(last or 0) + 1)

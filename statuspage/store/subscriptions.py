@@ -35,8 +35,8 @@ from statuspage.models import (
     utcnow,
 )
 from statuspage.store.audit import Actor, record_audit
-from statuspage.store.incidents import IncidentError
 from statuspage.store.outbox import EVENT_TYPES, TEST_EVENT, emit_event
+from statuspage.store.refusal import Refused
 from statuspage.webhooks.formats import FORMATS
 from statuspage.webhooks.signing import new_secret
 from statuspage.webhooks.ssrf import UrlRefused, check_url
@@ -73,7 +73,7 @@ ROTATION_OVERLAP = timedelta(hours=24)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 
-class SubscriptionError(IncidentError):
+class SubscriptionError(Refused):
     """Refused subscription input; ``errors`` maps field names to messages (id / en)."""
 
 

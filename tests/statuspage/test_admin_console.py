@@ -217,6 +217,10 @@ def test_schedule_maintenance(admin: TestClient, db: Database) -> None:
 
 
 def test_tokens_created_once_and_revoked(admin: TestClient, db: Database) -> None:
+    refused = form_post(admin, "/admin/tokens", "/admin/tokens", {"name": " "})
+    assert refused.status_code == 422 and "Nama token wajib diisi" in refused.text
+    with db.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
     created = form_post(admin, "/admin/tokens", "/admin/tokens", {"name": "deploy-bot"})
     assert created.status_code == 200
     secret = re.search(r'class="secret">(spt_[^<]+)<', created.text)

@@ -18,7 +18,7 @@ from statuspage.db import Database
 from statuspage.models import Incident, IncidentUpdate, utcnow
 from statuspage.settings import Settings
 from statuspage.store import incidents as store
-from statuspage.store.incidents import IncidentError
+from statuspage.store.refusal import Refused
 from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
     OPERATOR,
     admin,
@@ -108,7 +108,7 @@ def test_newlines_and_tabs_stay_and_feeds_stay_valid(api: tuple[TestClient, dict
 @pytest.mark.parametrize("char", ["\x0b", "\x00", "\x1b", "\x7f", "\ud800"])
 def test_store_verbs_refuse_control_characters(db: Database, char: str) -> None:
     """The CLI, imports and any other caller of the verbs meet the same rule."""
-    with db.session() as session, pytest.raises(IncidentError) as refused:
+    with db.session() as session, pytest.raises(Refused) as refused:
         store.create_incident(session, name=f"Gangguan{char}", status="investigating",
                               impact="minor", body="Ada.", components={}, notify=False,
                               author=None)

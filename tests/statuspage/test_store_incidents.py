@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from statuspage.db import Database
 from statuspage.models import ComponentStatusChange, Incident, IncidentComponent
 from statuspage.store import incidents as store
+from statuspage.store.refusal import Refused
 from tests.statuspage.test_admin_support import reused_postgres, settings  # noqa: F401
 
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
@@ -82,7 +83,7 @@ def test_update_to_resolved_incident_needs_reopen(db: Database) -> None:
     with db.session() as s:
         store.resolve_incident(s, iid, body="Pulih.", author=None)
     before = counter(db)
-    with db.session() as s, pytest.raises(store.IncidentError, match="sudah selesai"):
+    with db.session() as s, pytest.raises(Refused, match="sudah selesai"):
         store.post_update(s, iid, status="investigating", body="Kambuh", components=None,
                           notify=False, author=None)
     assert counter(db) == before
@@ -110,7 +111,7 @@ BAD_INPUTS: list[tuple[str, dict[str, object], str]] = [
 def test_bad_input_changes_nothing(db: Database) -> None:
     before = counter(db)
     for field, kwargs, message in BAD_INPUTS:  # one database for the table: fast
-        with pytest.raises(store.IncidentError) as info:
+        with pytest.raises(Refused) as info:
             open_incident(db, **kwargs)
         assert message in info.value.errors[field], (field, kwargs)
     assert counter(db) == before
@@ -132,13 +133,13 @@ def test_edit_update_keeps_history(db: Database) -> None:
         history = store.update_history(s, uid)
         assert [h.previous_body for h in history] == ["Pembelian lambat.", "Pembelian lambta."]
         assert history[0].editor == "b@example.id"
-    with db.session() as s, pytest.raises(store.IncidentError):
+    with db.session() as s, pytest.raises(Refused):
         store.edit_update(s, uid, body=" ", editor=None)
 
 
 def test_postmortem_only_after_resolution(db: Database) -> None:
     iid = open_incident(db)
-    with db.session() as s, pytest.raises(store.IncidentError, match="sudah selesai"):
+    with db.session() as s, pytest.raises(Refused, match="sudah selesai"):
         store.write_postmortem(s, iid, body="Akar masalah", author=None)
     with db.session() as s:
         store.resolve_incident(s, iid, body="Pulih.", author=None)
@@ -186,7 +187,7 @@ def test_publish_draft_uses_evidence(db: Database) -> None:
             "pembubuhan": "major_outage"}
         assert store.list_drafts(s) == []
     assert declared_rows(db, "pembubuhan") == ["major_outage"]
-    with db.session() as s, pytest.raises(store.IncidentError):
+    with db.session() as s, pytest.raises(Refused):
         store.publish_draft(s, did, author=None)
 
 
@@ -239,19 +240,19 @@ def test_verifying_is_manual_and_transitions_checked(db: Database) -> None:
                           notify=False, author=None)
     with db.session() as s:
         assert store.advance_maintenances(s, T0 + timedelta(hours=2)) == 0
-        with pytest.raises(store.IncidentError, match="tidak dapat diubah"):
+        with pytest.raises(Refused, match="tidak dapat diubah"):
             store.post_update(s, mid, status="scheduled", body="Mundur", components=None,
                               notify=False, author=None)
     with db.session() as s:
         store.resolve_incident(s, mid, body="Selesai.", author=None)
-    with db.session() as s, pytest.raises(store.IncidentError):
+    with db.session() as s, pytest.raises(Refused):
         store.post_update(s, mid, status="in_progress", body="Lagi", components=None,
                           notify=False, author=None)
 
 
 def test_maintenance_window_validation(db: Database) -> None:
     for offsets in ((2, 1), (1, 24 * 15), (-5, -4)):
-        with db.session() as s, pytest.raises(store.IncidentError) as info:
+        with db.session() as s, pytest.raises(Refused) as info:
             store.create_maintenance(s, name="M", body="B",
                                      scheduled_for=T0 + timedelta(hours=offsets[0]),
                                      scheduled_until=T0 + timedelta(hours=offsets[1]),

@@ -9,11 +9,11 @@ import pytest
 from statuspage.auth import password_hasher
 from statuspage.db import Database
 from statuspage.store.operators import (
-    OperatorError,
     create_operator,
     list_operators,
     update_operator,
 )
+from statuspage.store.refusal import Refused
 
 ADMINS = ("satu@example.id", "dua@example.id")
 
@@ -54,8 +54,8 @@ def test_concurrent_demotions_of_the_last_two_admins_leave_one(
             with db.session() as session:
                 update_operator(session, ADMINS[1], **change)  # type: ignore[arg-type]
             outcomes["second"] = "ok"
-        except OperatorError as refusal:
-            outcomes["second"] = f"refused: {refusal.field}"
+        except Refused as refusal:
+            outcomes["second"] = f"refused: {','.join(refusal.errors)}"
         finally:
             second_done.set()
 

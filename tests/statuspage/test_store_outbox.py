@@ -13,6 +13,7 @@ from statuspage.models import WebhookEvent
 from statuspage.store import incidents as store
 from statuspage.store.components import set_measured_status
 from statuspage.store.outbox import EVENT_TYPES, emit_event
+from statuspage.store.refusal import Refused
 from tests.statuspage.test_admin_support import reused_postgres, settings  # noqa: F401
 
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
@@ -108,7 +109,7 @@ def test_rolled_back_change_leaves_no_event(db: Database) -> None:
 
 
 def test_refused_input_leaves_no_event(db: Database) -> None:
-    with pytest.raises(store.IncidentError), db.session() as s:
+    with pytest.raises(Refused), db.session() as s:
         store.create_incident(s, name="", status="investigating", impact="minor", body="Y",
                               components={}, notify=True, author=None, now=T0)
     assert events(db) == []

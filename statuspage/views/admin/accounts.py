@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from statuspage.auth import generate_password
 from statuspage.models.operators import ROLES, Operator
 from statuspage.store import operators as ops
 from statuspage.store.audit import audit_csv, list_audit, record_audit
+from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import (
     HEADERS,
     actor,
@@ -36,7 +38,7 @@ def _operators_context(session: Session, **extra: Any) -> dict[str, Any]:
 def _email_of(session: Session, operator_id: str) -> str:
     operator = session.get(Operator, operator_id)
     if operator is None:
-        raise ops.OperatorError("Operator tidak ditemukan.")
+        raise Refused("Operator tidak ditemukan.")
     return operator.email
 
 
@@ -47,14 +49,15 @@ async def operators(request: Request) -> Response:
                   await in_session(request, _operators_context))
 
 
-async def _operator_action(request: Request, work: Any) -> Response:
-    """Run an account change; an ``OperatorError`` re-renders the page with the message."""
-    try:
-        result = await in_session(request, work)
-    except ops.OperatorError as exc:
-        errors = {exc.field or "_": str(exc)}
-        ctx = await in_session(request, lambda s: _operators_context(s, errors=errors))
-        return render(request, "admin/operators.html", ctx, status_code=422)
+async def _operator_action(request: Request,
+                           work: Callable[[Session], Response | dict[str, Any]],
+                           **extra: Any) -> Response:
+    """Run an account change; a refusal re-renders the page with the message (422)."""
+    def refused(session: Session, exc: Refused) -> Response:
+        return render(request, "admin/operators.html",
+                      _operators_context(session, errors=exc.errors, **extra), status_code=422)
+
+    result = await in_session(request, work, refused)
     if isinstance(result, Response):
         return result
     return render(request, "admin/operators.html", result)
@@ -76,14 +79,7 @@ async def add_operator(request: Request) -> Response:
         return _operators_context(session, new_password=(email, password) if generated
                                   else None)
 
-    try:
-        result = await in_session(request, work)
-    except ops.OperatorError as exc:
-        errors = {exc.field or "_": str(exc)}
-        ctx = await in_session(request, lambda s: _operators_context(
-            s, errors=errors, values={"email": email, "role": role}))
-        return render(request, "admin/operators.html", ctx, status_code=422)
-    return render(request, "admin/operators.html", result)
+    return await _operator_action(request, work, values={"email": email, "role": role})
 
 
 @console("admin")
@@ -167,18 +163,16 @@ async def create_token(request: Request) -> Response:
     email = str(form.get("email") or request.state.viewer.email)[:320]
     who = actor(request)
 
-    def work(session: Session) -> dict[str, Any]:
+    def work(session: Session) -> Response:
         row, secret = ops.create_token(session, email, name, actor=who)
-        return _tokens_context(session, new_token=(row.name, secret))
+        return render(request, "admin/tokens.html",
+                      _tokens_context(session, new_token=(row.name, secret)))
 
-    try:
-        ctx = await in_session(request, work)
-    except ops.OperatorError as exc:
-        errors = {exc.field or "_": str(exc)}
-        ctx = await in_session(request, lambda s: _tokens_context(
-            s, errors=errors, values={"name": name, "email": email}))
-        return render(request, "admin/tokens.html", ctx, status_code=422)
-    return render(request, "admin/tokens.html", ctx)
+    def refused(session: Session, exc: Refused) -> Response:
+        return render(request, "admin/tokens.html", _tokens_context(
+            session, errors=exc.errors, values={"name": name, "email": email}), status_code=422)
+
+    return await in_session(request, work, refused)
 
 
 @console("admin")

@@ -24,6 +24,7 @@ from statuspage.models.operators import ApiToken, Operator
 from statuspage.store import incidents as store
 from statuspage.store.audit import Actor, record_audit
 from statuspage.store.operators import token_operator
+from statuspage.store.refusal import Refused
 from statuspage.timefmt import iso
 from statuspage.views.admin.common import client_address, services
 
@@ -171,7 +172,7 @@ async def _run(request: Request, work: Work, *, read_body: bool = True) -> Respo
                 return work(session, who, _payload(raw) if read_body else {})
         except ApiError as exc:
             return exc.status, exc.payload
-        except store.IncidentError as exc:
+        except Refused as exc:
             if "incident" in exc.errors:
                 return 404, {"error": "not_found", "message": str(exc)}
             return 422, {"error": "invalid", "message": str(exc), "errors": exc.errors}
@@ -191,7 +192,7 @@ def _fetch(session: Session, incident_id: str) -> Incident:
     session.flush()
     incident = store.get_incident(session, incident_id)
     if incident is None or incident.is_draft:
-        raise store.IncidentError("Insiden tidak ditemukan.", "incident")
+        raise Refused("Insiden tidak ditemukan.", "incident")
     return incident
 
 
@@ -208,7 +209,7 @@ async def create_incident(request: Request) -> Response:
         notify = _field(data, errors, "notify", bool, data.get("deliver_notifications", False))
         components = _components(data, errors, required=True)
         if errors:
-            raise store.IncidentError(errors)
+            raise Refused(errors)
         incident = store.create_incident(session, name=name, status=status, impact=impact,
                                          body=body, components=components or {},
                                          notify=bool(notify), author=who.name)
@@ -244,7 +245,7 @@ async def post_update(request: Request) -> Response:
         reopen = _field(data, errors, "reopen", bool, False)
         components = _components(data, errors)
         if errors:
-            raise store.IncidentError(errors)
+            raise Refused(errors)
         update = store.post_update(session, iid, status=status, body=body,
                                    components=components, notify=bool(notify), author=who.name,
                                    reopen=bool(reopen))
@@ -263,7 +264,7 @@ async def resolve(request: Request) -> Response:
         errors: dict[str, str] = {}
         body = _field(data, errors, "body", str, DEFAULT_RESOLVE_BODY)
         if errors:
-            raise store.IncidentError(errors)
+            raise Refused(errors)
         store.resolve_incident(session, iid, body=body, author=who.name)
         record_audit(session, who, "incident.resolve", target=iid)
         return 200, incident_json(_fetch(session, iid), page_url)
@@ -285,7 +286,7 @@ async def create_maintenance(request: Request) -> Response:
         notify = _field(data, errors, "notify", bool, False)
         components = _components(data, errors, required=True, allow_list=True)
         if errors or start is None or end is None:
-            raise store.IncidentError(errors)
+            raise Refused(errors)
         maintenance = store.create_maintenance(
             session, name=name, body=body, scheduled_for=start, scheduled_until=end,
             components=list(components or {}), auto_transition=bool(auto), author=who.name,

@@ -37,8 +37,8 @@ from statuspage.inputs import check_form
 from statuspage.models.operators import Operator
 from statuspage.services import Services
 from statuspage.store.audit import Actor
-from statuspage.store.incidents import IncidentError
 from statuspage.store.operators import session_operator
+from statuspage.store.refusal import Refused
 from statuspage.views.admin.language import (
     CONSOLE_LANGUAGES,
     COOKIE,
@@ -172,16 +172,17 @@ async def parse_form(request: Request) -> FormData:
 
 
 async def in_session(request: Request, work: Callable[[Session], T],
-                      on_error: Callable[[Session, IncidentError], T] | None = None) -> T:
-    """Run ``work`` in one transaction; on refused input roll it all back and build the
-    error page with ``on_error`` in a fresh one (so a refusal provably changes nothing)."""
+                      on_error: Callable[[Session, Refused], T] | None = None) -> T:
+    """Run ``work`` in one transaction; when a store verb refuses (``Refused``) roll it all
+    back and build the error page with ``on_error`` in a fresh one (so a refusal provably
+    changes nothing). Without ``on_error`` the refusal propagates."""
     svc = services(request)
 
     def run() -> T:
         try:
             with svc.db.session() as session:
                 return work(session)
-        except IncidentError as exc:
+        except Refused as exc:
             if on_error is None:
                 raise
             with svc.db.session() as session:

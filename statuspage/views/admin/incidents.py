@@ -29,7 +29,8 @@ from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
 from statuspage.store.notified import subscribers_notified
-from statuspage.store.operators import OperatorError, list_templates, save_template
+from statuspage.store.operators import list_templates, save_template
+from statuspage.store.refusal import Refused
 from statuspage.store.subscriptions import disabled_alerts
 from statuspage.views.admin.common import (
     actor,
@@ -132,7 +133,7 @@ async def create_incident(request: Request) -> Response:
                      detail={k: values[k] for k in ("name", "status", "impact", "components")})
         return {"created": incident.id}
 
-    def failed(session: Session, exc: store.IncidentError) -> dict[str, Any]:
+    def failed(session: Session, exc: Refused) -> dict[str, Any]:
         return {**form_context(session), "templates": list_templates(session),
                 "values": values, "errors": exc.errors, "preview": None}
 
@@ -147,20 +148,18 @@ async def _save_as_template(request: Request, values: dict[str, Any]) -> Respons
     """Keep what is in the form as a template (nothing is published)."""
     who = actor(request)
 
-    def work(session: Session) -> str:
-        return save_template(session, name=values["name"], status=values["status"],
-                             impact=values["impact"], body=values["body"],
-                             components=values["components"], actor=who).id
+    def work(session: Session) -> Response:
+        tid = save_template(session, name=values["name"], status=values["status"],
+                            impact=values["impact"], body=values["body"],
+                            components=values["components"], actor=who).id
+        return redirect(f"/admin/incidents/new?template={tid}", notice="saved")
 
-    try:
-        tid = await in_session(request, work)
-    except OperatorError as exc:
-        errors = {exc.field or "_": str(exc)}
-        ctx = await in_session(request, lambda s: {
-            **form_context(s), "templates": list_templates(s), "values": values,
-            "errors": errors, "preview": None})
-        return render(request, "admin/incident_new.html", ctx, status_code=422)
-    return redirect(f"/admin/incidents/new?template={tid}", notice="saved")
+    def refused(session: Session, exc: Refused) -> Response:
+        return render(request, "admin/incident_new.html", {
+            **form_context(session), "templates": list_templates(session), "values": values,
+            "errors": exc.errors, "preview": None}, status_code=422)
+
+    return await in_session(request, work, refused)
 
 
 @console()
@@ -215,7 +214,7 @@ async def post_update(request: Request) -> Response:
         return {"done": "resolved" if values["status"] in CLOSING_STATUSES
                 else "updated"}
 
-    def failed(session: Session, exc: store.IncidentError) -> dict[str, Any]:
+    def failed(session: Session, exc: Refused) -> dict[str, Any]:
         ctx = _detail_context(session, iid)
         ctx.update(values={**values, "reopen": reopen}, errors=exc.errors)
         return ctx
@@ -240,7 +239,7 @@ async def resolve(request: Request) -> Response:
         record_audit(session, who, "incident.resolve", target=iid)
         return {"done": "resolved"}
 
-    def failed(session: Session, exc: store.IncidentError) -> dict[str, Any]:
+    def failed(session: Session, exc: Refused) -> dict[str, Any]:
         ctx = _detail_context(session, iid)
         ctx.update(errors={"resolve": str(exc)}, resolve_body=body)
         return ctx
@@ -272,7 +271,7 @@ async def postmortem(request: Request) -> Response:
                      detail={"published": action == "publish"})
         return {"done": "postmortem"}
 
-    def failed(session: Session, exc: store.IncidentError) -> dict[str, Any]:
+    def failed(session: Session, exc: Refused) -> dict[str, Any]:
         ctx = _detail_context(session, iid)
         ctx.update(postmortem={"body": body}, errors={"postmortem": str(exc)})
         return ctx
@@ -321,7 +320,7 @@ async def edit_update(request: Request) -> Response:
                      detail={"update_id": uid, "previous_body": old[:2000]})
         return {"done": update.incident_id}
 
-    def failed(session: Session, exc: store.IncidentError) -> dict[str, Any]:
+    def failed(session: Session, exc: Refused) -> dict[str, Any]:
         return {**_edit_context(session, uid, body), "errors": exc.errors}
 
     result = await in_session(request, work, failed)
@@ -363,7 +362,7 @@ async def discard_draft(request: Request) -> Response:
         store.discard_draft(session, did, author=who.name)
         record_audit(session, who, "incident.discard_draft", target=did)
 
-    def failed(_session: Session, exc: store.IncidentError) -> None:
+    def failed(_session: Session, exc: Refused) -> None:
         raise HTTPException(404) from exc
 
     await in_session(request, work, failed)

@@ -20,6 +20,7 @@ from statuspage.markdown import render_markdown
 from statuspage.store import incidents as store
 from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
+from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import (
     actor,
     console,
@@ -90,7 +91,7 @@ async def schedule(request: Request) -> Response:
         if end is None:
             errors["scheduled_until"] = "Isi waktu selesai."
         if start is None or end is None:
-            raise store.IncidentError(errors)
+            raise Refused(errors)
         maintenance = store.create_maintenance(
             session, name=values["name"], body=values["body"], scheduled_for=start,
             scheduled_until=end, components=values["components"],

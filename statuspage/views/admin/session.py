@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +21,6 @@ from statuspage.models import utcnow
 from statuspage.store.audit import record_audit
 from statuspage.store.login_throttle import refund
 from statuspage.store.operators import (
-    OperatorError,
     check_password,
     end_all_sessions,
     end_session,
@@ -36,6 +36,7 @@ from statuspage.views.admin.common import (
     console,
     forbidden,
     hasher,
+    in_session,
     parse_form,
     redirect,
     render,
@@ -193,15 +194,16 @@ async def change_password(request: Request) -> Response:
                 return (f"Terlalu banyak percobaan gagal; coba lagi dalam "
                         f"{check.retry_after_s} detik.")
             return "Kata sandi saat ini salah."
-        with svc.db.session() as session:
+        with svc.db.session() as session:  # the right current password: not an attempt
             refund(session, check, address, utcnow())
-            try:
-                set_password(session, pw_hasher, viewer.email, new, actor=who)
-            except OperatorError as exc:
-                return str(exc)
-            return None
+        return None
 
-    error = await run_in_threadpool(work)
+    def change(session: Session) -> str | None:
+        set_password(session, pw_hasher, viewer.email, new, actor=who)
+        return None
+
+    error = await run_in_threadpool(work) or await in_session(
+        request, change, lambda _session, exc: str(exc))
     if error:
         return render(request, "admin/account.html", {"errors": {"password": error}},
                       status_code=422)

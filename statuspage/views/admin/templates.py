@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from statuspage.models.operators import IncidentTemplate
 from statuspage.store import operators as ops
+from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import actor, console, in_session, parse_form, redirect, render
 from statuspage.views.admin.incidents import form_components, form_context
 
@@ -63,18 +64,17 @@ async def save(request: Request) -> Response:
     values["components"] = form_components(form)
     who = actor(request)
 
-    def work(session: Session) -> None:
+    def work(session: Session) -> Response:
         ops.save_template(session, name=values["name"], status=values["status"],
                           impact=values["impact"], body=values["body"],
                           components=values["components"], template_id=tid, actor=who)
+        return redirect("/admin/templates", notice="saved")
 
-    try:
-        await in_session(request, work)
-    except ops.OperatorError as exc:
-        errors = {exc.field or "_": str(exc)}
-        ctx = await in_session(request, lambda s: _context(s, values, errors, tid))
-        return render(request, "admin/templates.html", ctx, status_code=422)
-    return redirect("/admin/templates", notice="saved")
+    def refused(session: Session, exc: Refused) -> Response:
+        return render(request, "admin/templates.html", _context(session, values, exc.errors, tid),
+                      status_code=422)
+
+    return await in_session(request, work, refused)
 
 
 @console()

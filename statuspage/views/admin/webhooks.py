@@ -21,8 +21,8 @@ from statuspage.store import deliveries
 from statuspage.store import subscriptions as subs
 from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
-from statuspage.store.incidents import IncidentError
 from statuspage.store.outbox import EVENT_TYPES
+from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import (
     actor,
     console,
@@ -131,9 +131,9 @@ async def webhook_action(request: Request) -> Response:
             raw = str(form.get("delivery_id") or "")
             delivery = session.get(WebhookDelivery, int(raw)) if raw.isdigit() else None
             if delivery is None or delivery.subscription_id != sub.id:
-                raise IncidentError("Pengiriman tidak ditemukan.", "delivery_id")
+                raise Refused("Pengiriman tidak ditemukan.", "delivery_id")
             if deliveries.replay_delivery(session, delivery.id) is None:
-                raise IncidentError("Langganan tidak aktif; tidak dapat dikirim ulang.",
+                raise Refused("Langganan tidak aktif; tidak dapat dikirim ulang.",
                                     "delivery_id")
             record_audit(session, who, "webhook.replay", target=sub.id,
                          detail={"delivery_id": delivery.id})
@@ -146,7 +146,7 @@ async def webhook_action(request: Request) -> Response:
             subs.acknowledge(session, sub, actor=who)
         return True
 
-    def refused(session: Session, exc: IncidentError) -> bool | str:
+    def refused(session: Session, exc: Refused) -> bool | str:
         return " ".join(exc.errors.values())
 
     outcome = await in_session(request, work, refused)

@@ -1,0 +1,28 @@
+"""The one way a store verb refuses a change: ``Refused`` with an error message per field.
+
+A verb raises it before it writes anything (or the caller's transaction rolls back what it
+wrote), so a refusal changes nothing. The console shows ``errors`` beside the fields
+(``statuspage.views.admin.common.in_session``), the automation API answers 422 with them, the
+CLI prints the message. Field ``_`` is for a message that belongs to no one field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["Refused"]
+
+
+class Refused(ValueError):
+    """Refused input; ``errors`` maps form/JSON field names to messages (in Indonesian).
+
+    >>> Refused("Email ini sudah terdaftar.", "email").errors
+    {'email': 'Email ini sudah terdaftar.'}
+    >>> str(Refused({"name": "Judul wajib diisi.", "body": "Pesan wajib diisi."}))
+    'Judul wajib diisi. Pesan wajib diisi.'
+    """
+
+    def __init__(self, errors: Mapping[str, str] | str, field: str = "_") -> None:
+        self.errors: dict[str, str] = (
+            {field: errors} if isinstance(errors, str) else dict(errors))
+        super().__init__(" ".join(self.errors.values()))
