@@ -8,4 +8,6 @@ One module per domain: ``components`` (config sync, measured status), ``incident
 ``public``/``public_views`` (the read model of the public page), ``deadlines``/
 ``deadline_records``/``notices`` (deadline impact and notices), ``outbox``/``deliveries``/
 ``subscriptions``/``notified`` (webhooks and subscribers), ``ratelimits``, ``day_zone``.
+A verb refuses with ``refusal.Refused`` (field errors) and writes its own audit entry in the
+caller's transaction.
 """

@@ -35,6 +35,7 @@ from statuspage.models import (
     WebhookSubscription,
     utcnow,
 )
+from statuspage.store.audit import Actor, record_audit
 from statuspage.store.subscriptions import disable_subscription, signing_secrets
 
 __all__ = [
@@ -356,10 +357,10 @@ def _hold(session: Session, endpoint: str, until: datetime) -> None:
             WebhookSubscription.endpoint == endpoint))).values(next_attempt_at=until))
 
 
-def replay_delivery(session: Session, delivery_id: int, *, now: datetime | None = None
-                    ) -> WebhookDelivery | None:
+def replay_delivery(session: Session, delivery_id: int, *, actor: Actor | None = None,
+                    now: datetime | None = None) -> WebhookDelivery | None:
     """Send a delivery again (same ``webhook-id``), whatever its state, if its subscription is
-    active."""
+    active (audited as ``webhook.replay`` when ``actor`` is given)."""
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
     if delivery is None:
         return None
@@ -372,6 +373,9 @@ def replay_delivery(session: Session, delivery_id: int, *, now: datetime | None 
     # behind the one being sent, if any; promotion takes the oldest event first
     delivery.state = "queued" if ahead is not None else "pending"
     delivery.next_attempt_at, delivery.lease_until = now or utcnow(), None
+    if actor is not None:
+        record_audit(session, actor, "webhook.replay", target=sub.id,
+                     detail={"delivery_id": delivery.id})
     return delivery
 
 

@@ -4,6 +4,8 @@ Rules every verb keeps:
 
 - Bad input raises ``Refused`` (``statuspage.store.refusal``) before anything is written, with a
   message fit to show an operator and the offending field(s) in ``errors``.
+- An operator's change (``actor`` given) writes its audit entry in the same transaction; the
+  probes' own changes (no actor) are recorded in their evidence instead.
 - Every write calls ``bump_changes`` (the public cache's invalidation) in the caller's transaction.
 - Declared component statuses live in ``IncidentComponent`` rows of open, published incidents.
   Resolving neutralises them to ``operational`` (the rows stay, so a resolved incident still says
@@ -43,6 +45,7 @@ from statuspage.status import (
     STATUS_IMPACT,
     worst,
 )
+from statuspage.store.audit import Actor, record_audit
 from statuspage.store.outbox import emit_component_event, emit_incident_event
 from statuspage.store.refusal import Refused
 
@@ -212,9 +215,10 @@ def _incident(session: Session, incident_id: str, *, draft: bool = False) -> Inc
 
 def create_incident(session: Session, *, name: str, status: str, impact: str, body: str,
                     components: Mapping[str, str], notify: bool, author: str | None,
-                    now: datetime | None = None) -> Incident:
+                    actor: Actor | None = None, now: datetime | None = None) -> Incident:
     """Open a published incident with its first update and declared component statuses."""
     now = now or utcnow()
+    asked = {"name": name, "status": status, "impact": impact, "components": components}
     errors: dict[str, str] = {}
     name = _text(errors, "name", name, MAX_NAME, "Judul")
     body = _text(errors, "body", body, MAX_BODY, "Pesan")
@@ -238,14 +242,29 @@ def create_incident(session: Session, *, name: str, status: str, impact: str, bo
     emit_incident_event(session, "incident.created", incident, now)
     _record_declared(session, before, incident, now)
     bump_changes(session)
+    if actor is not None:
+        record_audit(session, actor, "incident.create", target=incident.id, detail=asked)
     return incident
 
 
 def post_update(session: Session, incident_id: str, *, status: str, body: str,
                 components: Mapping[str, str] | None, notify: bool, author: str | None,
-                reopen: bool = False, now: datetime | None = None) -> IncidentUpdate:
+                reopen: bool = False, actor: Actor | None = None,
+                now: datetime | None = None) -> IncidentUpdate:
     """Add an update (incident or maintenance); resolved/completed ones need ``reopen``."""
-    now = now or utcnow()
+    update = _post_update(session, incident_id, status=status, body=body,
+                          components=components, notify=notify, author=author, reopen=reopen,
+                          now=now or utcnow())
+    if actor is not None:
+        record_audit(session, actor, "incident.update", target=incident_id, detail={
+            "update_id": update.id, "status": status, "reopen": reopen,
+            "components": components})
+    return update
+
+
+def _post_update(session: Session, incident_id: str, *, status: str, body: str,
+                 components: Mapping[str, str] | None, notify: bool, author: str | None,
+                 reopen: bool, now: datetime) -> IncidentUpdate:
     incident = _incident(session, incident_id)
     errors: dict[str, str] = {}
     body = _text(errors, "body", body, MAX_BODY, "Pesan")
@@ -284,16 +303,20 @@ def post_update(session: Session, incident_id: str, *, status: str, body: str,
 
 
 def resolve_incident(session: Session, incident_id: str, *, body: str, author: str | None,
-                     notify: bool = True, now: datetime | None = None) -> IncidentUpdate:
+                     notify: bool = True, actor: Actor | None = None,
+                     now: datetime | None = None) -> IncidentUpdate:
     """Resolve (or, for maintenance, complete): declared statuses return to measured."""
     incident = _incident(session, incident_id)
     status = "completed" if incident.kind == "maintenance" else "resolved"
-    return post_update(session, incident_id, status=status, body=body, components=None,
-                       notify=notify, author=author, now=now)
+    update = post_update(session, incident_id, status=status, body=body, components=None,
+                         notify=notify, author=author, now=now)
+    if actor is not None:
+        record_audit(session, actor, "incident.resolve", target=incident_id)
+    return update
 
 
 def edit_update(session: Session, update_id: str, *, body: str, editor: str | None,
-                now: datetime | None = None) -> IncidentUpdate:
+                actor: Actor | None = None, now: datetime | None = None) -> IncidentUpdate:
     """Correct an update's text; the previous text is kept as an ``UpdateEdit``."""
     update = session.get(IncidentUpdate, update_id, with_for_update=True)
     if update is None:
@@ -301,6 +324,9 @@ def edit_update(session: Session, update_id: str, *, body: str, editor: str | No
     errors: dict[str, str] = {}
     body = _text(errors, "body", body, MAX_BODY, "Pesan")
     _raise(errors)
+    if actor is not None:
+        record_audit(session, actor, "incident.edit_update", target=update.incident_id,
+                     detail={"update_id": update_id, "previous_body": update.body[:2000]})
     if body == update.body:
         return update
     now = now or utcnow()
@@ -319,7 +345,8 @@ def update_history(session: Session, update_id: str) -> Sequence[UpdateEdit]:
 
 
 def write_postmortem(session: Session, incident_id: str, *, body: str, author: str | None,
-                     publish: bool = True, now: datetime | None = None) -> Incident:
+                     publish: bool = True, actor: Actor | None = None,
+                     now: datetime | None = None) -> Incident:
     """Save (and optionally publish) the postmortem of a resolved incident."""
     incident = _incident(session, incident_id)
     if incident.kind != "incident" or incident.resolved_at is None:
@@ -333,6 +360,9 @@ def write_postmortem(session: Session, incident_id: str, *, body: str, author: s
         incident.postmortem_published_at = now
     incident.updated_at = now
     bump_changes(session)
+    if actor is not None:
+        record_audit(session, actor, "incident.postmortem", target=incident_id,
+                     detail={"published": publish})
     return incident
 
 
@@ -341,7 +371,8 @@ def write_postmortem(session: Session, incident_id: str, *, body: str, author: s
 def publish_draft(session: Session, incident_id: str, *, author: str | None,
                   name: str | None = None, status: str | None = None, impact: str | None = None,
                   body: str | None = None, components: Mapping[str, str] | None = None,
-                  notify: bool = False, now: datetime | None = None) -> Incident:
+                  notify: bool = False, actor: Actor | None = None,
+                  now: datetime | None = None) -> Incident:
     """Make a probe-made draft public, with the operator's edits or the evidence's defaults."""
     now = now or utcnow()
     incident = _incident(session, incident_id, draft=True)
@@ -385,16 +416,20 @@ def publish_draft(session: Session, incident_id: str, *, author: str | None,
     emit_incident_event(session, "incident.created", incident, now)
     _record_declared(session, before, incident, now)
     bump_changes(session)
+    if actor is not None:
+        record_audit(session, actor, "incident.publish_draft", target=incident_id)
     return incident
 
 
 def discard_draft(session: Session, incident_id: str, *, author: str | None,
-                  now: datetime | None = None) -> Incident:
+                  actor: Actor | None = None, now: datetime | None = None) -> Incident:
     """Dismiss a draft (a false alarm); it stays invisible and is kept for the record."""
     incident = _incident(session, incident_id, draft=True)
     incident.status = "resolved"
     incident.resolved_at = now or utcnow()
     incident.evidence = {**(incident.evidence or {}), "discarded_by": author}
+    if actor is not None:
+        record_audit(session, actor, "incident.discard_draft", target=incident_id)
     return incident
 
 
@@ -413,13 +448,14 @@ def _parse_time(value: object) -> datetime | None:
 def create_maintenance(session: Session, *, name: str, body: str, scheduled_for: datetime,
                        scheduled_until: datetime, components: Iterable[str] | Mapping[str, str],
                        auto_transition: bool = True, author: str | None, notify: bool = False,
-                       now: datetime | None = None) -> Incident:
+                       actor: Actor | None = None, now: datetime | None = None) -> Incident:
     """Schedule a maintenance window (status ``scheduled``; components listed, not yet affected).
 
     Components may be a list of ids or a Statuspage-style ``{id: status}`` mapping (the
     declared status during the window is always ``under_maintenance``).
     """
     now = now or utcnow()
+    asked_name = name
     errors: dict[str, str] = {}
     name = _text(errors, "name", name, MAX_NAME, "Judul")
     body = _text(errors, "body", body, MAX_BODY, "Pesan")
@@ -449,6 +485,10 @@ def create_maintenance(session: Session, *, name: str, body: str, scheduled_for:
     if auto_transition:
         _advance(session, maintenance, now)
     bump_changes(session)
+    if actor is not None:
+        record_audit(session, actor, "maintenance.create", target=maintenance.id, detail={
+            "name": asked_name, "scheduled_for": scheduled_for.isoformat(),
+            "scheduled_until": scheduled_until.isoformat(), "components": ids})
     return maintenance
 
 

@@ -295,18 +295,31 @@ def session_operator(session: Session, secret: str | None, now: datetime | None 
     return operator, digest
 
 
-def end_session(session: Session, secret: str | None) -> None:
-    """Log one browser out."""
+def end_session(session: Session, secret: str | None, *, actor: Actor | None = None) -> None:
+    """Log one browser out (audited as ``logout`` when ``actor`` is given)."""
     if secret:
         session.execute(sa.delete(OperatorSession).where(
             OperatorSession.id == token_digest(secret)))
+    if actor is not None:
+        record_audit(session, actor, "logout")
 
 
-def end_all_sessions(session: Session, operator_id: str) -> int:
-    """Log an operator out everywhere; returns how many sessions ended."""
+def end_all_sessions(session: Session, operator_id: str, *, actor: Actor | None = None,
+                     email: str | None = None) -> int:
+    """Log an operator out everywhere; returns how many sessions ended.
+
+    With ``actor``: audited as ``logout.everywhere`` (their own), or as
+    ``operator.logout_everywhere`` of ``email`` when an admin does it to someone.
+    """
     result = session.execute(sa.delete(OperatorSession).where(
         OperatorSession.operator_id == operator_id))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if actor is not None and email is not None:
+        record_audit(session, actor, "operator.logout_everywhere", target=email,
+                     detail={"sessions": ended})
+    elif actor is not None:
+        record_audit(session, actor, "logout.everywhere", detail={"sessions": ended})
+    return ended
 
 
 # --- API tokens -------------------------------------------------------------------------------

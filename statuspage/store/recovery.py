@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from statuspage.models import Component, Incident, IncidentUpdate, utcnow
 from statuspage.status import UNCONFIRMED_STATUSES
+from statuspage.store.audit import Actor, record_audit
 from statuspage.store.incidents import post_update
 
 __all__ = ["MeasuredRecovery", "confirm_recovery", "measured_recoveries"]
@@ -66,7 +67,8 @@ def measured_recoveries(session: Session, after: timedelta,
 
 def confirm_recovery(session: Session, incident_id: str, *, resolve: bool, author: str | None,
                      time_zone: str, zone_label: str, notify: bool = False,
-                     now: datetime | None = None) -> IncidentUpdate:
+                     actor: Actor | None = None, now: datetime | None = None
+                     ) -> IncidentUpdate:
     """Move the incident to monitoring (or resolve it) and restore the measured statuses."""
     now = now or utcnow()
     incident = session.get(Incident, incident_id)
@@ -78,5 +80,10 @@ def confirm_recovery(session: Session, incident_id: str, *, resolve: bool, autho
     else:
         body = (f"Pemantauan otomatis menunjukkan layanan sudah pulih (diperiksa pukul {at} "
                 f"{zone_label}). Kami terus memantau sebelum menyatakan gangguan selesai.")
-    return post_update(session, incident_id, status="resolved" if resolve else "monitoring",
-                       body=body, components=components, notify=notify, author=author, now=now)
+    update = post_update(session, incident_id, status="resolved" if resolve else "monitoring",
+                         body=body, components=components, notify=notify, author=author,
+                         now=now)
+    if actor is not None:
+        record_audit(session, actor, "incident.measured_recovery", target=incident_id,
+                     detail={"resolve": resolve})
+    return update

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from statuspage.db import Database
 from statuspage.models import ComponentStatusChange, Incident, IncidentComponent
+from statuspage.models.operators import AuditEntry
 from statuspage.store import incidents as store
+from statuspage.store.audit import Actor
 from statuspage.store.refusal import Refused
 from tests.statuspage.test_admin_support import reused_postgres, settings  # noqa: F401
 
@@ -258,3 +260,28 @@ def test_maintenance_window_validation(db: Database) -> None:
                                      scheduled_until=T0 + timedelta(hours=offsets[1]),
                                      components=[], author=None, now=T0)
         assert "scheduled_until" in info.value.errors, offsets
+
+
+def test_verbs_write_their_audit_entry_in_the_same_transaction(db: Database) -> None:
+    """An operator's change is audited by the verb; a refused one leaves no entry."""
+    who = Actor("ops@example.id", "operator", "192.0.2.1")
+    iid = open_incident(db, actor=who)
+    with db.session() as s:
+        store.post_update(s, iid, status="monitoring", body="Perbaikan dipasang.",
+                          components=None, notify=False, author=who.name, actor=who,
+                          now=T0 + timedelta(minutes=5))
+        store.resolve_incident(s, iid, body="Pulih.", author=who.name, actor=who,
+                               now=T0 + timedelta(minutes=9))
+    with pytest.raises(Refused), db.session() as s:
+        store.post_update(s, iid, status="identified", body="", components=None,
+                          notify=False, author=who.name, actor=who)
+    with db.session() as s:
+        entries = s.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)).all()
+        assert [(e.action, e.target, e.actor, e.address) for e in entries] == [
+            ("incident.create", iid, who.name, "192.0.2.1"),
+            ("incident.update", iid, who.name, "192.0.2.1"),
+            ("incident.resolve", iid, who.name, "192.0.2.1")]
+        assert entries[0].detail == {"name": "Pembelian lambat", "status": "investigating",
+                                     "impact": "minor",
+                                     "components": {"pembelian": "degraded_performance"}}
+        assert entries[1].detail is not None and entries[1].detail["status"] == "monitoring"

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from statuspage.auth import generate_password
 from statuspage.models.operators import ROLES, Operator
 from statuspage.store import operators as ops
-from statuspage.store.audit import audit_csv, list_audit, record_audit
+from statuspage.store.audit import audit_csv, list_audit
 from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import (
     HEADERS,
@@ -121,10 +121,7 @@ async def logout_operator(request: Request) -> Response:
     who = actor(request)
 
     def work(session: Session) -> Response:
-        email = _email_of(session, oid)
-        ended = ops.end_all_sessions(session, oid)
-        record_audit(session, who, "operator.logout_everywhere", target=email,
-                         detail={"sessions": ended})
+        ops.end_all_sessions(session, oid, actor=who, email=_email_of(session, oid))
         return redirect("/admin/operators", notice="logged_out_all")
 
     return await _operator_action(request, work)

@@ -22,7 +22,7 @@ from statuspage.jsontext import html_safe_json
 from statuspage.models import Incident, IncidentUpdate
 from statuspage.models.operators import ApiToken, Operator
 from statuspage.store import incidents as store
-from statuspage.store.audit import Actor, record_audit
+from statuspage.store.audit import Actor
 from statuspage.store.operators import token_operator
 from statuspage.store.refusal import Refused
 from statuspage.timefmt import iso
@@ -212,9 +212,7 @@ async def create_incident(request: Request) -> Response:
             raise Refused(errors)
         incident = store.create_incident(session, name=name, status=status, impact=impact,
                                          body=body, components=components or {},
-                                         notify=bool(notify), author=who.name)
-        record_audit(session, who, "incident.create", target=incident.id, detail={
-            "name": name, "status": status, "impact": impact, "components": components})
+                                         notify=bool(notify), author=who.name, actor=who)
         return 201, incident_json(_fetch(session, incident.id), page_url)
 
     return await _run(request, work)
@@ -246,11 +244,8 @@ async def post_update(request: Request) -> Response:
         components = _components(data, errors)
         if errors:
             raise Refused(errors)
-        update = store.post_update(session, iid, status=status, body=body,
-                                   components=components, notify=bool(notify), author=who.name,
-                                   reopen=bool(reopen))
-        record_audit(session, who, "incident.update", target=iid, detail={
-            "update_id": update.id, "status": status, "components": components})
+        store.post_update(session, iid, status=status, body=body, components=components,
+                          notify=bool(notify), author=who.name, reopen=bool(reopen), actor=who)
         return 201, incident_json(_fetch(session, iid), page_url)
 
     return await _run(request, work)
@@ -265,8 +260,7 @@ async def resolve(request: Request) -> Response:
         body = _field(data, errors, "body", str, DEFAULT_RESOLVE_BODY)
         if errors:
             raise Refused(errors)
-        store.resolve_incident(session, iid, body=body, author=who.name)
-        record_audit(session, who, "incident.resolve", target=iid)
+        store.resolve_incident(session, iid, body=body, author=who.name, actor=who)
         return 200, incident_json(_fetch(session, iid), page_url)
 
     return await _run(request, work)
@@ -290,10 +284,7 @@ async def create_maintenance(request: Request) -> Response:
         maintenance = store.create_maintenance(
             session, name=name, body=body, scheduled_for=start, scheduled_until=end,
             components=list(components or {}), auto_transition=bool(auto), author=who.name,
-            notify=bool(notify))
-        record_audit(session, who, "maintenance.create", target=maintenance.id, detail={
-            "name": name, "scheduled_for": start.isoformat(),
-            "scheduled_until": end.isoformat()})
+            notify=bool(notify), actor=who)
         return 201, incident_json(_fetch(session, maintenance.id), page_url)
 
     return await _run(request, work)

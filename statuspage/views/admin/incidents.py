@@ -26,7 +26,6 @@ from statuspage.status import (
     MAINTENANCE_STATUSES,
 )
 from statuspage.store import incidents as store
-from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
 from statuspage.store.notified import subscribers_notified
 from statuspage.store.operators import list_templates, save_template
@@ -128,9 +127,7 @@ async def create_incident(request: Request) -> Response:
         incident = store.create_incident(
             session, name=values["name"], status=values["status"], impact=values["impact"],
             body=values["body"], components=values["components"], notify=values["notify"],
-            author=who.name)
-        record_audit(session, who, "incident.create", target=incident.id,
-                     detail={k: values[k] for k in ("name", "status", "impact", "components")})
+            author=who.name, actor=who)
         return {"created": incident.id}
 
     def failed(session: Session, exc: Refused) -> dict[str, Any]:
@@ -205,12 +202,9 @@ async def post_update(request: Request) -> Response:
             ctx["preview"] = incident_preview(request, session, values,
                                               store.get_incident(session, iid))
             return ctx
-        update = store.post_update(session, iid, status=values["status"], body=values["body"],
-                                   components=values["components"], notify=values["notify"],
-                                   author=who.name, reopen=reopen)
-        record_audit(session, who, "incident.update", target=iid, detail={
-            "update_id": update.id, "status": values["status"], "reopen": reopen,
-            "components": values["components"]})
+        store.post_update(session, iid, status=values["status"], body=values["body"],
+                          components=values["components"], notify=values["notify"],
+                          author=who.name, reopen=reopen, actor=who)
         return {"done": "resolved" if values["status"] in CLOSING_STATUSES
                 else "updated"}
 
@@ -235,8 +229,7 @@ async def resolve(request: Request) -> Response:
 
     def work(session: Session) -> dict[str, Any]:
         store.resolve_incident(session, iid, body=body, author=who.name,
-                               notify=form.get("notify") == "on")
-        record_audit(session, who, "incident.resolve", target=iid)
+                               notify=form.get("notify") == "on", actor=who)
         return {"done": "resolved"}
 
     def failed(session: Session, exc: Refused) -> dict[str, Any]:
@@ -266,9 +259,7 @@ async def postmortem(request: Request) -> Response:
             ctx["postmortem_preview"] = render_markdown(body)
             return ctx
         store.write_postmortem(session, iid, body=body, author=who.name,
-                               publish=action == "publish")
-        record_audit(session, who, "incident.postmortem", target=iid,
-                     detail={"published": action == "publish"})
+                               publish=action == "publish", actor=who)
         return {"done": "postmortem"}
 
     def failed(session: Session, exc: Refused) -> dict[str, Any]:
@@ -314,10 +305,7 @@ async def edit_update(request: Request) -> Response:
         if preview:
             ctx["preview"] = render_markdown(body)
             return ctx
-        old = ctx["update"].body
-        update = store.edit_update(session, uid, body=body, editor=who.name)
-        record_audit(session, who, "incident.edit_update", target=update.incident_id,
-                     detail={"update_id": uid, "previous_body": old[:2000]})
+        update = store.edit_update(session, uid, body=body, editor=who.name, actor=who)
         return {"done": update.incident_id}
 
     def failed(session: Session, exc: Refused) -> dict[str, Any]:
@@ -340,8 +328,7 @@ async def publish_draft(request: Request) -> Response:
 
     def work(session: Session) -> str | None:
         store.publish_draft(session, did, author=who.name, name=name, body=body,
-                            notify=form.get("notify") == "on")
-        record_audit(session, who, "incident.publish_draft", target=did)
+                            notify=form.get("notify") == "on", actor=who)
         return None
 
     error = await in_session(request, work, lambda _s, exc: str(exc))
@@ -359,8 +346,7 @@ async def discard_draft(request: Request) -> Response:
     who = actor(request)
 
     def work(session: Session) -> None:
-        store.discard_draft(session, did, author=who.name)
-        record_audit(session, who, "incident.discard_draft", target=did)
+        store.discard_draft(session, did, author=who.name, actor=who)
 
     def failed(_session: Session, exc: Refused) -> None:
         raise HTTPException(404) from exc

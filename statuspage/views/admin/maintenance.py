@@ -18,7 +18,6 @@ from starlette.routing import BaseRoute, Route
 from statuspage.inputs import InputError, parse_time
 from statuspage.markdown import render_markdown
 from statuspage.store import incidents as store
-from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
 from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import (
@@ -96,10 +95,7 @@ async def schedule(request: Request) -> Response:
             session, name=values["name"], body=values["body"], scheduled_for=start,
             scheduled_until=end, components=values["components"],
             auto_transition=values["auto_transition"], author=who.name,
-            notify=values["notify"])
-        record_audit(session, who, "maintenance.create", target=maintenance.id, detail={
-            "name": values["name"], "scheduled_for": start.isoformat(),
-            "scheduled_until": end.isoformat(), "components": values["components"]})
+            notify=values["notify"], actor=who)
         return {"created": maintenance.id}
 
     result = await in_session(request, work,

@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from statuspage.store.audit import record_audit
 from statuspage.store.recovery import confirm_recovery, measured_recoveries
 from statuspage.views.admin.common import (
     actor,
@@ -41,9 +40,7 @@ async def confirm(request: Request) -> Response:
     def work(session: Session) -> str:
         confirm_recovery(session, iid, resolve=resolve, author=who.name,
                          time_zone=page.time_zone, zone_label=page.time_zone_label,
-                         notify=form.get("notify") == "on")
-        record_audit(session, who, "incident.measured_recovery", target=iid,
-                     detail={"resolve": resolve})
+                         notify=form.get("notify") == "on", actor=who)
         return "resolved" if resolve else "updated"
 
     notice = await in_session(request, work, lambda session, exc: "")

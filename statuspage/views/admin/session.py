@@ -18,7 +18,6 @@ from statuspage.auth import (
     origin_allowed,
 )
 from statuspage.models import utcnow
-from statuspage.store.audit import record_audit
 from statuspage.store.login_throttle import refund
 from statuspage.store.operators import (
     check_password,
@@ -135,8 +134,7 @@ async def logout(request: Request) -> Response:
 
     def work() -> None:
         with svc.db.session() as session:
-            end_session(session, secret)
-            record_audit(session, who, "logout")
+            end_session(session, secret, actor=who)
 
     await run_in_threadpool(work)
     response = redirect("/admin/login")
@@ -153,9 +151,7 @@ async def logout_everywhere(request: Request) -> Response:
 
     def work() -> int:
         with svc.db.session() as session:
-            ended = end_all_sessions(session, viewer.id)
-            record_audit(session, who, "logout.everywhere", detail={"sessions": ended})
-            return ended
+            return end_all_sessions(session, viewer.id, actor=who)
 
     await run_in_threadpool(work)
     response = redirect("/admin/login")

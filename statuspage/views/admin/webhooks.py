@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 from statuspage.models import UNFINISHED_STATES, WebhookDelivery, WebhookSubscription
 from statuspage.store import deliveries
 from statuspage.store import subscriptions as subs
-from statuspage.store.audit import record_audit
 from statuspage.store.components import list_components
 from statuspage.store.outbox import EVENT_TYPES
 from statuspage.store.refusal import Refused
@@ -132,11 +131,9 @@ async def webhook_action(request: Request) -> Response:
             delivery = session.get(WebhookDelivery, int(raw)) if raw.isdigit() else None
             if delivery is None or delivery.subscription_id != sub.id:
                 raise Refused("Pengiriman tidak ditemukan.", "delivery_id")
-            if deliveries.replay_delivery(session, delivery.id) is None:
+            if deliveries.replay_delivery(session, delivery.id, actor=who) is None:
                 raise Refused("Langganan tidak aktif; tidak dapat dikirim ulang.",
-                                    "delivery_id")
-            record_audit(session, who, "webhook.replay", target=sub.id,
-                         detail={"delivery_id": delivery.id})
+                              "delivery_id")
         elif action == "test":
             subs.send_test_event(session, sub, actor=who)
         elif action == "disable":
