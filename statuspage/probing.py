@@ -6,8 +6,9 @@
   scheduler (through ``DatabaseSink``) and by agents' pushes (through the API view).
 - ``evaluate_components``: read each component's window, apply ``statuspage.evaluation``,
   record status changes and open/annotate draft incidents.
-- agent tokens (``create_agent_token``, ``authenticate_agent``, ``list_agent_tokens``,
-  ``revoke_agent_token``) and ``overview``, the ``/api/v1/probes`` read.
+
+Agent tokens live in ``statuspage.store.agents``; the ``/api/v1/probes`` overview and the
+``/metrics`` totals are reads of ``statuspage.store.probe_results``.
 
 The worker's scheduled jobs (probes, evaluation, rollup flush, pruning, maintenance windows,
 the bundled service's watchdog and the rest) are listed in ``statuspage.jobs``.
@@ -16,14 +17,10 @@ the bundled service's watchdog and the rest) are listed in ``statuspage.jobs``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
-import re
-import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -34,25 +31,19 @@ from statuspage.config import BUNDLED, ProbeConfig, StatusConfig
 from statuspage.db import Database
 from statuspage.evaluation import ComponentEvaluation, evaluate_component
 from statuspage.inputs import finite
-from statuspage.models import AgentToken, Component, utcnow
+from statuspage.models import Component, utcnow
 from statuspage.store import drafts, probe_results
 from statuspage.store.components import set_measured_status
 
 __all__ = [
     "DatabaseSink",
     "agent_results_per_minute",
-    "LOCAL",
     "MAX_CLOCK_SKEW",
     "ResultRejected",
-    "authenticate_agent",
     "build_specs",
     "check_results",
     "component_map",
-    "create_agent_token",
-    "list_agent_tokens",
     "needs_bundled",
-    "overview",
-    "revoke_agent_token",
     "evaluate_components",
     "spec_for",
     "store_results",
@@ -60,10 +51,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The location name of this host's own scheduler; agents must use another.
-LOCAL = "local"
-_LOCATION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_TOKEN_PREFIX = "spa_"  # noqa: S105 - a recognisable prefix, not a secret
 
 
 class ResultRejected(ValueError):
@@ -222,101 +209,3 @@ def evaluate_components(session: Session, config: StatusConfig,
             drafts.publish_if_configured(session, draft, rules.auto_publish)
         changes.append(evaluation)
     return changes
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_agent_token(session: Session, location: str) -> str:
-    """A new agent token for ``location``; only its SHA-256 is stored, so show it once."""
-    if not _LOCATION.match(location) or location == LOCAL:
-        raise ValueError("location: lowercase letters, digits, '-' or '_' (and not 'local', "
-                         "which is this host's own scheduler)")
-    token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(AgentToken(location=location, token_sha256=_digest(token)))
-    return token
-
-
-def authenticate_agent(session: Session, token: str) -> str | None:
-    """The location of a valid, unrevoked agent token, else None."""
-    row = session.scalars(sa.select(AgentToken).where(
-        AgentToken.token_sha256 == _digest(token), AgentToken.revoked_at.is_(None))).first()
-    if row is None:
-        return None
-    now = utcnow()
-    # one write a minute at most, not one per push
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now
-    return row.location
-
-
-def list_agent_tokens(session: Session) -> list[AgentToken]:
-    """Every agent token (digests only), newest first."""
-    return list(session.scalars(sa.select(AgentToken).order_by(AgentToken.id.desc())))
-
-
-def revoke_agent_token(session: Session, token_id: int) -> bool:
-    """Revoke one token; returns whether it existed and was active."""
-    row = session.get(AgentToken, token_id)
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = utcnow()
-    return True
-
-
-def overview(session: Session, config: StatusConfig,
-             now: datetime | None = None) -> list[dict[str, object]]:
-    """Every configured probe with its locations, last results and latency summaries.
-
-    Reads a bounded number of rows: hour rollups to find the locations, one raw row per
-    location for the last result, 5-6 minute rollups and 24-25 hour rollups per probe.
-    """
-    now = now or utcnow()
-    names = [p.name for p in config.probes]
-    recent = now - timedelta(days=config.retention.raw_days)
-    last = probe_results.last_results(session, names, recent)
-    items: list[dict[str, object]] = []
-    for probe in config.probes:
-        rows = sorted((row for (name, _), row in last.items() if name == probe.name),
-                      key=lambda r: r.location)
-        summaries = {}
-        for label, period, since in (("5m", "minute", now - timedelta(minutes=5)),
-                                     ("24h", "hour", now - timedelta(hours=24))):
-            summary = probe_results.latency_summary(session, probe.name, period=period,
-                                                    since=since)
-            summaries[label] = {
-                "count": summary.count, "success_rate": summary.success_rate,
-                "p50_ms": _round(summary.p50_ms), "p95_ms": _round(summary.p95_ms),
-            }
-        items.append({
-            "name": probe.name,
-            "kind": probe.kind,
-            "component": probe.component,
-            "target": _public_target(probe.target),
-            "interval_s": probe.interval_s,
-            "timeout_s": probe.timeout_s,
-            "latency_budget_ms": probe.latency_budget_ms,
-            "locations": [r.location for r in rows],
-            "last_results": [{
-                "location": r.location, "started_at": r.started_at.isoformat(),
-                "outcome": r.outcome, "error_class": r.error_class, "message": r.message,
-                "total_ms": _round(r.total_ms), "phases": r.phases,
-            } for r in rows],
-            "latency": summaries,
-        })
-    return items
-
-
-def _round(value: float | None) -> float | None:
-    # finite(): a figure stored before input was bounded shows as unknown, never "Infinity"
-    number = finite(value)
-    return None if number is None else round(number, 1)
-
-
-def _public_target(target: str) -> str:
-    """A target URL without any user:password part ("bundled" stays as is)."""
-    parts = urlsplit(target)
-    if "@" not in parts.netloc:
-        return target
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

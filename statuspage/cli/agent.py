@@ -134,7 +134,7 @@ def _with_db(args: argparse.Namespace, fn: Callable[[Any], int]) -> int:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from statuspage.probing import create_agent_token
+    from statuspage.store.agents import create_agent_token
 
     def create(session: Any) -> int:
         try:
@@ -150,7 +150,7 @@ def _token_create(args: argparse.Namespace) -> int:
 
 
 def _token_list(args: argparse.Namespace) -> int:
-    from statuspage.probing import list_agent_tokens
+    from statuspage.store.agents import list_agent_tokens
 
     def show(session: Any) -> int:
         for row in list_agent_tokens(session):
@@ -163,7 +163,7 @@ def _token_list(args: argparse.Namespace) -> int:
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
-    from statuspage.probing import revoke_agent_token
+    from statuspage.store.agents import revoke_agent_token
 
     def revoke(session: Any) -> int:
         if revoke_agent_token(session, args.id):

@@ -14,7 +14,8 @@ from statuspage.models import Component, ComponentStatusChange, utcnow
 from statuspage.status import COMPONENT_STATUSES
 from statuspage.store.outbox import emit_component_event
 
-__all__ = ["COMPONENT_STATUSES", "list_components", "set_measured_status", "sync_components"]
+__all__ = ["COMPONENT_STATUSES", "list_components", "measured_statuses", "set_measured_status",
+           "sync_components"]
 
 
 
@@ -47,6 +48,13 @@ def list_components(session: Session, *, active_only: bool = True) -> Sequence[C
     if active_only:
         query = query.where(Component.active.is_(True))
     return session.scalars(query).all()
+
+
+def measured_statuses(session: Session) -> dict[str, str]:
+    """Each active component's measured status, by id."""
+    rows = session.execute(sa.select(Component.id, Component.measured_status)
+                           .where(Component.active.is_(True)))
+    return {component_id: status for component_id, status in rows}
 
 
 def set_measured_status(session: Session, component_id: str, status: str,

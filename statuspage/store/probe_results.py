@@ -1,4 +1,5 @@
-"""Probe measurements: record raw results, keep minute/hour/day rollups, prune, summarise.
+"""Probe measurements: record raw results, keep minute/hour/day rollups, prune, summarise
+(``probes_overview`` for ``/api/v1/probes``, ``day_totals`` for the ``/metrics`` collector).
 
 Local results (this worker's scheduler) and pushed results (remote agents, through any web
 process) are written by the same verb, ``record_results``, in the caller's transaction. Rollups
@@ -20,27 +21,31 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from statuspage import histogram
-from statuspage.config import RetentionConfig
+from statuspage.config import RetentionConfig, StatusConfig
 from statuspage.db import bump_changes
-from statuspage.inputs import strip_text
+from statuspage.inputs import finite, strip_text
 from statuspage.models import ProbeMark, ProbeResultRow, ProbeRollup, utcnow
 
 __all__ = [
     "FLUSH_MARK",
     "LatencySummary",
+    "ProbeTotals",
     "ResultLike",
     "Sample",
     "bucket_start",
+    "day_totals",
     "flush_rollups",
     "last_results",
     "latency_summary",
     "probe_locations",
+    "probes_overview",
     "prune",
     "record_results",
     "window_samples",
@@ -347,3 +352,91 @@ def latency_summary(session: Session, probe: str, *, period: str, since: datetim
         p95_ms=histogram.percentile(merged, 0.95, max_ms=top),
         mean_ms=sum(float(r.latency_sum_ms) for r in rows) / count,
     )
+
+
+def probes_overview(session: Session, config: StatusConfig,
+                    now: datetime | None = None) -> list[dict[str, object]]:
+    """Every configured probe with its locations, last results and latency summaries.
+
+    Reads a bounded number of rows: hour rollups to find the locations, one raw row per
+    location for the last result, 5-6 minute rollups and 24-25 hour rollups per probe.
+    """
+    now = now or utcnow()
+    last = last_results(session, [p.name for p in config.probes],
+                        now - timedelta(days=config.retention.raw_days))
+    items: list[dict[str, object]] = []
+    for probe in config.probes:
+        rows = sorted((row for (name, _), row in last.items() if name == probe.name),
+                      key=lambda r: r.location)
+        summaries = {}
+        for label, period, since in (("5m", "minute", now - timedelta(minutes=5)),
+                                     ("24h", "hour", now - timedelta(hours=24))):
+            summary = latency_summary(session, probe.name, period=period, since=since)
+            summaries[label] = {
+                "count": summary.count, "success_rate": summary.success_rate,
+                "p50_ms": _round(summary.p50_ms), "p95_ms": _round(summary.p95_ms),
+            }
+        items.append({
+            "name": probe.name, "kind": probe.kind, "component": probe.component,
+            "target": _public_target(probe.target), "interval_s": probe.interval_s,
+            "timeout_s": probe.timeout_s, "latency_budget_ms": probe.latency_budget_ms,
+            "locations": [r.location for r in rows],
+            "last_results": [{
+                "location": r.location, "started_at": r.started_at.isoformat(),
+                "outcome": r.outcome, "error_class": r.error_class, "message": r.message,
+                "total_ms": _round(r.total_ms), "phases": r.phases,
+            } for r in rows],
+            "latency": summaries,
+        })
+    return items
+
+
+def _round(value: float | None) -> float | None:
+    # finite(): a figure stored before input was bounded shows as unknown, never "Infinity"
+    number = finite(value)
+    return None if number is None else round(number, 1)
+
+
+def _public_target(target: str) -> str:
+    """A target URL without any user:password part ("bundled" stays as is)."""
+    parts = urlsplit(target)
+    if "@" not in parts.netloc:
+        return target
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+@dataclass
+class ProbeTotals:
+    """Outcome counts, latency sum and histogram of one (probe, location), summed over days."""
+
+    ok: int = 0
+    degraded: int = 0
+    failed: int = 0
+    latency_sum_ms: float = 0.0
+    #: Latency counts per ``statuspage.histogram.BUCKETS`` bound.
+    buckets: list[int] = field(default_factory=histogram.empty)
+
+    def merge(self, other: ProbeTotals) -> None:
+        """Add ``other``'s counts to these."""
+        self.ok += other.ok
+        self.degraded += other.degraded
+        self.failed += other.failed
+        self.latency_sum_ms += other.latency_sum_ms
+        self.buckets = histogram.merge([self.buckets, other.buckets])
+
+
+def day_totals(session: Session, *, before: datetime | None = None,
+               since: datetime | None = None) -> dict[tuple[str, str], ProbeTotals]:
+    """Day rollups summed per (probe, location), for buckets before and/or since a day start."""
+    query = sa.select(ProbeRollup.probe, ProbeRollup.location, ProbeRollup.ok,
+                      ProbeRollup.degraded, ProbeRollup.failed, ProbeRollup.latency_sum_ms,
+                      ProbeRollup.histogram).where(ProbeRollup.period == "day")
+    if before is not None:
+        query = query.where(ProbeRollup.bucket_start < before)
+    if since is not None:
+        query = query.where(ProbeRollup.bucket_start >= since)
+    totals: dict[tuple[str, str], ProbeTotals] = {}
+    for row in session.execute(query):
+        totals.setdefault((row.probe, row.location), ProbeTotals()).merge(ProbeTotals(
+            row.ok, row.degraded, row.failed, float(row.latency_sum_ms), row.histogram))
+    return totals

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -39,10 +38,13 @@ from statuspage.db import Database
 from statuspage.inputs import InputError, decode_json
 from statuspage.jsontext import html_safe_json
 from statuspage.leadership import current_leader
-from statuspage.models import Component, ProbeRollup, utcnow
+from statuspage.models import utcnow
 from statuspage.services import Services
 from statuspage.status import COMPONENT_STATUSES
-from statuspage.store.probe_results import bucket_start
+from statuspage.store import probe_results
+from statuspage.store.agents import authenticate_agent
+from statuspage.store.components import measured_statuses
+from statuspage.store.probe_results import ProbeTotals, bucket_start
 from statuspage.store.ratelimits import Allowance, take
 from statuspage.webhooks.metrics import WebhookMetricsCollector
 
@@ -67,7 +69,7 @@ def render_probes(services: Any, request: RenderRequest) -> Rendered:
     interval, and a surge of readers costs no database work.
     """
     with services.db.read() as session:
-        items = probing.overview(session, services.settings.config)
+        items = probe_results.probes_overview(session, services.settings.config)
     # probe messages quote failing services: keep <, > and & inert for innerHTML consumers
     text = html_safe_json({"generated_at": utcnow().isoformat(), "probes": items})
     return Rendered(200, text.encode(), "application/json")
@@ -93,7 +95,7 @@ async def push_results(request: Request) -> Response:
 
     def authenticate() -> str | None:
         with services.db.session() as session:
-            return probing.authenticate_agent(session, token)
+            return authenticate_agent(session, token)
 
     location = await run_in_threadpool(authenticate)
     if location is None:
@@ -156,17 +158,7 @@ class ProbeMetricsCollector(Collector):
         self.config = config
         self._lock = threading.Lock()
         self._past_day: datetime | None = None
-        self._past: dict[tuple[str, str], _Totals] = {}
-
-    def _totals(self, session: Any, where: Any) -> dict[tuple[str, str], _Totals]:
-        rows = session.execute(
-            sa.select(ProbeRollup.probe, ProbeRollup.location, ProbeRollup.ok,
-                      ProbeRollup.degraded, ProbeRollup.failed, ProbeRollup.latency_sum_ms,
-                      ProbeRollup.histogram).where(ProbeRollup.period == "day", where))
-        totals: dict[tuple[str, str], _Totals] = {}
-        for row in rows:
-            totals.setdefault((row.probe, row.location), _Totals()).add(row)
-        return totals
+        self._past: dict[tuple[str, str], ProbeTotals] = {}
 
     def collect(self) -> Iterator[Metric]:
         """Yield latency histograms, outcome counters and component status gauges."""
@@ -175,13 +167,11 @@ class ProbeMetricsCollector(Collector):
         with self.db.session() as session:
             with self._lock:
                 if self._past_day != today:
-                    self._past = self._totals(session, ProbeRollup.bucket_start < today)
+                    self._past = probe_results.day_totals(session, before=today)
                     self._past_day = today
                 past = dict(self._past)
-            current = self._totals(session, ProbeRollup.bucket_start >= today)
-            statuses = dict(session.execute(
-                sa.select(Component.id, Component.measured_status)
-                .where(Component.active.is_(True))).all())
+            current = probe_results.day_totals(session, since=today)
+            statuses = measured_statuses(session)
         latency = HistogramMetricFamily(
             "statuspage_probe_duration_seconds", "Probe run duration (whole transaction)",
             labels=["probe", "location"])
@@ -189,15 +179,15 @@ class ProbeMetricsCollector(Collector):
             "statuspage_probe_results", "Probe runs by outcome", labels=["probe", "location",
                                                                         "outcome"])
         for key in sorted(set(past) | set(current)):
-            total = _Totals()
+            total = ProbeTotals()
             for part in (past.get(key), current.get(key)):
                 if part is not None:
                     total.merge(part)
             cumulative, buckets = 0, []
-            for bound, count in zip(histogram.BUCKETS, total.histogram, strict=False):
+            for bound, count in zip(histogram.BUCKETS, total.buckets, strict=False):
                 cumulative += count
                 buckets.append((_le(bound / 1000), float(cumulative)))
-            buckets.append(("+Inf", float(sum(total.histogram))))
+            buckets.append(("+Inf", float(sum(total.buckets))))
             latency.add_metric(list(key), buckets, total.latency_sum_ms / 1000)
             for outcome in ("ok", "degraded", "failed"):
                 outcomes.add_metric([*key, outcome], getattr(total, outcome))
@@ -217,27 +207,6 @@ class ProbeMetricsCollector(Collector):
         yield outcomes
         yield status
         yield leader
-
-
-class _Totals:
-    def __init__(self) -> None:
-        self.ok = self.degraded = self.failed = 0
-        self.latency_sum_ms = 0.0
-        self.histogram = histogram.empty()
-
-    def add(self, row: Any) -> None:
-        self.ok += row.ok
-        self.degraded += row.degraded
-        self.failed += row.failed
-        self.latency_sum_ms += float(row.latency_sum_ms)
-        self.histogram = histogram.merge([self.histogram, row.histogram])
-
-    def merge(self, other: _Totals) -> None:
-        self.ok += other.ok
-        self.degraded += other.degraded
-        self.failed += other.failed
-        self.latency_sum_ms += other.latency_sum_ms
-        self.histogram = histogram.merge([self.histogram, other.histogram])
 
 
 def _le(seconds: float) -> str:

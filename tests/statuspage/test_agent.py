@@ -17,8 +17,9 @@ from statuspage.config import parse_config
 from statuspage.db import Database
 from statuspage.jobs import Intervals
 from statuspage.models import AgentToken, ProbeResultRow
-from statuspage.probing import build_specs, create_agent_token
+from statuspage.probing import build_specs
 from statuspage.settings import Settings
+from statuspage.store.agents import create_agent_token
 from tests.statuspage.test_probing_support import PROBE_CONFIG
 
 AGENT_CONFIG = """

@@ -16,8 +16,8 @@ from statuspage.app import create_app
 from statuspage.config import parse_config
 from statuspage.db import Database
 from statuspage.guards import DEFAULT_BODY_LIMIT, body_limit
-from statuspage.probing import create_agent_token
 from statuspage.settings import Settings
+from statuspage.store.agents import create_agent_token
 from tests.statuspage.conftest import TEST_CONFIG
 from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
     OPERATOR,

@@ -17,8 +17,9 @@ from probes import MAX_MILLIS
 from statuspage.db import Database
 from statuspage.inputs import decode_json
 from statuspage.models import ProbeResultRow, ProbeRollup, utcnow
-from statuspage.probing import ResultRejected, create_agent_token, store_results
+from statuspage.probing import ResultRejected, store_results
 from statuspage.settings import Settings
+from statuspage.store.agents import create_agent_token
 from statuspage.store.probe_results import bucket_start, flush_rollups
 from tests.statuspage.test_probing_support import PROBE_CONFIG, result
 

@@ -20,11 +20,11 @@ from statuspage.db import Database
 from statuspage.models import PageMarker, ProbeRollup, utcnow
 from statuspage.probing import (
     agent_results_per_minute,
-    create_agent_token,
     evaluate_components,
     store_results,
 )
 from statuspage.settings import Settings
+from statuspage.store.agents import create_agent_token
 from statuspage.store.day_zone import DAY_ZONE_MARKER, convert_day_rollups
 from statuspage.store.public import page_data
 from tests.statuspage.test_probing_support import PROBE_CONFIG, result

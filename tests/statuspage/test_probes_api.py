@@ -12,13 +12,9 @@ from starlette.testclient import TestClient
 from probes import ProbeResult
 from statuspage.db import Database
 from statuspage.models import AgentToken, ProbeResultRow
-from statuspage.probing import (
-    create_agent_token,
-    list_agent_tokens,
-    revoke_agent_token,
-    store_results,
-)
+from statuspage.probing import store_results
 from statuspage.settings import Settings
+from statuspage.store.agents import create_agent_token, list_agent_tokens, revoke_agent_token
 from statuspage.store.probe_results import flush_rollups
 from tests.statuspage.test_admin_support import poll_now
 from tests.statuspage.test_probing_support import PROBE_CONFIG, result

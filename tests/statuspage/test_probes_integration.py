@@ -32,8 +32,9 @@ from statuspage.bundled import BundledStamping
 from statuspage.db import Database
 from statuspage.jobs import Intervals
 from statuspage.models import Component, ProbeResultRow
-from statuspage.probing import DatabaseSink, build_specs, create_agent_token
+from statuspage.probing import DatabaseSink, build_specs
 from statuspage.settings import Settings
+from statuspage.store.agents import create_agent_token
 
 pytestmark = [pytest.mark.slow]
 
