@@ -27,6 +27,7 @@ from statuspage.views import (
     probes_api,
     public,
     subscribe,
+    subscribe_email,
 )
 
 __all__ = ["ConsoleGZip", "create_app"]
@@ -59,6 +60,7 @@ def routes() -> list[BaseRoute]:
         *deadlines.routes(),
         *probes_api.routes(),
         *subscribe.routes(),
+        *subscribe_email.routes(),
         *admin.routes(),
     ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from statuspage.config import StatusConfig, load_config
+from statuspage.mail.smtp import parse_smtp_url
 
 __all__ = ["Settings", "ENV_VARS"]
+
+_MAIL_FROM = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]{1,64}@[A-Za-z0-9.-]{1,253}$")
 
 #: Every environment variable the status page reads, with what it means (kept documented).
 ENV_VARS: dict[str, str] = {
@@ -44,6 +48,13 @@ ENV_VARS: dict[str, str] = {
     "STATUSPAGE_WORKER_STATUS": "Set by `statuspage serve` for its web processes: the file "
     "where it records its worker's state, so /readyz reports a dead or restarting worker.",
     "STATUSPAGE_WEBHOOK_TIMEOUT": "Seconds a webhook endpoint has to answer (1-60, default 15).",
+    "STATUSPAGE_SMTP_URL": "Mail server for email subscribers: smtp://user:password@host:587 "
+    "(STARTTLS), smtps://user:password@host:465 (implicit TLS) or smtp://host:port (no login). "
+    "Unset: messages are written as .eml files under the data directory (mail/outbox).",
+    "STATUSPAGE_MAIL_FROM": "Sender address of subscriber email (default noreply@ the page's "
+    "host).",
+    "STATUSPAGE_SMTP_TIMEOUT": "Seconds the mail server has to answer each command (1-120, "
+    "default 30).",
 }
 
 
@@ -62,6 +73,11 @@ class Settings:
     #: Webhook URLs may be http and reach private/loopback addresses (tests, local demo).
     webhooks_allow_private: bool = False
     webhook_timeout_s: float = 15.0
+    #: Mail server URL for subscriber email; None writes ``.eml`` files (the demo).
+    smtp_url: str | None = None
+    #: Sender address of subscriber email; None: ``noreply@`` the page's host.
+    mail_from: str | None = None
+    smtp_timeout_s: float = 30.0
     #: Reverse proxies (addresses or networks) whose forwarded headers are believed.
     trusted_proxies: tuple[str, ...] = ()
     #: ``serve``'s record of its worker (``statuspage.supervisor``); None outside ``serve``.
@@ -98,6 +114,13 @@ class Settings:
         secure = env.get("STATUSPAGE_COOKIE_SECURE")
         private = (env.get("STATUSPAGE_WEBHOOKS_ALLOW_PRIVATE") or "").lower() in ("1", "true")
         timeout = _bounded_float(env, "STATUSPAGE_WEBHOOK_TIMEOUT", 15.0, 1.0, 60.0)
+        smtp_url = env.get("STATUSPAGE_SMTP_URL") or None
+        if smtp_url is not None:
+            parse_smtp_url(smtp_url)  # a typo stops the start, not the first message
+        mail_from = env.get("STATUSPAGE_MAIL_FROM") or None
+        if mail_from is not None and not _MAIL_FROM.match(mail_from):
+            raise ValueError("STATUSPAGE_MAIL_FROM must be a bare address such as "
+                             "status@example.go.id")
         return cls(
             data_dir=data,
             database_url=url,
@@ -109,6 +132,9 @@ class Settings:
             cookie_secure=secure_default if secure is None else secure.lower() in ("1", "true"),
             webhooks_allow_private=private,
             webhook_timeout_s=timeout,
+            smtp_url=smtp_url,
+            mail_from=mail_from,
+            smtp_timeout_s=_bounded_float(env, "STATUSPAGE_SMTP_TIMEOUT", 30.0, 1.0, 120.0),
             trusted_proxies=_networks(env, "STATUSPAGE_TRUSTED_PROXIES"),
             worker_status_path=Path(env["STATUSPAGE_WORKER_STATUS"])
             if env.get("STATUSPAGE_WORKER_STATUS") else None,

@@ -21,6 +21,9 @@ from statuspage.config import StatusConfig
 from statuspage.db import Database
 from statuspage.jobs import Intervals, JobRunner, agent_jobs, build_scheduler, worker_jobs
 from statuspage.leadership import LeaderLock, LeaderTerm, leader_lock, run_as_leader
+from statuspage.mail.loop import MailLoop, MailOptions
+from statuspage.mail.messages import MailContext
+from statuspage.mail.smtp import parse_smtp_url
 from statuspage.probing import DatabaseSink, build_specs, needs_bundled
 from statuspage.settings import Settings
 from statuspage.webhooks.loop import DeliveryLoop, DeliveryOptions
@@ -28,6 +31,7 @@ from statuspage.webhooks.loop import DeliveryLoop, DeliveryOptions
 __all__ = [
     "DEFAULT_STAMPING_PORT",
     "agent_main",
+    "mail_loop",
     "ProbeTargets",
     "probe_client",
     "resolve_targets",
@@ -123,11 +127,13 @@ async def worker_main(settings: Settings, *, stamping_port: int | None = None,
 
     # shared work runs on every worker: deliveries are claimed row by row (SKIP LOCKED)
     webhooks = asyncio.create_task(delivery_loop(settings, db).run(stop))
+    mail = asyncio.create_task(mail_loop(settings, db).run(stop))
     try:
         await run_as_leader(lock, lead, stop, term=term)
     finally:
         stop.set()
         await webhooks
+        await mail
         db.dispose()
         log.info("worker stopped")
 
@@ -193,6 +199,17 @@ def delivery_loop(settings: Settings, db: Database) -> DeliveryLoop:
     options = DeliveryOptions(timeout_s=settings.webhook_timeout_s,
                               allow_private=settings.webhooks_allow_private)
     return DeliveryLoop(db, settings.config, settings.secret_key, options)
+
+
+def mail_loop(settings: Settings, db: Database) -> MailLoop:
+    """The email engine of this worker (fan-out and delivery to email subscribers)."""
+    page = settings.config.page
+    context = MailContext(page.name, page.url, settings.mail_from or "", settings.secret_key,
+                          page.time_zone, page.time_zone_label)
+    context.sender = settings.mail_from or f"noreply@{context.host}"
+    target = parse_smtp_url(settings.smtp_url) if settings.smtp_url else None
+    return MailLoop(db, context, target, settings.data_dir / "mail" / "outbox",
+                    MailOptions(timeout_s=settings.smtp_timeout_s))
 
 
 def run_worker(settings: Settings, *, stamping_port: int | None = None) -> None:

@@ -6,6 +6,9 @@ from statuspage.models.base import Base, UTCDateTime, new_id, utcnow
 from statuspage.models.deadlines import Deadline as Deadline  # deadlines
 from statuspage.models.deadlines import DeadlineNotice as DeadlineNotice
 from statuspage.models.deadlines import NoticeUpdate as NoticeUpdate
+from statuspage.models.mail import MailDelivery as MailDelivery  # email subscriptions
+from statuspage.models.mail import MailFanout as MailFanout
+from statuspage.models.mail import MailSubscriber as MailSubscriber
 from statuspage.models.operators import ROLES as ROLES  # operator console
 from statuspage.models.page import (
     ChangeCounter,

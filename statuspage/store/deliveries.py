@@ -244,13 +244,17 @@ def promote_next(session: Session, subscription_ids: Iterable[str] | None = None
     return len(pairs)
 
 
-def release_leases(session: Session, now: datetime | None = None) -> int:
+def release_leases(session: Session, now: datetime | None = None,
+                   model: Any = WebhookDelivery) -> int:
     """Return leased deliveries to the queue: those whose lease expired (a worker died
-    mid-send), or with ``now=None`` every one (SQLite's single worker, at start)."""
-    where = [WebhookDelivery.state == "sending"]
+    mid-send), or with ``now=None`` every one (SQLite's single worker, at start).
+
+    ``model``: any delivery table with ``state`` and ``lease_until`` (email uses it too).
+    """
+    where = [model.state == "sending"]
     if now is not None:
-        where.append(WebhookDelivery.lease_until < now)
-    result: Any = session.execute(sa.update(WebhookDelivery).where(*where).values(
+        where.append(model.lease_until < now)
+    result: Any = session.execute(sa.update(model).where(*where).values(
         state="pending", lease_until=None))
     return int(result.rowcount or 0)
 

@@ -42,6 +42,7 @@ from statuspage.webhooks.signing import new_secret
 from statuspage.webhooks.ssrf import UrlRefused, check_url
 
 __all__ = [
+    "EMAIL_PATTERN",
     "LANGUAGES",
     "PENDING_TTL",
     "ROTATION_OVERLAP",
@@ -70,7 +71,8 @@ __all__ = [
 LANGUAGES: tuple[str, ...] = ("id", "en")
 PENDING_TTL = timedelta(hours=24)
 ROTATION_OVERLAP = timedelta(hours=24)
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+#: A plausible email address (the mail server has the last word).
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 
 class SubscriptionError(Refused):
@@ -123,7 +125,7 @@ def create_subscription(session: Session, request: SubscriptionRequest, *, actor
         errors["format"] = ("Format harus statuspage atau slack / Format must be statuspage "
                             "or slack.")
     email = (request.contact_email or "").strip().lower() or None
-    if email is not None and not _EMAIL.match(email):
+    if email is not None and not EMAIL_PATTERN.match(email):
         errors["contact_email"] = "Alamat email tidak valid / Invalid email address."
     if errors or target is None:
         raise SubscriptionError(errors)

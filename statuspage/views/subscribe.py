@@ -35,9 +35,11 @@ from statuspage.store import deliveries, ratelimits
 from statuspage.store import subscriptions as subs
 from statuspage.store.audit import Actor
 from statuspage.store.components import list_components
+from statuspage.store.deadline_records import list_deadlines
 from statuspage.store.outbox import EVENT_TYPES
 
-__all__ = ["SUBSCRIBE_LIMIT", "routes"]
+__all__ = ["FORM_COOKIE", "HEADERS", "SUBSCRIBE_LIMIT", "allowed_origin", "client_address",
+           "choices", "form_page", "routes", "run_db", "show"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,19 +61,22 @@ def _lang(request: Request) -> str:
                                   request.headers.get("accept-language", "").encode("latin-1"))
 
 
-def _address(request: Request) -> str | None:
+def client_address(request: Request) -> str | None:
+    """The client's address (after the trusted-proxy middleware), for limits and audit."""
     return request.client.host if request.client else None
 
 
-def _page(request: Request, template: str, context: dict[str, Any], *,
-          status_code: int = 200) -> HTMLResponse:
+def show(request: Request, template: str, context: dict[str, Any], *,
+         status_code: int = 200) -> HTMLResponse:
+    """A public subscription page in the request's language (never cached)."""
     svc = _svc(request)
     lang = _lang(request)
     html = svc.render_html(template, {"sample_data": False, **context}, lang, request.url.path)
     return HTMLResponse(html, status_code=status_code, headers=HEADERS)
 
 
-async def _db(request: Request, work: Callable[[Session], T]) -> T:
+async def run_db(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction, in a thread."""
     svc = _svc(request)
 
     def run() -> T:
@@ -81,7 +86,8 @@ async def _db(request: Request, work: Callable[[Session], T]) -> T:
     return await run_in_threadpool(run)
 
 
-def _allowed_origin(request: Request) -> bool:
+def allowed_origin(request: Request) -> bool:
+    """The Origin/Referer check of every subscription form."""
     page_url = _svc(request).settings.config.page.url
     return origin_allowed(request.headers, [page_url, str(request.base_url)])
 
@@ -97,16 +103,25 @@ def _within_limit(svc: Services, address: str | None) -> bool:
 async def subscribe_page(request: Request) -> Response:
     """Every way to follow the page, and the webhook form."""
     binding = request.cookies.get(FORM_COOKIE) or new_secret()
-    return await _form(request, binding, {}, {})
+    return await form_page(request, binding, {}, {})
 
 
-async def _form(request: Request, binding: str, values: dict[str, Any],
-                errors: dict[str, str], status_code: int = 200) -> Response:
-    components = await _db(request, lambda s: [(c.id, c.name) for c in list_components(s)])
-    response = _page(request, "subscribe.html", {
-        "components": components, "event_types": EVENT_TYPES, "values": values,
-        "errors": errors, "csrf_token": csrf_token(_svc(request).settings.secret_key,
-                                                   "subscribe:" + binding)},
+def choices(session: Session) -> dict[str, Any]:
+    """What a subscriber can choose: components, and deadlines (id, name id, name en)."""
+    return {"components": [(c.id, c.name) for c in list_components(session)],
+            "deadlines": [(d.id, d.name_id, d.name_en) for d in list_deadlines(session)]}
+
+
+async def form_page(request: Request, binding: str, values: dict[str, Any],
+                errors: dict[str, str], status_code: int = 200, *,
+                email_values: dict[str, Any] | None = None,
+                email_errors: dict[str, str] | None = None) -> Response:
+    """The ``/subscribe`` page with both forms (values and errors of the one posted)."""
+    options = await run_db(request, choices)
+    response = show(request, "subscribe.html", {
+        **options, "event_types": EVENT_TYPES, "values": values,
+        "errors": errors, "email_values": email_values, "email_errors": email_errors or {},
+        "csrf_token": csrf_token(_svc(request).settings.secret_key, "subscribe:" + binding)},
         status_code=status_code)
     response.set_cookie(FORM_COOKIE, binding, max_age=3600, path="/subscribe", httponly=True,
                         samesite="lax", secure=_svc(request).settings.cookie_secure)
@@ -140,7 +155,7 @@ async def subscribe_form_post(request: Request) -> Response:
     svc = _svc(request)
     binding = request.cookies.get(FORM_COOKIE)
     form = await request.form(max_files=0, max_fields=50, max_part_size=16 * 1024)
-    if not _allowed_origin(request) or not csrf_valid(
+    if not allowed_origin(request) or not csrf_valid(
             svc.settings.secret_key, "subscribe:" + binding if binding else None,
             str(form.get(CSRF_FIELD) or "")):
         return Response("Token formulir tidak valid / Invalid form token. Reload the page.",
@@ -153,14 +168,14 @@ async def subscribe_form_post(request: Request) -> Response:
         "event_types": [str(v) for v in form.getlist("event_types")][:20],
     }
     assert binding is not None
-    if not await run_in_threadpool(_within_limit, svc, _address(request)):
-        return await _form(request, binding, values, {"_": _LIMIT_MESSAGE}, 429)
+    if not await run_in_threadpool(_within_limit, svc, client_address(request)):
+        return await form_page(request, binding, values, {"_": _LIMIT_MESSAGE}, 429)
     try:
-        sid, secret, token = await run_in_threadpool(_create, svc, values, _address(request),
+        sid, secret, token = await run_in_threadpool(_create, svc, values, client_address(request),
                                                      "public")
     except subs.SubscriptionError as exc:
-        return await _form(request, binding, values, exc.errors, 422)
-    return _page(request, "subscribe_done.html", {
+        return await form_page(request, binding, values, exc.errors, 422)
+    return show(request, "subscribe_done.html", {
         "subscription_id": sid, "secret": secret, "manage_url": _manage_url(svc, token),
         "format": values["format"]})
 
@@ -183,7 +198,7 @@ async def api_subscribe(request: Request) -> Response:
             isinstance(values.get(k), list | type(None)) for k in ("components", "event_types")):
         return JSONResponse({"error": "expected an object; components and event_types are "
                              "lists"}, status_code=422)
-    if not await run_in_threadpool(_within_limit, svc, _address(request)):
+    if not await run_in_threadpool(_within_limit, svc, client_address(request)):
         return JSONResponse({"error": _LIMIT_MESSAGE}, status_code=429,
                             headers={"Retry-After": "3600"})
     values = {k: v for k, v in values.items() if k in (
@@ -193,7 +208,7 @@ async def api_subscribe(request: Request) -> Response:
             return JSONResponse({"error": "invalid fields", "errors": {key: "must be a string"}},
                                 status_code=422)
     try:
-        sid, secret, token = await run_in_threadpool(_create, svc, values, _address(request),
+        sid, secret, token = await run_in_threadpool(_create, svc, values, client_address(request),
                                                      "api")
     except subs.SubscriptionError as exc:
         return JSONResponse({"error": "invalid fields", "errors": exc.errors}, status_code=422)
@@ -218,11 +233,11 @@ def _manage_view(session: Session, token: str) -> dict[str, Any] | None:
 async def manage_page(request: Request) -> Response:
     """What the management link opens: state, secret, deliveries and the actions."""
     token = request.path_params["token"]
-    view = await _db(request, lambda s: _manage_view(s, token))
+    view = await run_db(request, lambda s: _manage_view(s, token))
     if view is None:
-        return _page(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
+        return show(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
     svc = _svc(request)
-    return _page(request, "subscribe_manage.html", {
+    return show(request, "subscribe_manage.html", {
         **view, "event_types": EVENT_TYPES, "token": token,
         "done": request.query_params.get("done", ""),
         "csrf_token": csrf_token(svc.settings.secret_key, "manage:" + token_digest(token))})
@@ -236,12 +251,12 @@ async def manage_action(request: Request) -> Response:
     if action not in ("rotate", "filters", "test", "unsubscribe"):
         return Response("Not found", status_code=404, headers=HEADERS)
     form = await request.form(max_files=0, max_fields=150, max_part_size=16 * 1024)
-    if not _allowed_origin(request) or not csrf_valid(
+    if not allowed_origin(request) or not csrf_valid(
             svc.settings.secret_key, "manage:" + token_digest(token),
             str(form.get(CSRF_FIELD) or "")):
         return Response("Token formulir tidak valid / Invalid form token.", status_code=403,
                         headers=HEADERS)
-    actor = Actor(None, "subscriber", _address(request))
+    actor = Actor(None, "subscriber", client_address(request))
 
     def work(session: Session) -> str | None:
         sub = subs.find_by_manage_token(session, token)
@@ -261,11 +276,11 @@ async def manage_action(request: Request) -> Response:
         return action
 
     try:
-        done = await _db(request, work)
+        done = await run_db(request, work)
     except subs.SubscriptionError as exc:
         return Response(" ".join(exc.errors.values()), status_code=422, headers=HEADERS)
     if done is None:
-        return _page(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
+        return show(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
     return RedirectResponse(f"/subscribe/manage/{token}?done={done}", status_code=303)
 
 
@@ -273,7 +288,7 @@ async def confirm_page(request: Request) -> Response:
     """The link in a Slack-format test message: a button that confirms (POST)."""
     token = request.path_params["token"]
     svc = _svc(request)
-    return _page(request, "subscribe_message.html", {
+    return show(request, "subscribe_message.html", {
         "message": "confirm", "action": f"/subscribe/confirm/{token}",
         "csrf_token": csrf_token(svc.settings.secret_key, "confirm:" + token_digest(token))})
 
@@ -283,13 +298,13 @@ async def confirm_post(request: Request) -> Response:
     token = request.path_params["token"]
     svc = _svc(request)
     form = await request.form(max_files=0, max_fields=5, max_part_size=1024)
-    if not _allowed_origin(request) or not csrf_valid(
+    if not allowed_origin(request) or not csrf_valid(
             svc.settings.secret_key, "confirm:" + token_digest(token),
             str(form.get(CSRF_FIELD) or "")):
         return Response("Token formulir tidak valid / Invalid form token.", status_code=403,
                         headers=HEADERS)
-    found = await _db(request, lambda s: subs.confirm_by_token(s, token) is not None)
-    return _page(request, "subscribe_message.html",
+    found = await run_db(request, lambda s: subs.confirm_by_token(s, token) is not None)
+    return show(request, "subscribe_message.html",
                  {"message": "confirmed" if found else "unknown"},
                  status_code=200 if found else 404)
 
@@ -299,8 +314,8 @@ async def unsubscribe_page(request: Request) -> Response:
     sid, token = request.path_params["sid"], request.path_params["token"]
     svc = _svc(request)
     if not subs.unsubscribe_token_valid(svc.settings.secret_key, sid, token):
-        return _page(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
-    return _page(request, "subscribe_message.html", {
+        return show(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
+    return show(request, "subscribe_message.html", {
         "message": "unsubscribe", "action": f"/subscribe/unsubscribe/{sid}/{token}",
         "csrf_token": csrf_token(svc.settings.secret_key, "unsubscribe:" + sid)})
 
@@ -311,12 +326,12 @@ async def unsubscribe_post(request: Request) -> Response:
     svc = _svc(request)
     form = await request.form(max_files=0, max_fields=5, max_part_size=1024)
     if not subs.unsubscribe_token_valid(svc.settings.secret_key, sid, token):
-        return _page(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
-    if not _allowed_origin(request) or not csrf_valid(
+        return show(request, "subscribe_message.html", {"message": "unknown"}, status_code=404)
+    if not allowed_origin(request) or not csrf_valid(
             svc.settings.secret_key, "unsubscribe:" + sid, str(form.get(CSRF_FIELD) or "")):
         return Response("Token formulir tidak valid / Invalid form token.", status_code=403,
                         headers=HEADERS)
-    actor = Actor(None, "subscriber", _address(request))
+    actor = Actor(None, "subscriber", client_address(request))
 
     def work(session: Session) -> bool:
         from statuspage.models import WebhookSubscription
@@ -326,8 +341,8 @@ async def unsubscribe_post(request: Request) -> Response:
         subs.unsubscribe(session, sub, actor=actor)
         return True
 
-    found = await _db(request, work)
-    return _page(request, "subscribe_message.html",
+    found = await run_db(request, work)
+    return show(request, "subscribe_message.html",
                  {"message": "unsubscribed" if found else "unknown"},
                  status_code=200 if found else 404)
 

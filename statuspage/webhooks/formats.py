@@ -28,12 +28,14 @@ from typing import Any
 from statuspage.i18n import Catalog
 from statuspage.timefmt import iso
 
-__all__ = ["FORMATS", "OutgoingEvent", "Recipient", "render_body", "slack_confirmation"]
+__all__ = ["EVENT_TITLES", "FORMATS", "STATUS_WORDS", "OutgoingEvent", "Recipient", "render_body",
+           "slack_confirmation"]
 
 FORMATS: tuple[str, ...] = ("statuspage", "slack")
 
-#: English message ids (translated by the page's catalogs) for codes shown in chat messages.
-_WORDS: dict[str, str] = {
+#: English message ids (translated by the page's catalogs) for codes shown in chat messages
+#: and emails.
+STATUS_WORDS: dict[str, str] = {
     "operational": "Operational", "degraded_performance": "Degraded performance",
     "partial_outage": "Partial outage", "major_outage": "Major outage",
     "under_maintenance": "Under maintenance", "investigating": "Investigating",
@@ -41,7 +43,8 @@ _WORDS: dict[str, str] = {
     "postmortem": "Postmortem", "scheduled": "Scheduled", "in_progress": "In progress",
     "verifying": "Verifying", "completed": "Completed",
 }
-_TITLES: dict[str, tuple[str, str]] = {  # (id, en)
+#: What each event type is called in a message title, (id, en).
+EVENT_TITLES: dict[str, tuple[str, str]] = {
     "incident.created": ("Insiden baru", "New incident"),
     "incident.updated": ("Pembaruan insiden", "Incident update"),
     "incident.resolved": ("Insiden selesai", "Incident resolved"),
@@ -113,12 +116,12 @@ def _slack_escape(text: object) -> str:
 
 
 def _word(catalog: Catalog, code: object) -> str:
-    return catalog.gettext(_WORDS.get(str(code), str(code)))
+    return catalog.gettext(STATUS_WORDS.get(str(code), str(code)))
 
 
 def _summary(event: OutgoingEvent, catalog: Catalog, lang: str) -> tuple[str, str, str]:
     """(headline, detail, link) of an event in ``lang``."""
-    title = _TITLES.get(event.type, (event.type, event.type))[0 if lang == "id" else 1]
+    title = EVENT_TITLES.get(event.type, (event.type, event.type))[0 if lang == "id" else 1]
     page = event.page_url.rstrip("/")
     incident = event.payload.get("incident")
     if isinstance(incident, dict):

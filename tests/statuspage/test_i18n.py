@@ -12,8 +12,10 @@ from jinja2.ext import babel_extract
 from statuspage.i18n import Formatter, load_catalogs, negotiate_language
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC_TEMPLATES = sorted((ROOT / "templates").glob("*.html"))
-PYTHON_SOURCES = [ROOT / "statuspage" / "views" / "feeds.py"]
+PUBLIC_TEMPLATES = sorted([*(ROOT / "templates").glob("*.html"),
+                           *(ROOT / "templates" / "mail").glob("*.*")])
+PYTHON_SOURCES = [ROOT / "statuspage" / "views" / "feeds.py",
+                  ROOT / "statuspage" / "mail" / "messages.py"]
 
 
 @pytest.mark.parametrize(("query", "header", "expected"), [

@@ -15,6 +15,7 @@ from statuspage.views.admin import (
     deadlines,
     deadlines_api,
     incidents,
+    mail,
     maintenance,
     recovery,
     session,
@@ -37,5 +38,6 @@ def routes() -> list[BaseRoute]:
         *api.routes(),
         *deadlines_api.routes(),
         *webhooks.routes(),
+        *mail.routes(),
         *deadlines.routes(),
     ]
