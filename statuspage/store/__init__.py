@@ -4,6 +4,7 @@
 One module per domain: ``components`` (config sync, measured status), ``incidents`` and
 ``drafts``/``draft_text``/``recovery`` (incidents, maintenance, probe-made drafts),
 ``operators``/``login_throttle``/``audit`` (console accounts, tokens, lockouts, audit log),
+``templates`` (incident templates), ``agents`` (probe agents' tokens),
 ``probe_results``/``attempts``/``evidence_import`` (measurements and their rollups),
 ``public``/``public_views`` (the read model of the public page), ``deadlines``/
 ``deadline_records``/``notices`` (deadline impact and notices), ``outbox``/``deliveries``/

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.evaluation import OUTAGES
 from statuspage.models.operators import IncidentTemplate
 from statuspage.status import component_severity
+from statuspage.store.templates import list_templates
 
 __all__ = ["PublicText", "choose_template", "public_text"]
 
@@ -58,8 +58,7 @@ def public_text(session: Session, components: Mapping[str, str], names: Mapping[
 
     ``since`` is the start of the trouble as the page writes times ("18.05 WIB").
     """
-    templates = session.scalars(sa.select(IncidentTemplate)
-                                .order_by(IncidentTemplate.position, IncidentTemplate.name)).all()
+    templates = list_templates(session)
     chosen = [choose_template(templates, cid, status) for cid, status in components.items()]
     if len(components) == 1 and chosen[0] is not None:
         template = chosen[0]

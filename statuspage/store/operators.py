@@ -25,12 +25,10 @@ from statuspage.auth import (
     password_problem,
     token_digest,
 )
-from statuspage.inputs import InputError, clean_text
 from statuspage.models import utcnow
 from statuspage.models.operators import (
     ROLES,
     ApiToken,
-    IncidentTemplate,
     LoginThrottle,
     Operator,
     OperatorSession,
@@ -43,7 +41,7 @@ from statuspage.store.login_throttle import (
     operator_for,
     refund,
 )
-from statuspage.store.refusal import Refused
+from statuspage.store.refusal import Refused, clean
 
 __all__ = [
     "LoginResult",
@@ -52,19 +50,16 @@ __all__ = [
     "check_password",
     "create_operator",
     "create_token",
-    "delete_template",
     "end_all_sessions",
     "end_session",
     "find_operator",
     "list_locks",
     "list_operators",
-    "list_templates",
     "list_tokens",
     "login_check",
     "prune_expired",
     "record_login",
     "revoke_token",
-    "save_template",
     "session_operator",
     "set_password",
     "start_session",
@@ -86,21 +81,13 @@ class LoginResult:
     reason: str | None = None
 
 
-def _clean(text: str, field: str) -> str:
-    try:
-        return clean_text(text, field)
-    except InputError:
-        raise Refused("Teks berisi karakter kontrol (hanya baris baru dan tab yang "
-                      "boleh).", field) from None
-
-
 def normalise_email(email: str) -> str:
     """Lower-cased, stripped email (logins are case-insensitive)."""
     return email.strip().lower()
 
 
 def _validate_email(email: str) -> str:
-    email = normalise_email(_clean(email, "email"))
+    email = normalise_email(clean(email, "email"))
     if not _EMAIL.match(email):
         raise Refused("Alamat email tidak valid.", "email")
     return email
@@ -330,7 +317,7 @@ def create_token(session: Session, email: str, name: str, *, actor: Actor | None
     operator = find_operator(session, email)
     if operator is None or not operator.active:
         raise Refused("Operator tidak ditemukan atau nonaktif.", "email")
-    name = _clean(name, "name").strip()
+    name = clean(name, "name").strip()
     if not name or len(name) > 100:
         raise Refused("Nama token wajib diisi (maksimal 100 karakter).", "name")
     secret = new_secret(API_TOKEN_PREFIX)
@@ -375,54 +362,3 @@ def token_operator(session: Session, secret: str | None, now: datetime | None = 
         return None
     row.last_used_at = now or utcnow()
     return row, operator
-
-
-# --- incident templates -----------------------------------------------------------------------
-
-def list_templates(session: Session) -> Sequence[IncidentTemplate]:
-    """Incident templates in display order."""
-    return session.scalars(sa.select(IncidentTemplate)
-                           .order_by(IncidentTemplate.position, IncidentTemplate.name)).all()
-
-
-def save_template(session: Session, *, name: str, status: str, impact: str, body: str,
-                  components: dict[str, str], template_id: str | None = None,
-                  actor: Actor | None = None) -> IncidentTemplate:
-    """Create (or, with ``template_id``, replace) a template; statuses are checked, component
-    ids are not (a template may name components that only some pages configure)."""
-    from statuspage.status import COMPONENT_STATUSES, IMPACTS
-    from statuspage.store.incidents import INCIDENT_UPDATE_STATUSES, MAX_BODY, MAX_NAME
-
-    name, body = _clean(name, "name").strip(), _clean(body, "body").strip()
-    if not name or len(name) > MAX_NAME:
-        raise Refused(f"Judul templat wajib diisi (maksimal {MAX_NAME} karakter).", "name")
-    if len(body) > MAX_BODY:
-        raise Refused(f"Pesan maksimal {MAX_BODY} karakter.", "body")
-    if status not in INCIDENT_UPDATE_STATUSES:
-        raise Refused("Status insiden tidak dikenal.", "status")
-    if impact not in IMPACTS:
-        raise Refused("Dampak tidak dikenal.", "impact")
-    if any(s not in COMPONENT_STATUSES for s in components.values()):
-        raise Refused("Status komponen tidak dikenal.", "components")
-    row = session.get(IncidentTemplate, template_id) if template_id else None
-    if template_id and row is None:
-        raise Refused("Templat tidak ditemukan.", "name")
-    if row is None:
-        last = session.scalar(sa.select(sa.func.max(IncidentTemplate.position)))
-        row = IncidentTemplate(position=(last or 0) + 1)
-        session.add(row)
-    row.name, row.status, row.impact, row.body = name, status, impact, body
-    row.components = dict(components)
-    session.flush()
-    record_audit(session, actor, "template.save", target=row.id, detail={"name": name})
-    return row
-
-
-def delete_template(session: Session, template_id: str, *, actor: Actor | None = None) -> bool:
-    """Remove a template; returns whether it existed."""
-    row = session.get(IncidentTemplate, template_id)
-    if row is None:
-        return False
-    session.delete(row)
-    record_audit(session, actor, "template.delete", target=template_id, detail={"name": row.name})
-    return True

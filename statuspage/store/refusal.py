@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["Refused"]
+from statuspage.inputs import InputError, clean_text
+
+__all__ = ["Refused", "clean"]
 
 
 class Refused(ValueError):
@@ -26,3 +28,13 @@ class Refused(ValueError):
         self.errors: dict[str, str] = (
             {field: errors} if isinstance(errors, str) else dict(errors))
         super().__init__(" ".join(self.errors.values()))
+
+
+def clean(text: str, field: str) -> str:
+    """``text`` with the text rule of ``statuspage.inputs`` applied, else ``Refused`` on
+    ``field``."""
+    try:
+        return clean_text(text, field)
+    except InputError:
+        raise Refused("Teks berisi karakter kontrol (hanya baris baru dan tab yang boleh).",
+                      field) from None

@@ -28,9 +28,9 @@ from statuspage.status import (
 from statuspage.store import incidents as store
 from statuspage.store.components import list_components
 from statuspage.store.notified import subscribers_notified
-from statuspage.store.operators import list_templates, save_template
 from statuspage.store.refusal import Refused
 from statuspage.store.subscriptions import disabled_alerts
+from statuspage.store.templates import list_templates, save_template
 from statuspage.views.admin.common import (
     actor,
     console,

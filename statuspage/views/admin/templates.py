@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from statuspage.models.operators import IncidentTemplate
-from statuspage.store import operators as ops
+from statuspage.store import templates as store
 from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import actor, console, in_session, parse_form, redirect, render
 from statuspage.views.admin.incidents import form_components, form_context
@@ -24,7 +24,7 @@ BLANK: dict[str, Any] = {"name": "", "status": "investigating", "impact": "minor
 
 def _context(session: Session, values: dict[str, Any], errors: dict[str, str],
              template_id: str | None) -> dict[str, Any]:
-    return {**form_context(session), "templates": ops.list_templates(session), "values": values,
+    return {**form_context(session), "templates": store.list_templates(session), "values": values,
             "errors": errors, "template_id": template_id}
 
 
@@ -65,7 +65,7 @@ async def save(request: Request) -> Response:
     who = actor(request)
 
     def work(session: Session) -> Response:
-        ops.save_template(session, name=values["name"], status=values["status"],
+        store.save_template(session, name=values["name"], status=values["status"],
                           impact=values["impact"], body=values["body"],
                           components=values["components"], template_id=tid, actor=who)
         return redirect("/admin/templates", notice="saved")
@@ -82,7 +82,7 @@ async def delete(request: Request) -> Response:
     """Remove a template."""
     tid = request.path_params["template_id"]
     who = actor(request)
-    await in_session(request, lambda s: ops.delete_template(s, tid, actor=who))
+    await in_session(request, lambda s: store.delete_template(s, tid, actor=who))
     return redirect("/admin/templates", notice="saved")
 
 
