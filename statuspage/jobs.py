@@ -26,7 +26,7 @@ from statuspage.evaluation import HARD_FAILURES
 from statuspage.models import utcnow
 from statuspage.probing import evaluate_components
 from statuspage.store import probe_results
-from statuspage.store.incidents import advance_maintenances
+from statuspage.store.maintenance import advance_maintenances
 from statuspage.store.ratelimits import prune_counters
 
 __all__ = [

@@ -1,8 +1,9 @@
 """Persistence verbs. Each takes a SQLAlchemy ``Session`` first; the caller owns the transaction
 (``Database.session()`` for writes, ``Database.read()`` for pure reads).
 
-One module per domain: ``components`` (config sync, measured status), ``incidents`` and
-``drafts``/``draft_text``/``recovery`` (incidents, maintenance, probe-made drafts),
+One module per domain: ``components`` (config sync, measured status), ``incidents``/
+``maintenance``/``declared`` and ``drafts``/``draft_text``/``recovery`` (incidents, maintenance,
+probe-made drafts),
 ``operators``/``login_throttle``/``audit`` (console accounts, tokens, lockouts, audit log),
 ``templates`` (incident templates), ``agents`` (probe agents' tokens),
 ``probe_results``/``attempts``/``evidence_import`` (measurements and their rollups),

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from statuspage.models.operators import IncidentTemplate
 from statuspage.status import COMPONENT_STATUSES, IMPACTS
 from statuspage.store.audit import Actor, record_audit
-from statuspage.store.incidents import INCIDENT_UPDATE_STATUSES, MAX_BODY, MAX_NAME
+from statuspage.store.declared import MAX_BODY, MAX_NAME
+from statuspage.store.incidents import INCIDENT_UPDATE_STATUSES
 from statuspage.store.refusal import Refused, clean
 
 __all__ = ["delete_template", "list_templates", "save_template"]

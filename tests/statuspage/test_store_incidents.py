@@ -12,6 +12,7 @@ from statuspage.db import Database
 from statuspage.models import ComponentStatusChange, Incident, IncidentComponent
 from statuspage.models.operators import AuditEntry
 from statuspage.store import incidents as store
+from statuspage.store import maintenance
 from statuspage.store.audit import Actor
 from statuspage.store.refusal import Refused
 from tests.statuspage.test_admin_support import reused_postgres, settings  # noqa: F401
@@ -206,22 +207,22 @@ def test_discard_draft(db: Database) -> None:
 def test_maintenance_auto_transitions(db: Database) -> None:
     start, end = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
     with db.session() as s:
-        mid = store.create_maintenance(
+        mid = maintenance.create_maintenance(
             s, name="Pemeliharaan basis data", body="Peningkatan kapasitas.",
             scheduled_for=start, scheduled_until=end, components=["pembelian"], author=None,
             now=T0).id
     with db.session() as s:
-        assert store.advance_maintenances(s, T0 + timedelta(minutes=30)) == 0
+        assert maintenance.advance_maintenances(s, T0 + timedelta(minutes=30)) == 0
     assert declared_rows(db, "pembelian") == []
     with db.session() as s:
-        assert store.advance_maintenances(s, start) == 1
+        assert maintenance.advance_maintenances(s, start) == 1
     with db.session() as s:
         m = store.get_incident(s, mid)
         assert m is not None and m.status == "in_progress"
         assert [c.status for c in m.components] == ["under_maintenance"]
-        assert store.advance_maintenances(s, start + timedelta(minutes=1)) == 0
+        assert maintenance.advance_maintenances(s, start + timedelta(minutes=1)) == 0
     with db.session() as s:
-        assert store.advance_maintenances(s, end + timedelta(seconds=5)) == 1
+        assert maintenance.advance_maintenances(s, end + timedelta(seconds=5)) == 1
     with db.session() as s:
         m = store.get_incident(s, mid)
         assert m is not None and m.status == "completed" and m.resolved_at is not None
@@ -231,7 +232,7 @@ def test_maintenance_auto_transitions(db: Database) -> None:
 
 def test_verifying_is_manual_and_transitions_checked(db: Database) -> None:
     with db.session() as s:
-        mid = store.create_maintenance(
+        mid = maintenance.create_maintenance(
             s, name="Migrasi", body="Migrasi server.", scheduled_for=T0,
             scheduled_until=T0 + timedelta(hours=1), components={"pembubuhan": "under_maintenance"},
             author=None, now=T0).id
@@ -241,7 +242,7 @@ def test_verifying_is_manual_and_transitions_checked(db: Database) -> None:
         store.post_update(s, mid, status="verifying", body="Memeriksa.", components=None,
                           notify=False, author=None)
     with db.session() as s:
-        assert store.advance_maintenances(s, T0 + timedelta(hours=2)) == 0
+        assert maintenance.advance_maintenances(s, T0 + timedelta(hours=2)) == 0
         with pytest.raises(Refused, match="tidak dapat diubah"):
             store.post_update(s, mid, status="scheduled", body="Mundur", components=None,
                               notify=False, author=None)
@@ -255,7 +256,7 @@ def test_verifying_is_manual_and_transitions_checked(db: Database) -> None:
 def test_maintenance_window_validation(db: Database) -> None:
     for offsets in ((2, 1), (1, 24 * 15), (-5, -4)):
         with db.session() as s, pytest.raises(Refused) as info:
-            store.create_maintenance(s, name="M", body="B",
+            maintenance.create_maintenance(s, name="M", body="B",
                                      scheduled_for=T0 + timedelta(hours=offsets[0]),
                                      scheduled_until=T0 + timedelta(hours=offsets[1]),
                                      components=[], author=None, now=T0)

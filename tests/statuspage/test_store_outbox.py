@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from statuspage.db import Database
 from statuspage.models import WebhookEvent
 from statuspage.store import incidents as store
+from statuspage.store import maintenance
 from statuspage.store.components import set_measured_status
 from statuspage.store.outbox import EVENT_TYPES, emit_event
 from statuspage.store.refusal import Refused
@@ -60,14 +61,14 @@ def test_incident_lifecycle_emits_created_updated_resolved(db: Database) -> None
 
 def test_maintenance_emits_scheduled_started_completed(db: Database) -> None:
     with db.session() as s:
-        mid = store.create_maintenance(
+        mid = maintenance.create_maintenance(
             s, name="Pemeliharaan basis data", body="Jendela pemeliharaan.",
             scheduled_for=T0 + timedelta(hours=1), scheduled_until=T0 + timedelta(hours=2),
             components=["pembubuhan"], author="ops@example.id", now=T0).id
     with db.session() as s:
-        store.advance_maintenances(s, T0 + timedelta(hours=1, minutes=1))
+        maintenance.advance_maintenances(s, T0 + timedelta(hours=1, minutes=1))
     with db.session() as s:
-        store.advance_maintenances(s, T0 + timedelta(hours=2, minutes=1))
+        maintenance.advance_maintenances(s, T0 + timedelta(hours=2, minutes=1))
     types = [t for t, _c, _p in events(db) if t.startswith("maintenance.")]
     assert types == ["maintenance.scheduled", "maintenance.started", "maintenance.completed"]
     payload = [p for t, _c, p in events(db) if t == "maintenance.scheduled"][0]["incident"]

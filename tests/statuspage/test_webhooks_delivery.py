@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from statuspage.db import Database
 from statuspage.models import WebhookDelivery, WebhookSubscription, utcnow
 from statuspage.settings import Settings
-from statuspage.store import incidents
+from statuspage.store import incidents, maintenance
 from statuspage.store import subscriptions as subs
 from statuspage.store.audit import Actor
 from statuspage.store.components import set_measured_status
@@ -106,12 +106,12 @@ def every_change(db: Database) -> None:
     with db.session() as s:
         incidents.resolve_incident(s, iid, body="Pulih.", author="ops@example.id")
     with db.session() as s:
-        incidents.create_maintenance(
+        maintenance.create_maintenance(
             s, name="Pemeliharaan", body="Jendela.", scheduled_for=now - timedelta(minutes=1),
             scheduled_until=now + timedelta(hours=1), components=["pembelian"],
             author="ops@example.id")
     with db.session() as s:
-        mid = incidents.list_maintenances(s)[0].id
+        mid = maintenance.list_maintenances(s)[0].id
         incidents.resolve_incident(s, mid, body="Selesai.", author="ops@example.id")
     with db.session() as s:
         set_measured_status(s, "situs", "degraded_performance")

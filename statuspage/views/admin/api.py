@@ -22,6 +22,7 @@ from statuspage.jsontext import html_safe_json
 from statuspage.models import Incident, IncidentUpdate
 from statuspage.models.operators import ApiToken, Operator
 from statuspage.store import incidents as store
+from statuspage.store import maintenance as maintenance_store
 from statuspage.store.audit import Actor
 from statuspage.store.operators import token_operator
 from statuspage.store.refusal import Refused
@@ -281,7 +282,7 @@ async def create_maintenance(request: Request) -> Response:
         components = _components(data, errors, required=True, allow_list=True)
         if errors or start is None or end is None:
             raise Refused(errors)
-        maintenance = store.create_maintenance(
+        maintenance = maintenance_store.create_maintenance(
             session, name=name, body=body, scheduled_for=start, scheduled_until=end,
             components=list(components or {}), auto_transition=bool(auto), author=who.name,
             notify=bool(notify), actor=who)

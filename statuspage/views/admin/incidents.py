@@ -27,6 +27,7 @@ from statuspage.status import (
 )
 from statuspage.store import incidents as store
 from statuspage.store.components import list_components
+from statuspage.store.maintenance import list_maintenances
 from statuspage.store.notified import subscribers_notified
 from statuspage.store.refusal import Refused
 from statuspage.store.subscriptions import disabled_alerts
@@ -78,7 +79,7 @@ async def dashboard(request: Request) -> Response:
         return {**form_context(session), "drafts": store.list_drafts(session),
                 "open": [i for i in incidents if i.resolved_at is None],
                 "closed": [i for i in incidents if i.resolved_at is not None][:10],
-                "maintenances": [m for m in store.list_maintenances(session, limit=10)
+                "maintenances": [m for m in list_maintenances(session, limit=10)
                                  if m.resolved_at is None],
                 "webhook_alerts": disabled_alerts(session),
                 "recoveries": recoveries(request, session)}

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from statuspage.inputs import InputError, parse_time
 from statuspage.markdown import render_markdown
-from statuspage.store import incidents as store
+from statuspage.store import maintenance as maintenance_store
 from statuspage.store.components import list_components
 from statuspage.store.refusal import Refused
 from statuspage.views.admin.common import (
@@ -50,7 +50,7 @@ def parse_local_time(value: str, zone: ZoneInfo) -> datetime | None:
 def _context(session: Session, values: dict[str, Any], errors: dict[str, str],
              preview: Any = None) -> dict[str, Any]:
     components = list_components(session)
-    return {"maintenances": store.list_maintenances(session), "components": components,
+    return {"maintenances": maintenance_store.list_maintenances(session), "components": components,
             "component_names": {c.id: c.name for c in components}, "values": values,
             "errors": errors, "preview": preview}
 
@@ -91,7 +91,7 @@ async def schedule(request: Request) -> Response:
             errors["scheduled_until"] = "Isi waktu selesai."
         if start is None or end is None:
             raise Refused(errors)
-        maintenance = store.create_maintenance(
+        maintenance = maintenance_store.create_maintenance(
             session, name=values["name"], body=values["body"], scheduled_for=start,
             scheduled_until=end, components=values["components"],
             auto_transition=values["auto_transition"], author=who.name,
