@@ -4,7 +4,7 @@ Pure functions and constants, no database: the persistence of sessions, tokens a
 ``statuspage.store.operators``. Choices, and why:
 
 - Passwords: argon2id with argon2-cffi's defaults (RFC 9106 "low memory" profile). Tests pass
-  ``Settings.extra["argon2_profile"] = "test"`` for cheap parameters; production never does.
+  ``Settings.argon2_profile = "test"`` for cheap parameters; production never does.
 - Session ids and API tokens: 256-bit random strings; the database keeps only their SHA-256, a
   fast hash being enough for high-entropy secrets (and one indexed lookup per request).
 - CSRF: the synchroniser token is an HMAC of the session id (or, before login, of a random
@@ -20,7 +20,6 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
@@ -95,9 +94,8 @@ class ThrottlePolicy:
         return min(self.account_delay * (2 ** steps), self.account_max_delay)
 
 
-def password_hasher(extra: Mapping[str, Any] | None = None) -> PasswordHasher:
-    """The argon2 hasher for these settings' ``extra`` (``argon2_profile``: default or test)."""
-    profile = str((extra or {}).get("argon2_profile", "default"))
+def password_hasher(profile: str = "default") -> PasswordHasher:
+    """The argon2 hasher for a profile of ``Settings.argon2_profile``: default or test."""
     if profile not in _PROFILES:
         raise ValueError(f"unknown argon2_profile {profile!r}")
     time_cost, memory_cost, parallelism = _PROFILES[profile]

@@ -27,8 +27,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:  # services.py builds the PageCache: a runtime import would be circular
+    from statuspage.services import Services
 
 __all__ = [
     "CACHE_CONTROL",
@@ -339,7 +342,7 @@ class RenderRequest:
     explicit_lang: bool
 
 
-Renderer = Callable[[Any, RenderRequest], Rendered]
+Renderer = Callable[["Services", RenderRequest], Rendered]
 _VARY_LANG = b"Accept-Encoding, Accept-Language"
 _VARY = b"Accept-Encoding"
 
@@ -372,7 +375,7 @@ class CachedView:
         self.vary = _VARY_LANG if localized else _VARY
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        services = scope["app"].state.services
+        services: Services = scope["app"].state.services
         encoding = language = if_none_match = b""
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
@@ -403,8 +406,8 @@ class CachedView:
                 key, functools.partial(self.render, services, request), self.vary)
         head = scope["method"] == "HEAD"
         if entry is None:
-            body = services.state.get("unavailable", {}).get(lang or services.default_language,
-                                                             b"Service unavailable")
+            body = services.unavailable.get(lang or services.default_language,
+                                            b"Service unavailable")
             await send({"type": "http.response.start", "status": 503, "headers": [
                 (b"content-type", b"text/html; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.templating import Jinja2Templates
@@ -22,6 +22,12 @@ from statuspage.db import Database
 from statuspage.i18n import Catalog, Formatter, load_catalogs, negotiate_language
 from statuspage.markdown import render_markdown, to_plain_text
 from statuspage.settings import Settings
+
+if TYPE_CHECKING:  # built on first use by the views that need them
+    from argon2 import PasswordHasher
+    from prometheus_client import CollectorRegistry
+
+    from statuspage.notice_signing import NoticeKey
 
 __all__ = ["INDICATOR_ICONS", "LEVEL_CLASS", "STATUS_ICONS", "Services", "TEMPLATES_DIR"]
 
@@ -57,8 +63,14 @@ class Services:
     settings: Settings
     db: Database
     templates: Jinja2Templates
-    state: dict[str, Any] = field(default_factory=dict)
     cache: PageCache = field(init=False)
+    #: The 503 page per language, rendered at start while nothing is wrong.
+    unavailable: dict[str, bytes] = field(default_factory=dict)
+    #: Built on first use (``views.admin.common.hasher``, ``views.probes_api``,
+    #: ``views.notice_documents``): a process that never serves them never pays for them.
+    password_hasher: PasswordHasher | None = None
+    metrics_registry: CollectorRegistry | None = None
+    notice_key: NoticeKey | None = None
     catalogs: dict[str, Catalog] = field(init=False)
     formatters: dict[str, Formatter] = field(init=False)
     _languages: dict[tuple[str | None, bytes], str] = field(default_factory=dict, init=False)
@@ -135,7 +147,7 @@ class Services:
         The 503 page is rendered now, while nothing is wrong, so it can be sent when the
         database is down and nothing else is cached.
         """
-        self.state["unavailable"] = {
+        self.unavailable = {
             lang: self.render_html("unavailable.html", {"sample_data": False}, lang).encode()
             for lang in self.settings.config.page.languages
         }

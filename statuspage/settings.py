@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: ``serve``'s record of its worker (``statuspage.supervisor``); None outside ``serve``.
     worker_status_path: Path | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: argon2 parameters (``statuspage.auth``): "default", or "test" for cheap hashing in tests.
+    argon2_profile: str = "default"
 
     @classmethod
     def from_env(

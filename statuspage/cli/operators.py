@@ -82,7 +82,7 @@ def _add(args: argparse.Namespace) -> int:
     db, settings = _database(args)
     try:
         with db.session() as session:
-            create_operator(session, password_hasher(settings.extra), email=args.email,
+            create_operator(session, password_hasher(settings.argon2_profile), email=args.email,
                             password=password, role=args.role, actor=_cli_actor())
     except Refused as exc:
         print(f"statuspage: {exc}", file=sys.stderr)

@@ -84,7 +84,7 @@ def _demo_operator(settings: Settings) -> None:
             if list_operators(session):
                 return
             password = secrets.token_urlsafe(12)
-            create_operator(session, password_hasher(settings.extra), email=DEMO_OPERATOR,
+            create_operator(session, password_hasher(settings.argon2_profile), email=DEMO_OPERATOR,
                             password=password, role="admin")
     finally:
         db.dispose()

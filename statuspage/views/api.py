@@ -19,6 +19,7 @@ from statuspage.cache import CachedView, Rendered, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.jsontext import html_safe_json
 from statuspage.models import utcnow
+from statuspage.services import Services
 from statuspage.status import ACTIVE_MAINTENANCE, OPEN_INCIDENT_STATUSES
 from statuspage.store.public import (
     ComponentView,
@@ -142,7 +143,7 @@ def _json_view(build: Callable[[PageData, StatusConfig, Any], dict[str, Any]],
     """A cached JSON endpoint: read the page (without history) and maybe some incidents;
     ``extend(session, config)`` adds keys of our own beside Statuspage's."""
 
-    def render(services: Any, request: RenderRequest) -> Rendered:
+    def render(services: Services, request: RenderRequest) -> Rendered:
         config = services.settings.config
         with services.db.read() as session:
             data = page_data(session, config, utcnow(), history=False)

@@ -30,6 +30,7 @@ from statuspage.notice_text import (
     formula_text,
     is_reconstruction,
 )
+from statuspage.services import Services
 from statuspage.store.deadline_records import get_deadline, list_deadlines
 from statuspage.store.deadlines import (
     current_statuses,
@@ -115,7 +116,7 @@ def notice_json(session: Session, deadline_id: str) -> dict[str, Any] | None:
                         for u in notice.updates if u.kind != "drafted"]}
 
 
-def read_report(services: Any, deadline_id: str) -> dict[str, Any] | None:
+def read_report(services: Services, deadline_id: str) -> dict[str, Any] | None:
     """Everything a notice shows, read in one transaction (None for an unknown deadline)."""
     config = services.settings.config
     now = utcnow()
@@ -132,7 +133,7 @@ def read_report(services: Any, deadline_id: str) -> dict[str, Any] | None:
             "incidents": incidents, "notice": notice, "current": current, "now": now}
 
 
-def render_impact_json(services: Any, request: RenderRequest) -> Rendered:
+def render_impact_json(services: Services, request: RenderRequest) -> Rendered:
     """``/api/v1/deadlines/{id}/impact.json``."""
     report = read_report(services, _deadline_id(request))
     if report is None:
@@ -145,7 +146,7 @@ def render_impact_json(services: Any, request: RenderRequest) -> Rendered:
                                      page_url, refs, report["notice"]))
 
 
-def render_impact_page(services: Any, request: RenderRequest) -> Rendered:
+def render_impact_page(services: Services, request: RenderRequest) -> Rendered:
     """``/deadlines/{id}``: the notice for a person."""
     report = read_report(services, _deadline_id(request))
     if report is None:
@@ -173,7 +174,7 @@ def render_impact_page(services: Any, request: RenderRequest) -> Rendered:
     })
 
 
-def render_list(services: Any, request: RenderRequest) -> Rendered:
+def render_list(services: Services, request: RenderRequest) -> Rendered:
     """``/deadlines``: upcoming and recent deadlines, countdown and component health."""
     now = utcnow()
     with services.db.session() as session:
@@ -188,7 +189,7 @@ def render_list(services: Any, request: RenderRequest) -> Rendered:
         "component_names": names})
 
 
-def render_evidence_json(services: Any, request: RenderRequest) -> Rendered:
+def render_evidence_json(services: Services, request: RenderRequest) -> Rendered:
     """``/deadlines/{id}/evidence.json``: the interval table and the raw results behind it."""
     deadline_id = _deadline_id(request)
     report = read_report(services, deadline_id)
@@ -226,7 +227,7 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
-def render_evidence_csv(services: Any, request: RenderRequest) -> Rendered:
+def render_evidence_csv(services: Services, request: RenderRequest) -> Rendered:
     """``/deadlines/{id}/evidence.csv``: intervals first, then raw results (one table each)."""
     deadline_id = _deadline_id(request)
     report = read_report(services, deadline_id)

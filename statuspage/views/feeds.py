@@ -9,7 +9,6 @@ pure ``statuspage.feeds.build_feed``. Served from the page cache like every publ
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from starlette.routing import BaseRoute, Route
@@ -18,6 +17,7 @@ from statuspage.cache import CachedView, Rendered, RenderRequest
 from statuspage.feeds import FeedEntry, FeedInfo, build_feed, tag_uri
 from statuspage.markdown import to_plain_text
 from statuspage.models import ChangeCounter, Component, utcnow
+from statuspage.services import Services
 from statuspage.store.public import IncidentView, recent_incidents
 from statuspage.views.public import render_page
 
@@ -31,7 +31,7 @@ FEED_TAG_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 _CORS = ((b"access-control-allow-origin", b"*"),)
 
 
-def _entry(services: Any, incident: IncidentView, lang: str) -> FeedEntry:
+def _entry(services: Services, incident: IncidentView, lang: str) -> FeedEntry:
     url = services.settings.config.page.url
     content = services.render_html("_feed_entry.html", {"incident": incident}, lang)
     latest = max((u.display_at for u in incident.updates), default=incident.updated_at)
@@ -48,7 +48,7 @@ def _entry(services: Any, incident: IncidentView, lang: str) -> FeedEntry:
 
 
 def _feed_view(kind: str) -> CachedView:
-    def render(services: Any, request: RenderRequest) -> Rendered:
+    def render(services: Services, request: RenderRequest) -> Rendered:
         config = services.settings.config
         catalog = services.catalogs[request.lang]
         component_id = request.path_params.get("component_id")

@@ -30,6 +30,7 @@ from statuspage.notice_text import (
     formula_text,
     is_reconstruction,
 )
+from statuspage.services import Services
 from statuspage.store.deadline_records import get_deadline
 from statuspage.store.notices import public_updates
 from statuspage.views.deadlines import read_report
@@ -91,13 +92,12 @@ _L: dict[str, dict[str, str]] = {
 }
 
 
-def notice_key(services: Any) -> NoticeKey:
-    """The page's signing key, loaded once per process (kept in ``services.state``)."""
-    key = services.state.get("notice_key")
-    if key is None:
-        key = load_or_create_key(services.settings.data_dir, services.settings.config.page.name)
-        services.state["notice_key"] = key
-    return key
+def notice_key(services: Services) -> NoticeKey:
+    """The page's signing key, loaded once per process (kept in ``services.notice_key``)."""
+    if services.notice_key is None:
+        services.notice_key = load_or_create_key(services.settings.data_dir,
+                                                 services.settings.config.page.name)
+    return services.notice_key
 
 
 def _blocks(report: dict[str, Any], fmt: Formatter, lang: str, names: dict[str, str],
@@ -182,7 +182,7 @@ def _blocks(report: dict[str, Any], fmt: Formatter, lang: str, names: dict[str, 
     return blocks
 
 
-def render_notice_pdf(services: Any, request: RenderRequest) -> Rendered:
+def render_notice_pdf(services: Services, request: RenderRequest) -> Rendered:
     """``/deadlines/{id}/notice.pdf``: the signed report in the request's language."""
     deadline_id = request.path_params.get("deadline_id", "")[:64]
     report = read_report(services, deadline_id)
@@ -202,13 +202,13 @@ def render_notice_pdf(services: Any, request: RenderRequest) -> Rendered:
     return Rendered(200, signed, PDF, None, ((b"content-disposition", disposition),))
 
 
-def render_certificate(services: Any, request: RenderRequest) -> Rendered:
+def render_certificate(services: Services, request: RenderRequest) -> Rendered:
     """``/deadlines/certificate.pem``: the certificate that checks every notice PDF."""
     return Rendered(200, notice_key(services).cert_pem, PEM, None, _CORS)
 
 
 def _feed_view(kind: str) -> CachedView:
-    def render(services: Any, request: RenderRequest) -> Rendered:
+    def render(services: Services, request: RenderRequest) -> Rendered:
         config = services.settings.config
         deadline_id = request.path_params.get("deadline_id")
         en = request.lang == "en"

@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -61,7 +60,7 @@ def _services(request: Request) -> Services:
     return services
 
 
-def render_probes(services: Any, request: RenderRequest) -> Rendered:
+def render_probes(services: Services, request: RenderRequest) -> Rendered:
     """``GET /api/v1/probes``: every probe, its locations, last results and latency.
 
     Served from the page cache like every public read (rendered once per data version): the
@@ -214,15 +213,13 @@ def _le(seconds: float) -> str:
 
 
 def _registry(services: Services) -> CollectorRegistry:
-    registry = services.state.get("probe_metrics_registry")
-    if registry is None:
+    if services.metrics_registry is None:
         # one registry per app, never the global default: several apps may share a process
         registry = CollectorRegistry(auto_describe=False)
         registry.register(ProbeMetricsCollector(services.db, services.settings.config))
         registry.register(WebhookMetricsCollector(services.db))
-        services.state["probe_metrics_registry"] = registry
-    assert isinstance(registry, CollectorRegistry)
-    return registry
+        services.metrics_registry = registry
+    return services.metrics_registry
 
 
 async def metrics(request: Request) -> Response:

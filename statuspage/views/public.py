@@ -22,6 +22,7 @@ from probes import MAX_MILLIS
 from statuspage.cache import STALE_MARKER, CachedView, Rendered, RenderRequest
 from statuspage.inputs import finite
 from statuspage.models import utcnow
+from statuspage.services import Services
 from statuspage.store.public import (
     DayUptime,
     IncidentRef,
@@ -128,7 +129,7 @@ def sparkline(values: Sequence[float | None], width: int = 240, height: int = 32
                      round(known[-1]))
 
 
-def render_page(services: Any, request: RenderRequest, template: str,
+def render_page(services: Services, request: RenderRequest, template: str,
                 context: dict[str, Any], status: int = 200) -> Rendered:
     """Render a public HTML page plus its variant with the "may be stale" notice."""
     from statuspage.views.deadlines import deadline_links
@@ -143,11 +144,11 @@ def render_page(services: Any, request: RenderRequest, template: str,
     return Rendered(status, body, HTML, body.replace(STALE_MARKER, notice, 1))
 
 
-def _not_found(services: Any, request: RenderRequest, sample: bool) -> Rendered:
+def _not_found(services: Services, request: RenderRequest, sample: bool) -> Rendered:
     return render_page(services, request, "not_found.html", {"sample_data": sample}, 404)
 
 
-def render_home(services: Any, request: RenderRequest) -> Rendered:
+def render_home(services: Services, request: RenderRequest) -> Rendered:
     """``/``: overall status, components with uptime and latency, incidents, maintenance."""
     now = utcnow()
     with services.db.read() as session:
@@ -156,7 +157,7 @@ def render_home(services: Any, request: RenderRequest) -> Rendered:
                        {"data": data, "now": now, "sample_data": data.sample_data})
 
 
-def render_incident(services: Any, request: RenderRequest) -> Rendered:
+def render_incident(services: Services, request: RenderRequest) -> Rendered:
     """``/incidents/{id}``: one published incident, every update newest first."""
     incident_id = request.path_params.get("incident_id", "")
     with services.db.read() as session:
@@ -181,7 +182,7 @@ def page_param(value: str) -> str | None:
     return str(number) if number > 1 else None
 
 
-def render_history(services: Any, request: RenderRequest) -> Rendered:
+def render_history(services: Services, request: RenderRequest) -> Rendered:
     """``/history?page=N``: past incidents by month."""
     page = _page_number(request.params.get("page"))
     with services.db.read() as session:
@@ -193,7 +194,7 @@ def render_history(services: Any, request: RenderRequest) -> Rendered:
                        {"history": history, "sample_data": sample})
 
 
-def render_component(services: Any, request: RenderRequest) -> Rendered:
+def render_component(services: Services, request: RenderRequest) -> Rendered:
     """``/components/{id}``: one component's status, 90 days day by day, its incidents."""
     component_id = request.path_params.get("component_id", "")
     now = utcnow()

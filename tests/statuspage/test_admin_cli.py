@@ -52,7 +52,7 @@ def test_operator_add_token_create_unlock(tmp_path: Path, capsys: pytest.Capture
 
     settings = Settings.from_env({}, data_dir=tmp_path)
     db = Database(settings.database_url)
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     try:
         with db.session() as s:
             op = s.scalars(sa.select(Operator).where(Operator.email == "ops@example.id")).one()

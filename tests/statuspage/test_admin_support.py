@@ -1,6 +1,6 @@
 """Fixtures and helpers shared by the console tests (imported by test_admin*, test_auth*, ...).
 
-``settings`` is overridden to use cheap argon2 parameters (``extra["argon2_profile"] = "test"``)
+``settings`` is overridden to use cheap argon2 parameters (``argon2_profile = "test"``)
 so logging in costs microseconds (production keeps argon2-cffi's defaults).
 """
 
@@ -53,7 +53,7 @@ def settings(make_database_url: Callable[..., str], tmp_path: Path, config_text:
                         database_url=make_database_url("status", migrated="statuspage"),
                         secret_key="test-secret-key-not-for-production",
                         config=parse_config(config_text, "<test>"),
-                        extra={"argon2_profile": "test"})
+                        argon2_profile="test")
     prepare_database(settings)
     return settings
 
@@ -63,7 +63,7 @@ def make_operator(settings: Settings, email: str, password: str, role: str = "op
     db = Database(settings.database_url)
     try:
         with db.session() as session:
-            create_operator(session, password_hasher(settings.extra), email=email,
+            create_operator(session, password_hasher(settings.argon2_profile), email=email,
                             password=password, role=role)
     finally:
         db.dispose()

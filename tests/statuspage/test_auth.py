@@ -40,7 +40,7 @@ from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
 
 
 def test_password_hashing() -> None:
-    hasher = password_hasher({"argon2_profile": "test"})
+    hasher = password_hasher("test")
     stored = hasher.hash("benar-sekali-123")
     assert stored.startswith("$argon2id$")
     assert verify_password(hasher, stored, "benar-sekali-123")
@@ -50,10 +50,10 @@ def test_password_hashing() -> None:
 
 
 def test_production_hasher_keeps_strong_defaults() -> None:
-    hasher = password_hasher({})
+    hasher = password_hasher()
     assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (3, 65536, 4)
     with pytest.raises(ValueError):
-        password_hasher({"argon2_profile": "weak"})
+        password_hasher("weak")
 
 
 @pytest.mark.parametrize(("password", "ok"), [("pendek", False), ("x" * 10, True),
@@ -140,7 +140,7 @@ def test_lockout_per_account_and_admin_unlock(settings: Settings, db: Database) 
 
 
 def test_lockout_per_address(db: Database, settings: Settings) -> None:
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     policy = ops.ThrottlePolicy(address_failures=3)
     for i in range(3):
         with db.session() as s:
@@ -163,7 +163,7 @@ def test_lockout_per_address(db: Database, settings: Settings) -> None:
 
 def test_lockout_expires_by_itself(db: Database, settings: Settings) -> None:
     make_operator(settings, *OPERATOR)
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     now = utcnow()
     for _ in range(5):
         with db.session() as s:
@@ -281,7 +281,7 @@ def test_change_own_password(settings: Settings) -> None:
 def test_login_prunes_expired_sessions_and_stale_throttles(db: Database,
                                                            settings: Settings) -> None:
     make_operator(settings, *OPERATOR)
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     old = utcnow() - SESSION_MAX_AGE - timedelta(days=1)
     with db.session() as s:
         op = ops.find_operator(s, OPERATOR[0])

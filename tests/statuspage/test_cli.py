@@ -43,7 +43,7 @@ def test_demo_creates_one_admin_once(settings: Settings, db: Database,
     _demo_operator(settings)
     email, password = (settings.data_dir / "demo-admin.txt").read_text().split()
     assert email in capsys.readouterr().out
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     with db.session() as session:
         assert authenticate(session, hasher, email, password, address="127.0.0.1").operator
     _demo_operator(settings)  # an operator exists now: nothing new, nothing printed

@@ -36,7 +36,7 @@ def test_parallel_guesses_are_counted_before_any_hash_is_checked(settings: Setti
     them: at most ``account_free`` passwords are checked, and the right one gets in only if
     it was among those (never after the limit was reached)."""
     make_operator(settings, *OPERATOR)
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     start = threading.Barrier(30)
     outcomes: list[tuple[bool, str, str | None]] = []
     lock = threading.Lock()
@@ -67,7 +67,7 @@ def test_parallel_guesses_are_counted_before_any_hash_is_checked(settings: Setti
 def test_account_slows_down_and_a_clean_address_still_gets_in(settings: Settings,
                                                               db: Database) -> None:
     make_operator(settings, *OPERATOR)
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     now = utcnow()
 
     def attempt(password: str, address: str, at: timedelta) -> ops.LoginResult:
@@ -94,7 +94,7 @@ def test_account_slows_down_and_a_clean_address_still_gets_in(settings: Settings
 
 def test_address_is_throttled_first(settings: Settings, db: Database) -> None:
     make_operator(settings, *OPERATOR)
-    hasher = password_hasher(settings.extra)
+    hasher = password_hasher(settings.argon2_profile)
     for i in range(POLICY.address_failures):
         with db.session() as session:  # a different account each time: no account slowdown
             ops.authenticate(session, hasher, f"orang{i}@example.id", "x", address="10.9.9.9")

@@ -31,7 +31,7 @@ def test_concurrent_demotions_of_the_last_two_admins_leave_one(
     The first demotion holds its transaction open after its check until the second has had time
     to run its own check: without real transactions both checks see two admins and both commit.
     """
-    hasher = password_hasher({"argon2_profile": "test"})
+    hasher = password_hasher("test")
     with db.session() as session:
         for email in ADMINS:
             create_operator(session, hasher, email=email, password="rahasia-admin-123",

@@ -107,12 +107,11 @@ def services(request: Request) -> Services:
 
 
 def hasher(request: Request) -> PasswordHasher:
-    """The argon2 hasher for this app's settings (built once, kept in services.state)."""
-    state = services(request).state
-    if "password_hasher" not in state:
-        state["password_hasher"] = password_hasher(services(request).settings.extra)
-    found: PasswordHasher = state["password_hasher"]
-    return found
+    """The argon2 hasher for this app's settings (built once, kept in the services)."""
+    svc = services(request)
+    if svc.password_hasher is None:
+        svc.password_hasher = password_hasher(svc.settings.argon2_profile)
+    return svc.password_hasher
 
 
 def client_address(request: Request) -> str | None:
