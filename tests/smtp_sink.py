@@ -47,10 +47,14 @@ class _Handler:
     refuse_always: dict[str, str] = field(default_factory=dict)
     arrived: list[Arrived] = field(default_factory=list)
     parse: bool = True
+    pipelining: bool = True
     #: Seconds each message takes to accept (a slow server: a send is in progress longer).
     delay_s: float = 0.0
     count: int = 0
     connections: int = 0
+    #: Wall-clock arrival times of the first and the last message (for benchmarks).
+    first_wall: float = 0.0
+    last_wall: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
@@ -58,6 +62,8 @@ class _Handler:
         session.host_name = hostname
         with self.lock:
             self.connections += 1
+        if not self.pipelining:
+            return responses
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
@@ -78,6 +84,8 @@ class _Handler:
         at = time.monotonic()
         with self.lock:
             self.count += len(envelope.rcpt_tos)
+            self.last_wall = time.time()
+            self.first_wall = self.first_wall or self.last_wall
             if self.parse:
                 message = message_from_bytes(raw, policy=policy.default)
                 assert isinstance(message, EmailMessage)
@@ -123,3 +131,24 @@ class SmtpSink:
     def stop(self) -> None:
         """Stop serving."""
         self.controller.stop()
+
+
+def main() -> None:
+    """``python -m tests.smtp_sink``: a sink that does not parse (benchmarks). Prints its port
+    as JSON, then answers each line on stdin with ``{"count", "first", "last", "connections"}``
+    (wall-clock times)."""
+    import json
+    import sys
+    sink = SmtpSink(parse=False).start()
+    print(json.dumps({"port": sink.port}), flush=True)
+    for _line in sys.stdin:
+        h = sink.handler
+        with h.lock:
+            state = {"count": h.count, "first": h.first_wall, "last": h.last_wall,
+                     "connections": h.connections}
+        print(json.dumps(state), flush=True)
+    sink.stop()
+
+
+if __name__ == "__main__":
+    main()

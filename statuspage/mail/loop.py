@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from statuspage.db import Database
-from statuspage.mail.messages import MailContext, build_message
+from statuspage.mail.messages import Composer, MailContext
 from statuspage.mail.smtp import EmlWriter, SendOutcome, SmtpSession, SmtpTarget
 from statuspage.models import utcnow
 from statuspage.store import mail_deliveries as store
@@ -77,6 +77,7 @@ class MailLoop:
         self._senders = ThreadPoolExecutor(max_workers=self.options.sessions,
                                            thread_name_prefix="mail-smtp")
         self._writer = EmlWriter(self.outbox_dir) if self.target is None else None
+        self._composer = Composer(self.context)
 
     async def _in(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
@@ -151,7 +152,7 @@ class MailLoop:
         session: SmtpSession | None = None
         for n, claim in enumerate(claims):
             try:
-                data = build_message(claim, self.context).as_bytes()
+                data = self._composer.compose(claim)
             except Exception as exc:  # a bug must not lose the message: it is retried
                 log.exception("could not build email %s", claim.delivery_id)
                 add(claim, SendOutcome("error", f"internal error: {type(exc).__name__}"))
