@@ -1,10 +1,11 @@
 """The worker's email engine: fan out, claim, send over reused SMTP sessions, record.
 
 One ``MailLoop`` runs in each worker process, beside the webhook engine, reading the same
-outbox. A cycle: fan one chunk of an event out into deliveries, lease due messages, split them
-over ``sessions`` SMTP connections (each in its own thread, kept open between cycles and
-pipelining when the server allows), and record the outcomes in one transaction. Database work
-runs in one thread of its own; building messages and SMTP run in the session threads.
+outbox. One task fans events out into deliveries, a chunk at a time, and tends leases and
+expiries; ``sessions`` sender tasks each lease a batch of due messages, send it over an SMTP
+connection in a thread of their own (kept open between batches, pipelining when the server
+allows) and record the outcomes in one transaction. Database work runs in one thread of its
+own; building messages and SMTP run in the session threads.
 
 Nothing is kept only in memory: a killed worker leaves leases that expire (``lease_s``) and the
 messages are sent again with the same ``Message-ID``. On SQLite there is a single worker, so at
@@ -44,8 +45,8 @@ class MailOptions:
     """Tuning of the email engine (the defaults are the production values)."""
 
     sessions: int = 4
-    #: Messages claimed per session and cycle.
-    batch: int = 100
+    #: Messages a session leases, sends and records at a time.
+    batch: int = 50
     timeout_s: float = 30.0
     schedule: tuple[float, ...] = store.RETRY_SCHEDULE_S
     fanout_chunk: int = 1000
@@ -71,6 +72,7 @@ class MailLoop:
     sent: Counter[str] = field(default_factory=Counter, init=False)
     _idle: list[SmtpSession] = field(default_factory=list, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-db")
@@ -176,42 +178,56 @@ class MailLoop:
             self._give_back(session)
         return results
 
-    # --- the cycle ----------------------------------------------------------------------------
+    # --- the cycles -------------------------------------------------------------------------
 
-    async def step(self) -> int:
-        """One cycle: a fan-out chunk, then a round of sends; returns how much was done."""
-        worked = await self._in(self._db_thread, self._fan_out)
-        size = self.options.sessions * self.options.batch
-        claims = await self._in(self._db_thread, self._claim, size)
+    async def _wait_for_work(self, stop: asyncio.Event) -> None:
+        """Wait for new work (a fan-out chunk wakes the senders), ``stop``, or the poll."""
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        await asyncio.wait(waiters, timeout=self.options.idle_poll_s,
+                           return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+
+    async def _send_round(self) -> int:
+        """One session's round: lease a batch, send it, record it."""
+        claims = await self._in(self._db_thread, self._claim, self.options.batch)
         if claims:
-            per = -(-len(claims) // self.options.sessions)
-            chunks = [claims[i:i + per] for i in range(0, len(claims), per)]
-            done = await asyncio.gather(*(self._in(self._senders, self.send_chunk, chunk)
-                                          for chunk in chunks))
-            await self._in(self._db_thread, self._record, [r for part in done for r in part])
-        return worked + len(claims)
+            results = await self._in(self._senders, self.send_chunk, claims)
+            await self._in(self._db_thread, self._record, results)
+        return len(claims)
+
+    async def _sender(self, stop: asyncio.Event) -> None:
+        # each session claims, sends and records on its own: while one records, the others
+        # send, and a kill leaves at most ``sessions * batch`` messages to send again
+        while not stop.is_set():
+            if not await self._guard(self._send_round()):
+                await self._wait_for_work(stop)
+
+    async def _fan_out_and_tend(self, stop: asyncio.Event) -> None:
+        last_house = last_prune = time.monotonic()
+        while not stop.is_set():
+            worked = await self._guard(self._in(self._db_thread, self._fan_out))
+            if worked > 1:
+                self._wake.set()
+            now = time.monotonic()
+            if now - last_house > 2.0:
+                last_house = now
+                await self._guard(self._in(self._db_thread, self._housekeeping))
+                await self._in(self._senders, self.close_idle, self.options.idle_close_s)
+            if now - last_prune > 3600.0:
+                last_prune = now
+                await self._guard(self._in(self._db_thread, self._prune))
+            if not worked:
+                await self._wait_for_work(stop)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop`` is set (the round in progress finishes)."""
+        """Send until ``stop`` is set (the rounds in progress finish)."""
         try:
             await self._guard(self._in(self._db_thread, self._housekeeping,
                                        self.db.url.startswith("sqlite")))
-            last_house = last_prune = time.monotonic()
-            while not stop.is_set():
-                worked = await self._guard(self.step())
-                now = time.monotonic()
-                if now - last_house > 2.0:
-                    last_house = now
-                    await self._guard(self._in(self._db_thread, self._housekeeping))
-                    await self._in(self._senders, self.close_idle, self.options.idle_close_s)
-                if now - last_prune > 3600.0:
-                    last_prune = now
-                    await self._guard(self._in(self._db_thread, self._prune))
-                if not worked:
-                    try:
-                        await asyncio.wait_for(stop.wait(), self.options.idle_poll_s)
-                    except TimeoutError:
-                        pass
+            await asyncio.gather(self._fan_out_and_tend(stop),
+                                 *(self._sender(stop) for _ in range(self.options.sessions)))
         finally:
             self.close_idle()
             self._senders.shutdown(wait=False)

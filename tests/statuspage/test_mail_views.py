@@ -177,3 +177,28 @@ def test_console_shows_counts_and_demo_files_not_addresses(
     assert admin.get("/admin/mail/outbox/..%2Fsecret_key").status_code == 404
     assert anonymous.get("/admin/mail/outbox/000000001-confirm.eml",
                          follow_redirects=False).status_code in (302, 303)
+
+
+def test_unconfirmed_addresses_are_forgotten_after_48_hours(db: Database) -> None:
+    from datetime import timedelta
+
+    from statuspage.models import utcnow
+    now = utcnow()
+    with db.session() as s:
+        old = mail.request_subscription(s, mail.MailRequest("old@example.id"),
+                                        actor=Actor(None, "test"),
+                                        now=now - timedelta(hours=49))[0].id
+        young = mail.request_subscription(s, mail.MailRequest("young@example.id"),
+                                          actor=Actor(None, "test"),
+                                          now=now - timedelta(hours=47))[0].id
+        kept = mail.request_subscription(s, mail.MailRequest("kept@example.id"),
+                                         actor=Actor(None, "test"),
+                                         now=now - timedelta(days=9))[0]
+        kept.state = "active"
+    with db.session() as s:
+        assert mail.expire(s, now) == 1
+    with db.session() as s:
+        assert s.get(MailSubscriber, old) is None
+        assert s.get(MailSubscriber, young) is not None and s.get(MailSubscriber, kept.id)
+        assert not s.scalars(sa.select(MailDelivery).where(
+            MailDelivery.subscriber_id == old)).all()
