@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from statuspage.settings import ENV_VARS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +58,18 @@ def test_every_variable_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     missing = [name for name in ENV_VARS if f"`{name}`" not in readme]
     assert missing == []
+
+
+def test_mail_settings_are_checked_at_start(tmp_path: Path) -> None:
+    good = Settings.from_env({"STATUSPAGE_DATA_DIR": str(tmp_path),
+                              "STATUSPAGE_SMTP_URL": "smtps://u:p@mail.example.id:465",
+                              "STATUSPAGE_MAIL_FROM": "status@example.go.id",
+                              "STATUSPAGE_SMTP_TIMEOUT": "10"})
+    assert (good.smtp_url, good.mail_from, good.smtp_timeout_s) == (
+        "smtps://u:p@mail.example.id:465", "status@example.go.id", 10.0)
+    assert Settings.from_env({"STATUSPAGE_DATA_DIR": str(tmp_path)}).smtp_url is None
+    for bad in ({"STATUSPAGE_SMTP_URL": "http://mail.example.id"},
+                {"STATUSPAGE_MAIL_FROM": "Status <status@example.go.id>"},
+                {"STATUSPAGE_SMTP_TIMEOUT": "0"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Settings.from_env({"STATUSPAGE_DATA_DIR": str(tmp_path), **bad})
