@@ -6,6 +6,7 @@ scheduling, storage and status evaluation live in ``statuspage``. Remote agents 
 results to an :class:`HttpResultSink`.
 """
 
+from probes.memory import ProbeMemory
 from probes.reference import reference_pdf
 from probes.result import MAX_MILLIS, OUTCOMES, ProbeResult
 from probes.runner import run_probe
@@ -17,6 +18,7 @@ __all__ = [
     "OUTCOMES",
     "PROBE_KINDS",
     "HttpResultSink",
+    "ProbeMemory",
     "ProbeResult",
     "ProbeSpec",
     "ResultSink",

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from probes.errors import ProbeFailure
+from probes.memory import ProbeMemory
 from probes.spec import ProbeSpec
 
 __all__ = ["Transaction", "run_http"]
@@ -41,11 +42,14 @@ _HEADERS_DONE = (
 
 
 class Transaction:
-    """The clock, phase timings and first-request trace of one probe run."""
+    """The clock, phase timings and first-request trace of one probe run, and what its
+    scheduler remembers between runs (``memory``; a fresh one when none is given)."""
 
-    def __init__(self, spec: ProbeSpec, client: httpx.AsyncClient) -> None:
+    def __init__(self, spec: ProbeSpec, client: httpx.AsyncClient,
+                 memory: ProbeMemory | None = None) -> None:
         self.spec = spec
         self.client = client
+        self.memory = memory if memory is not None else ProbeMemory()
         self.phases: dict[str, float] = {}
         self.step_name = "request"
         #: The innermost step that was running when the transaction failed or timed out.

@@ -11,6 +11,7 @@ import httpx
 
 from probes.errors import ProbeFailure
 from probes.http import Transaction, run_http
+from probes.memory import ProbeMemory
 from probes.result import ProbeResult
 from probes.spec import ProbeSpec
 from probes.transactions import run_purchase, run_stamp, run_verify
@@ -28,7 +29,8 @@ _KINDS: dict[str, Callable[[Transaction], Awaitable[None]]] = {
 
 
 async def run_probe(
-    spec: ProbeSpec, client: httpx.AsyncClient, *, location: str = "local"
+    spec: ProbeSpec, client: httpx.AsyncClient, *, location: str = "local",
+    memory: ProbeMemory | None = None,
 ) -> ProbeResult:
     """Run ``spec`` once through ``client`` and describe what happened.
 
@@ -36,10 +38,11 @@ async def run_probe(
     returns within ``spec.timeout_s`` plus scheduling slack: every request gets the remaining
     budget as its timeout and the whole transaction is cancelled when the budget is spent.
     A correct answer slower than ``spec.latency_budget_ms`` is ``degraded``; a wrong answer,
-    however fast, is ``failed``.
+    however fast, is ``failed``. ``memory`` carries CA certificates and stamped documents
+    from run to run (a scheduler passes the same one to every run; see ``probes.memory``).
     """
     started_at = datetime.now(UTC)
-    tx = Transaction(spec, client)
+    tx = Transaction(spec, client, memory)
     error_class: str | None = None
     message: str | None = None
     try:

@@ -12,9 +12,8 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import httpx
 from asn1crypto import x509 as asn1_x509
@@ -24,7 +23,7 @@ from probes.http import Transaction
 from probes.reference import reference_pdf
 from probes.signature import check_signed_pdf, load_ca
 
-__all__ = ["clear_caches", "purchase", "run_purchase", "run_stamp", "run_verify", "stamp_once"]
+__all__ = ["purchase", "run_purchase", "run_stamp", "run_verify", "stamp_once"]
 
 log = logging.getLogger(__name__)
 
@@ -32,48 +31,6 @@ _FAILED_ORDER_STATES = frozenset({"expired", "failed", "cancelled", "canceled", 
 # Field names a verification answer may use for the hash of the stamped document.
 _HASH_FIELDS = ("document_sha256", "sha256_after", "stamped_sha256", "sha256")
 _DEFAULT_POLL_S = 0.2
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _BoundedCache(Generic[K, V]):
-    """A small LRU map; probes run for months against a handful of targets."""
-
-    def __init__(self, size: int = 64) -> None:
-        self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def drop(self, key: K) -> None:
-        self._items.pop(key, None)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-# Per-target caches. A CA changes only when a service is re-created, and a cached CA that no
-# longer validates is re-fetched once before a signature is called untrusted.
-_ca_cache: _BoundedCache[str, asn1_x509.Certificate] = _BoundedCache()
-# A document stamped once per (target, token) for the verify kind, with its serial.
-_document_cache: _BoundedCache[tuple[str, str | None], tuple[bytes, str]] = _BoundedCache()
-
-
-def clear_caches() -> None:
-    """Forget cached CA certificates and stamped documents (tests; a re-created service)."""
-    _ca_cache.clear()
-    _document_cache.clear()
 
 
 def _poll_interval(tx: Transaction) -> float:
@@ -194,12 +151,12 @@ async def _fetch_ca(tx: Transaction) -> asn1_x509.Certificate:
         ca = load_ca(response.content)
     except ValueError as exc:
         raise ProbeFailure("bad_response", f"GET /ca.pem: {exc}") from None
-    _ca_cache.put(tx.spec.base_url, ca)
+    tx.memory.ca.put(tx.spec.base_url, ca)
     return ca
 
 
 async def _validate(tx: Transaction, pdf: bytes) -> None:
-    cached = _ca_cache.get(tx.spec.base_url)
+    cached = tx.memory.ca.get(tx.spec.base_url)
     ca = cached or await _fetch_ca(tx)
     check = await asyncio.to_thread(check_signed_pdf, pdf, ca)
     if cached is not None and check.signed and not check.trusted:
@@ -291,7 +248,7 @@ async def run_verify(tx: Transaction) -> None:
         await _verify_document(tx, bytes(given), serial if isinstance(serial, str) else None)
         return
     key = (tx.spec.base_url, tx.spec.token)
-    cached = _document_cache.get(key)
+    cached = tx.memory.documents.get(key)
     if cached is not None:
         try:
             await _verify_document(tx, *cached)
@@ -300,8 +257,8 @@ async def run_verify(tx: Transaction) -> None:
             if failure.error_class not in {"invalid_signature", "wrong_serial"}:
                 raise
             log.info("probe %s: cached document rejected, stamping a fresh one", tx.spec.name)
-            _document_cache.drop(key)
+            tx.memory.documents.drop(key)
     document, serial = await stamp_once(tx, auto_purchase=True)
-    _document_cache.put(key, (document, serial))
+    tx.memory.documents.put(key, (document, serial))
     await _verify_document(tx, document, serial)
 

@@ -19,7 +19,7 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from probes import ProbeResult, ProbeSpec, ResultSink, run_probe
+from probes import ProbeMemory, ProbeResult, ProbeSpec, ResultSink, run_probe
 from statuspage.config import EvaluationConfig, StatusConfig
 from statuspage.db import Database
 from statuspage.evaluation import HARD_FAILURES
@@ -160,13 +160,15 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
     (which alone added up to its whole interval to the time an outage takes to show).
     """
 
+    memory = ProbeMemory()  # CA certificates and stamped documents, for this table's life
+
     def make(spec: ProbeSpec, every: float) -> Callable[[], Awaitable[None]]:
         # a probe that runs more often than the confirmation delay confirms itself on schedule:
         # waiting would only hold its job (max_instances=1) and delay the next run
         confirm = confirmation if confirmation and confirmation.after_s < every else None
 
         async def run() -> None:
-            result = await run_probe(spec, client, location=location)
+            result = await run_probe(spec, client, location=location, memory=memory)
             await sink.submit(result)
             if on_failure is not None and result.outcome != "ok":
                 await on_failure()
@@ -174,7 +176,7 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
                 return
             for _ in range(confirm.runs):
                 await asyncio.sleep(confirm.after_s)
-                result = await run_probe(spec, client, location=location)
+                result = await run_probe(spec, client, location=location, memory=memory)
                 await sink.submit(result)
                 if not _hard(result):
                     return

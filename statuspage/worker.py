@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from probes import HttpResultSink, ProbeResult, ProbeSpec, ResultSink, run_probe
+from probes import HttpResultSink, ProbeMemory, ProbeResult, ProbeSpec, ResultSink, run_probe
 from statuspage.bundled import BundledStamping, BundledStampingError
 from statuspage.config import StatusConfig
 from statuspage.db import Database
@@ -92,10 +92,14 @@ def _specs(settings: Settings, targets: ProbeTargets) -> list[ProbeSpec]:
 
 
 async def run_probes_once(specs: Sequence[ProbeSpec], client: httpx.AsyncClient,
-                          sink: ResultSink | None = None,
-                          location: str = "local") -> list[ProbeResult]:
-    """Run every probe once, concurrently; hand each result to ``sink``; return them."""
-    results = await asyncio.gather(*(run_probe(s, client, location=location) for s in specs))
+                          sink: ResultSink | None = None, location: str = "local",
+                          memory: ProbeMemory | None = None) -> list[ProbeResult]:
+    """Run every probe once, concurrently; hand each result to ``sink``; return them.
+
+    The runs share ``memory`` (a fresh one unless the caller keeps one across calls)."""
+    memory = memory if memory is not None else ProbeMemory()
+    results = await asyncio.gather(*(run_probe(s, client, location=location, memory=memory)
+                                     for s in specs))
     if sink is not None:
         for result in results:
             await sink.submit(result)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from probes.transactions import clear_caches
 from tests.probes.fakes import FakeStamping
 from tests.probes.pki import SERIAL, ThrowawayPki, make_pki, sign_pdf, tamper
 
@@ -16,13 +14,6 @@ from tests.probes.pki import SERIAL, ThrowawayPki, make_pki, sign_pdf, tamper
 def anyio_backend() -> str:
     """Probes run on asyncio (the scheduler's loop)."""
     return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    clear_caches()
-    yield
-    clear_caches()
 
 
 @pytest.fixture(scope="session")

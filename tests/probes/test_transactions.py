@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from probes import ProbeResult, ProbeSpec, run_probe
+from probes import ProbeMemory, ProbeResult, ProbeSpec, run_probe
 from tests.probes.fakes import BASE, TOKEN, FakeStamping
 from tests.probes.pki import ThrowawayPki
 
@@ -21,9 +21,12 @@ def spec(kind: str, **kw: Any) -> ProbeSpec:
                      timeout_s=kw.pop("timeout_s", 5.0), options=options, **kw)
 
 
-async def run(service: FakeStamping, probe: ProbeSpec) -> ProbeResult:
+async def run(service: FakeStamping, probe: ProbeSpec,
+              memory: ProbeMemory | None = None) -> ProbeResult:
+    """One run; runs given the same ``memory`` share CA and stamped document, as a
+    scheduler's do."""
     async with service.client() as client:
-        return await run_probe(probe, client)
+        return await run_probe(probe, client, memory=memory)
 
 
 # --- purchase ---------------------------------------------------------------------------
@@ -100,18 +103,22 @@ async def test_stamp_ok_checks_signature_and_serial(service: FakeStamping) -> No
 
 
 async def test_stamp_caches_the_ca_per_target(service: FakeStamping) -> None:
-    await run(service, spec("stamp"))
-    await run(service, spec("stamp"))
+    memory = ProbeMemory()
+    await run(service, spec("stamp"), memory)
+    await run(service, spec("stamp"), memory)
     assert service.paths().count("GET /ca.pem") == 1
+    await run(service, spec("stamp"))  # another scheduler remembers nothing of it
+    assert service.paths().count("GET /ca.pem") == 2
 
 
 async def test_stamp_refetches_a_rotated_ca(
     service: FakeStamping, other_pki: ThrowawayPki, foreign_pdf: bytes
 ) -> None:
-    assert (await run(service, spec("stamp"))).outcome == "ok"
+    memory = ProbeMemory()
+    assert (await run(service, spec("stamp"), memory)).outcome == "ok"
     service.ca_pem = other_pki.ca_pem
     service.signed_pdf = foreign_pdf
-    result = await run(service, spec("stamp"))
+    result = await run(service, spec("stamp"), memory)
     assert result.outcome == "ok", result.message
     assert service.paths().count("GET /ca.pem") == 2
 
@@ -229,8 +236,9 @@ async def test_verify_given_document(service: FakeStamping, signed_pdf: bytes) -
 
 
 async def test_verify_stamps_once_then_reuses(service: FakeStamping) -> None:
-    assert (await run(service, spec("verify"))).outcome == "ok"
-    assert (await run(service, spec("verify"))).outcome == "ok"
+    memory = ProbeMemory()
+    assert (await run(service, spec("verify"), memory)).outcome == "ok"
+    assert (await run(service, spec("verify"), memory)).outcome == "ok"
     assert service.paths().count("POST /api/v1/stamps") == 1
     assert service.paths().count("POST /api/v1/verify") == 2
 
@@ -252,7 +260,8 @@ async def test_verify_wrong_serial(service: FakeStamping, signed_pdf: bytes) -> 
 async def test_verify_restamps_when_the_cached_document_is_rejected(
     service: FakeStamping,
 ) -> None:
-    assert (await run(service, spec("verify"))).outcome == "ok"
+    memory = ProbeMemory()
+    assert (await run(service, spec("verify"), memory)).outcome == "ok"
     original = service._verify_upload
     calls = {"n": 0}
 
@@ -262,7 +271,7 @@ async def test_verify_restamps_when_the_cached_document_is_rejected(
         return original(request)
 
     service._verify_upload = reject_first  # type: ignore[method-assign]
-    result = await run(service, spec("verify"))
+    result = await run(service, spec("verify"), memory)
     assert result.outcome == "ok", result.message
     assert service.paths().count("POST /api/v1/stamps") == 2
 
