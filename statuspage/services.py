@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,11 @@ if TYPE_CHECKING:  # built on first use by the views that need them
 __all__ = ["INDICATOR_ICONS", "LEVEL_CLASS", "STATUS_ICONS", "Services", "TEMPLATES_DIR"]
 
 log = logging.getLogger(__name__)
+#: Threads for the web process's blocking work (``asyncio.to_thread``: database transactions,
+#: page renders, password hashing). Python's default on this 2-core host would be 6; 40 is what
+#: Starlette's threadpool allowed handlers before, so a few requests waiting on a lock or on
+#: argon2 do not hold up page renders. The database pool (10 + 10 overflow) bounds the rest.
+WEB_THREADS = 40
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 #: A shape per status, so status never relies on colour alone (shown next to the words).
@@ -145,8 +151,11 @@ class Services:
         """Start background work owned by the web process: the page cache's poller.
 
         The 503 page is rendered now, while nothing is wrong, so it can be sent when the
-        database is down and nothing else is cached.
+        database is down and nothing else is cached. The loop's default executor (where
+        ``asyncio.to_thread`` runs) gets ``WEB_THREADS`` threads; the loop shuts it down.
         """
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WEB_THREADS, thread_name_prefix="statuspage-web"))
         self.unavailable = {
             lang: self.render_html("unavailable.html", {"sample_data": False}, lang).encode()
             for lang in self.settings.config.page.languages

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -32,15 +32,15 @@ async def readyz(request: Request) -> Response:
     db = services.db
     headers = {"Cache-Control": "no-store"}
     try:
-        await run_in_threadpool(db.ping)
-        leader = await run_in_threadpool(current_leader, db.engine)
+        await asyncio.to_thread(db.ping)
+        leader = await asyncio.to_thread(current_leader, db.engine)
     except Exception as exc:  # any driver error means "not ready", never a 500
         return JSONResponse({"ready": False, "error": type(exc).__name__}, status_code=503,
                             headers=headers)
     body: dict[str, Any] = {"ready": True, "leader": leader}
     path = services.settings.worker_status_path
     if path is not None:
-        worker = await run_in_threadpool(read_status, path)
+        worker = await asyncio.to_thread(read_status, path)
         body["worker"] = worker
         state = (worker or {}).get("state")
         if worker is None or state == "stopped" or leader is None:

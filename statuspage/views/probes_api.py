@@ -9,6 +9,7 @@ each scrape, so a scrape costs the same after a year as after a day.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator
@@ -24,7 +25,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -96,7 +96,7 @@ async def push_results(request: Request) -> Response:
         with services.db.session() as session:
             return authenticate_agent(session, token)
 
-    location = await run_in_threadpool(authenticate)
+    location = await asyncio.to_thread(authenticate)
     if location is None:
         return _problem(401, "unknown or revoked agent token",
                         **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -138,7 +138,7 @@ async def push_results(request: Request) -> Response:
             return probing.store_results(session, config, results)
 
     try:
-        count = await run_in_threadpool(store)
+        count = await asyncio.to_thread(store)
     except probing.ResultRejected as exc:
         return _problem(422, str(exc))
     if isinstance(count, Allowance):
@@ -225,7 +225,7 @@ def _registry(services: Services) -> CollectorRegistry:
 async def metrics(request: Request) -> Response:
     """``GET /metrics`` in the Prometheus text format."""
     registry = _registry(_services(request))
-    body = await run_in_threadpool(generate_latest, registry)
+    body = await asyncio.to_thread(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST,
                     headers={"Cache-Control": "no-store"})
 

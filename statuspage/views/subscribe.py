@@ -11,13 +11,13 @@ client address with counters in the database (shared by every web process).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -83,7 +83,7 @@ async def run_db(request: Request, work: Callable[[Session], T]) -> T:
         with svc.db.session() as session:
             return work(session)
 
-    return await run_in_threadpool(run)
+    return await asyncio.to_thread(run)
 
 
 def allowed_origin(request: Request) -> bool:
@@ -168,10 +168,10 @@ async def subscribe_form_post(request: Request) -> Response:
         "event_types": [str(v) for v in form.getlist("event_types")][:20],
     }
     assert binding is not None
-    if not await run_in_threadpool(_within_limit, svc, client_address(request)):
+    if not await asyncio.to_thread(_within_limit, svc, client_address(request)):
         return await form_page(request, binding, values, {"_": _LIMIT_MESSAGE}, 429)
     try:
-        sid, secret, token = await run_in_threadpool(_create, svc, values, client_address(request),
+        sid, secret, token = await asyncio.to_thread(_create, svc, values, client_address(request),
                                                      "public")
     except subs.SubscriptionError as exc:
         return await form_page(request, binding, values, exc.errors, 422)
@@ -198,7 +198,7 @@ async def api_subscribe(request: Request) -> Response:
             isinstance(values.get(k), list | type(None)) for k in ("components", "event_types")):
         return JSONResponse({"error": "expected an object; components and event_types are "
                              "lists"}, status_code=422)
-    if not await run_in_threadpool(_within_limit, svc, client_address(request)):
+    if not await asyncio.to_thread(_within_limit, svc, client_address(request)):
         return JSONResponse({"error": _LIMIT_MESSAGE}, status_code=429,
                             headers={"Retry-After": "3600"})
     values = {k: v for k, v in values.items() if k in (
@@ -208,7 +208,7 @@ async def api_subscribe(request: Request) -> Response:
             return JSONResponse({"error": "invalid fields", "errors": {key: "must be a string"}},
                                 status_code=422)
     try:
-        sid, secret, token = await run_in_threadpool(_create, svc, values, client_address(request),
+        sid, secret, token = await asyncio.to_thread(_create, svc, values, client_address(request),
                                                      "api")
     except subs.SubscriptionError as exc:
         return JSONResponse({"error": "invalid fields", "errors": exc.errors}, status_code=422)

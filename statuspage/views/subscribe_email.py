@@ -15,10 +15,10 @@ and the one-click unsubscribe (no JavaScript anywhere).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -84,7 +84,7 @@ async def subscribe_email(request: Request) -> Response:
         return Response(_FORBIDDEN, status_code=403, headers=HEADERS)
     values = _values(form)
     address = client_address(request)
-    if not await run_in_threadpool(_within_limits, svc, address, values["email"]):
+    if not await asyncio.to_thread(_within_limits, svc, address, values["email"]):
         return await form_page(request, binding, {}, {}, 429, email_values=values,
                                email_errors={"_": _LIMIT})
     request_ = mail.MailRequest(

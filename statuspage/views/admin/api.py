@@ -7,12 +7,12 @@ Responses use Statuspage's incident shape. Missing or wrong tokens get 401 JSON;
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -95,7 +95,7 @@ async def token_known(request: Request, secret: str) -> bool:
         with svc.db.session() as session:
             return token_operator(session, secret) is not None
 
-    return await run_in_threadpool(known)
+    return await asyncio.to_thread(known)
 
 
 def _payload(raw: bytes) -> dict[str, Any]:
@@ -178,7 +178,7 @@ async def _run(request: Request, work: Work, *, read_body: bool = True) -> Respo
                 return 404, {"error": "not_found", "message": str(exc)}
             return 422, {"error": "invalid", "message": str(exc), "errors": exc.errors}
 
-    result = await run_in_threadpool(run)
+    result = await asyncio.to_thread(run)
     if result is None:
         return unauthorized
     status, payload = result

@@ -8,6 +8,7 @@ Referer and the ``csrf_token`` form field before the handler runs.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -187,7 +187,7 @@ async def in_session(request: Request, work: Callable[[Session], T],
             with svc.db.session() as session:
                 return on_error(session, exc)
 
-    return await run_in_threadpool(run)
+    return await asyncio.to_thread(run)
 
 
 def console(role: str = "operator") -> Callable[[Handler], Handler]:
@@ -197,7 +197,7 @@ def console(role: str = "operator") -> Callable[[Handler], Handler]:
         @functools.wraps(handler)
         async def guarded(request: Request) -> Response:
             svc = services(request)
-            viewer = await run_in_threadpool(_load_viewer, svc,
+            viewer = await asyncio.to_thread(_load_viewer, svc,
                                              request.cookies.get(SESSION_COOKIE))
             if viewer is None:
                 target = request.url.path

@@ -5,12 +5,12 @@ form is CSRF-protected and needs a login (``console()``); refusals keep what was
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -87,7 +87,7 @@ async def _in_session(request: Request, work: Callable[[Session], Any],
             with svc.db.session() as session:  # the refused change was rolled back
                 return on_error(session, exc)
 
-    return await run_in_threadpool(run)
+    return await asyncio.to_thread(run)
 
 
 def _list_context(session: Session, values: dict[str, Any], errors: dict[str, str]

@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -80,7 +80,7 @@ async def _run(request: Request, work: Work) -> Response:
                 return 404, {"error": "not_found", "message": exc.errors["deadline"]}
             return 422, {"error": "invalid", "message": str(exc), "errors": exc.errors}
 
-    result = await run_in_threadpool(run)
+    result = await asyncio.to_thread(run)
     if result is None:
         return unauthorized
     return json_response(result[1], result[0])

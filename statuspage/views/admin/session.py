@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -106,7 +107,7 @@ async def login(request: Request) -> Response:
             return "ok:" + start_session(session, result.operator, address=address,
                                          user_agent=agent), 0
 
-    outcome, retry_after = await run_in_threadpool(attempt)
+    outcome, retry_after = await asyncio.to_thread(attempt)
     if outcome == "invalid":
         return _login_page(request, binding, email=email, status_code=401,
                            error="Email atau kata sandi salah.")
@@ -136,7 +137,7 @@ async def logout(request: Request) -> Response:
         with svc.db.session() as session:
             end_session(session, secret, actor=who)
 
-    await run_in_threadpool(work)
+    await asyncio.to_thread(work)
     response = redirect("/admin/login")
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
@@ -153,7 +154,7 @@ async def logout_everywhere(request: Request) -> Response:
         with svc.db.session() as session:
             return end_all_sessions(session, viewer.id, actor=who)
 
-    await run_in_threadpool(work)
+    await asyncio.to_thread(work)
     response = redirect("/admin/login")
     response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
@@ -198,7 +199,7 @@ async def change_password(request: Request) -> Response:
         set_password(session, pw_hasher, viewer.email, new, actor=who)
         return None
 
-    error = await run_in_threadpool(work) or await in_session(
+    error = await asyncio.to_thread(work) or await in_session(
         request, change, lambda _session, exc: str(exc))
     if error:
         return render(request, "admin/account.html", {"errors": {"password": error}},
