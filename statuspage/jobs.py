@@ -122,18 +122,28 @@ def build_scheduler(jobs: Sequence[Job], runner: JobRunner,
     return scheduler
 
 
+#: A failure class that is the service's own word, never noise: it refused the work and
+#: said when to come back (a 503 ``overloaded`` with ``Retry-After``). Confirmed like a hard
+#: failure, but it moves the status through the hysteresis, not the fast path.
+SHEDDING = "overloaded"
+
+
 @dataclass(frozen=True)
 class Confirmation:
-    """How a hard failure is confirmed: ``runs`` more runs, ``after_s`` apart, then
-    ``on_confirmed`` (evaluate now, or push now) when every one of them failed hard too.
+    """How a failure is confirmed: runs ``after_s`` apart, instead of a probe interval apart.
 
-    This is what lets the evaluation's fast path see ``fast_failures`` consecutive hard
-    failures seconds after the first, instead of a whole probe interval later.
+    A hard failure gets ``runs`` more runs, then ``on_confirmed`` (evaluate now, or push now)
+    when every one of them failed hard too: the evaluation's fast path sees ``fast_failures``
+    consecutive hard failures seconds after the first. A service that sheds load gets
+    ``shedding_runs`` more runs while it keeps refusing, so the hysteresis'
+    ``failures_to_down`` consecutive failures arrive within seconds as well (in September
+    2024 the refusals were the outage).
     """
 
     after_s: float
     runs: int
     on_confirmed: Callable[[], Awaitable[object]] | None = None
+    shedding_runs: int = 0
 
     @classmethod
     def from_rules(cls, rules: EvaluationConfig,
@@ -142,7 +152,16 @@ class Confirmation:
         """The confirmation the evaluation rules call for (None when the fast path is off)."""
         if rules.fast_failures < 2 or rules.confirm_after_s <= 0:
             return None
-        return cls(rules.confirm_after_s, rules.fast_failures - 1, on_confirmed)
+        return cls(rules.confirm_after_s, rules.fast_failures - 1, on_confirmed,
+                   shedding_runs=rules.failures_to_down - 1)
+
+    def runs_after(self, result: ProbeResult) -> int:
+        """How many confirmation runs ``result`` calls for."""
+        if _hard(result):
+            return self.runs
+        if result.outcome == "failed" and result.error_class == SHEDDING:
+            return self.shedding_runs
+        return 0
 
 
 def _hard(result: ProbeResult) -> bool:
@@ -172,18 +191,26 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
             await sink.submit(result)
             if on_failure is not None and result.outcome != "ok":
                 await on_failure()
-            if confirm is None or not _hard(result):
+            if confirm is None:
                 return
-            for _ in range(confirm.runs):
+            hard = 1 if _hard(result) else 0  # consecutive hard failures so far
+            for _ in range(confirm.runs_after(result)):
                 await asyncio.sleep(confirm.after_s)
                 result = await run_probe(spec, client, location=location, memory=memory)
                 await sink.submit(result)
-                if not _hard(result):
+                if result.outcome != "failed":
                     return
-            log.warning("probe %s: %d consecutive hard failures (%s)", spec.name,
-                        confirm.runs + 1, result.error_class)
-            if confirm.on_confirmed is not None:
-                await confirm.on_confirmed()
+                hard = hard + 1 if hard and _hard(result) else 0
+                if hard == confirm.runs + 1:
+                    log.warning("probe %s: %d consecutive hard failures (%s)", spec.name,
+                                hard, result.error_class)
+                    if confirm.on_confirmed is not None:
+                        await confirm.on_confirmed()
+                    return
+                if on_failure is not None:
+                    await on_failure()
+                if not hard and result.error_class != SHEDDING:
+                    return  # neither hard nor shedding any more: the window decides
 
         return run
 
@@ -192,7 +219,8 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
         every = intervals_s[spec.name]
         timeout = spec.timeout_s + 15.0
         if confirmation is not None:
-            timeout += confirmation.runs * (confirmation.after_s + spec.timeout_s) + 15.0
+            runs = max(confirmation.runs, confirmation.shedding_runs)
+            timeout += runs * (confirmation.after_s + spec.timeout_s) + 15.0
         # jitter spreads probes that share an interval; small next to the interval itself
         jobs.append(Job(f"probe:{spec.name}", make(spec, every), every,
                         jitter_s=min(every * 0.1, 5.0),

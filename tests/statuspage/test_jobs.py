@@ -161,10 +161,57 @@ def test_hard_failures_are_confirmed_at_once(answers: list[int], fast_failures: 
     assert bool(triggered) is confirmed
 
 
+@pytest.mark.parametrize(
+    ("answers", "runs", "evaluations"),
+    [
+        (["shed", "shed", "shed"], 3, 3),  # failures_to_down = 3: two confirmations
+        (["shed", 200], 2, 1),             # the service recovered: the window decides
+        (["shed", 429], 2, 2),             # not shedding any more: no more confirmations
+        ([429], 1, 1),                     # a 4xx can be noise: no confirmation
+    ],
+)
+def test_shedding_is_confirmed_at_once(answers: list[int | str], runs: int,
+                                       evaluations: int) -> None:
+    """A 503 ``overloaded`` with Retry-After is the service's own word: the probe runs again
+    ``confirm_after_s`` later while it keeps refusing, evaluating after each failure, so the
+    hysteresis' consecutive failures arrive in seconds; it never triggers the fast path."""
+    spec = ProbeSpec("availability", "http", "https://example.test/healthz", timeout_s=2)
+    sink, calls, evaluated, confirmed = ListSink(), iter(answers), [], []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        code = next(calls, answers[-1])
+        if code == "shed":
+            return httpx.Response(503, headers={"Retry-After": "2"},
+                                  json={"error": "overloaded"})
+        return httpx.Response(int(code))
+
+    async def on_failure() -> None:
+        evaluated.append(True)
+
+    async def on_confirmed() -> None:
+        confirmed.append(True)
+
+    rules = EvaluationConfig(fast_failures=2, confirm_after_s=0.01, failures_to_down=3)
+    confirmation = Confirmation.from_rules(rules, on_confirmed)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            (job,) = probe_jobs([spec], {"availability": 30.0}, client, sink, "local",
+                                confirmation, on_failure)
+            await JobRunner().guarded(job)()
+
+    asyncio.run(go())
+    assert [r.error_class for r in sink.results][:1] == (
+        ["overloaded"] if answers[0] == "shed" else ["http_4xx"])
+    assert len(sink.results) == runs
+    assert len(evaluated) == evaluations
+    assert not confirmed
+
+
 def test_no_confirmation_without_a_fast_path() -> None:
     assert Confirmation.from_rules(EvaluationConfig(fast_failures=0)) is None
     assert Confirmation.from_rules(EvaluationConfig(confirm_after_s=0)) is None
-    assert Confirmation.from_rules(EvaluationConfig()) == Confirmation(5.0, 1)
+    assert Confirmation.from_rules(EvaluationConfig()) == Confirmation(5.0, 1, shedding_runs=2)
 
 
 def test_worker_and_agent_tables(db: Database) -> None:
