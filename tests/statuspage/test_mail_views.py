@@ -175,6 +175,9 @@ def test_console_shows_counts_and_demo_files_not_addresses(
     shown = admin.get("/admin/mail/outbox/000000001-confirm.eml")
     assert shown.headers["content-type"].startswith("text/plain") and "<b>hi</b>" in shown.text
     assert admin.get("/admin/mail/outbox/..%2Fsecret_key").status_code == 404
+    metrics = anonymous.get("/metrics").text
+    assert 'email_subscribers{state="disabled"} 1.0' in metrics
+    assert 'email_deliveries{state="skipped"} 1.0' in metrics
     assert anonymous.get("/admin/mail/outbox/000000001-confirm.eml",
                          follow_redirects=False).status_code in (302, 303)
 
