@@ -47,6 +47,9 @@ __all__ = ["PER_ADDRESS", "PER_RECIPIENT", "routes"]
 PER_ADDRESS = 10
 #: Messages the form may cause to one recipient per day.
 PER_RECIPIENT = 3
+#: Who acts in the audit log: no client address (personal data is the email address, its
+#: choices and timestamps only; the rate counters keyed on the client address expire hourly).
+_SUBSCRIBER = Actor(None, "subscriber")
 _FORBIDDEN = "Token formulir tidak valid / Invalid form token. Reload the page."
 _LIMIT = ("Terlalu banyak permintaan; coba lagi nanti / Too many requests; try again later.")
 
@@ -97,7 +100,7 @@ async def subscribe_email(request: Request) -> Response:
 
     def work(session: Session) -> str:
         _sub, kind = mail.request_subscription(session, request_,
-                                               actor=Actor(None, "subscriber", address))
+                                               actor=_SUBSCRIBER)
         return kind
 
     try:
@@ -170,7 +173,7 @@ async def manage_post(request: Request) -> Response:
             svc.settings.secret_key, "mail-manage:" + sid, str(form.get(CSRF_FIELD) or "")):
         return Response(_FORBIDDEN, status_code=403, headers=HEADERS)
     values = _values(form)
-    actor = Actor(None, "subscriber", client_address(request))
+    actor = _SUBSCRIBER
 
     def work(session: Session) -> bool:
         sub = _subscriber(session, sid)
@@ -212,7 +215,7 @@ async def unsubscribe_post(request: Request) -> Response:
     if not mail.link_valid(_svc(request).settings.secret_key, "unsubscribe", sid, token):
         return show(request, "subscribe_email.html", {"message": "unknown"}, status_code=404)
     await request.body()  # "List-Unsubscribe=One-Click", or the button's empty form
-    actor = Actor(None, "subscriber", client_address(request))
+    actor = _SUBSCRIBER
 
     def work(session: Session) -> None:
         sub = _subscriber(session, sid)

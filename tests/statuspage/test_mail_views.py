@@ -86,9 +86,10 @@ def test_a_recipient_cannot_be_flooded(anonymous: TestClient, db: Database) -> N
     with db.session() as s:
         (sub,) = s.scalars(sa.select(MailSubscriber)).all()
         assert sub.email == "target@example.id"
-        audit = [a.detail for a in s.scalars(sa.select(AuditEntry).where(
+        audit = [(a.detail, a.address) for a in s.scalars(sa.select(AuditEntry).where(
             AuditEntry.action == "mail.subscribe"))]
     assert audit and "target@example.id" not in repr(audit)
+    assert {address for _detail, address in audit} == {None}  # no client address kept
 
 
 def test_a_confirmed_address_gets_its_link_and_keeps_its_choices(settings: Settings,
