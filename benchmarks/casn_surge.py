@@ -65,6 +65,7 @@ class Answer:
     status: int
     latency: float
     retry_after: bool
+    error: str = ""  # why there was no HTTP answer (status 0)
 
 
 @dataclass
@@ -107,12 +108,13 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-async def send(port: int, raw: bytes) -> tuple[int, bool]:
-    """One request on its own connection; (status, whether a Retry-After came with it)."""
+async def send(port: int, raw: bytes) -> tuple[int, bool, str]:
+    """One request on its own connection: (status, whether a Retry-After came with it, and
+    the error when there was no answer, status 0)."""
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return 0, False
+    except OSError as exc:
+        return 0, False, f"connect: {type(exc).__name__}"
     try:
         writer.write(raw)
         head = await reader.readuntil(b"\r\n\r\n")
@@ -120,9 +122,9 @@ async def send(port: int, raw: bytes) -> tuple[int, bool]:
         match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
         if match:
             await reader.readexactly(int(match.group(1)))
-        return status, b"retry-after:" in head.lower()
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-        return 0, False
+        return status, b"retry-after:" in head.lower(), ""
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+        return 0, False, type(exc).__name__
     finally:
         writer.close()
 
@@ -135,7 +137,7 @@ async def closed_loop(port: int, raws: list[bytes], concurrency: int, seconds: f
     async def applicant(i: int) -> None:
         nonlocal ok
         while time.perf_counter() < deadline:
-            status, _ = await send(port, raws[i % len(raws)])
+            status, _, _ = await send(port, raws[i % len(raws)])
             ok += status == 201
 
     started = time.perf_counter()
@@ -164,8 +166,8 @@ async def surge(port: int, raws: list[bytes], capacity: float, peak: float, hold
 
     async def one(i: int, at: float) -> None:
         t0 = time.perf_counter()
-        status, retry = await send(port, raws[i % len(raws)])
-        answers.append(Answer(at, status, time.perf_counter() - t0, retry))
+        status, retry, error = await send(port, raws[i % len(raws)])
+        answers.append(Answer(at, status, time.perf_counter() - t0, retry, error))
 
     n = 0
     last = time.perf_counter()
@@ -222,10 +224,11 @@ class Drill:
         except Exception:
             return f"sqlite:///{self.base / (prefix + '.sqlite3')}"
 
-    def start(self, args: list[str], env: dict[str, str], log: str) -> None:
+    def start(self, args: list[str], env: dict[str, str], log: str, nice: int = 0) -> None:
         out = open(self.base / log, "ab")  # noqa: SIM115 - lives as long as the process
         self.procs.append(subprocess.Popen([sys.executable, *args], env=env, stdout=out,
-                                           stderr=out, start_new_session=True))
+                                           stderr=out, start_new_session=True,
+                                           preexec_fn=(lambda: os.nice(nice)) if nice else None))
 
     def stamping_env(self) -> dict[str, str]:
         return {**os.environ, "STAMPING_DATABASE_URL": self.stamping_db,
@@ -359,7 +362,8 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
         confirm=max(0.5, args.probe_interval / 5)),
         "utf-8")
     drill.start(["-m", "stamping", "--log-level", "warning", "serve", "--port",
-                 str(drill.stamping_port)], drill.stamping_env(), "stamping.log")
+                 str(drill.stamping_port)], drill.stamping_env(), "stamping.log",
+                nice=args.stamping_nice)
     _ready(drill.stamping_port)
     probe_token = drill.cli(["-m", "stamping", "--log-level", "warning", "account", "add",
                              "--phone", "081200000000", "--name", "Probe", "--probe"],
@@ -368,7 +372,7 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
     with httpx.Client(timeout=30) as client:
         for token in tokens[1:]:
             client.post(f"http://127.0.0.1:{drill.stamping_port}/api/v1/orders",
-                        json={"quantity": 100}, headers={
+                        json={"quantity": 1000}, headers={
                             "Authorization": f"Bearer {token}",
                             "Idempotency-Key": uuid.uuid4().hex}).raise_for_status()
     env = drill.status_env(tokens[0])
@@ -459,6 +463,10 @@ def report(args: argparse.Namespace, capacity: float, answers: list[Answer],
     others = len(answers) - served - len(refused)
     print(f"\napplicants: {len(answers)} attempts, {served} served, {len(refused)} refused "
           f"({with_retry} with Retry-After), {others} other answers")
+    if others:
+        kinds = Counter(a.error or f"HTTP {a.status}" for a in answers
+                        if a.status not in (201, 503))
+        print("  other answers: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
     print(f"time to a 503: p50 {pct([a.latency for a in refused], 0.5):.0f} ms, "
           f"p99 {pct([a.latency for a in refused], 0.99):.0f} ms; to a stamp: p99 "
           f"{pct([a.latency for a in answers if a.status == 201], 0.99):.0f} ms")
@@ -476,6 +484,10 @@ def main() -> None:
                         help="applicant accounts, used in rotation")
     parser.add_argument("--page-rate", type=float, default=500.0,
                         help="home page requests/s of the public readers")
+    parser.add_argument("--stamping-nice", type=int, default=10,
+                        help="niceness of the stamping service and its signing workers: in "
+                        "production they run on hosts of their own, here they would take the "
+                        "CPU the status page needs (0: compete as equals)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
