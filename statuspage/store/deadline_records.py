@@ -22,6 +22,7 @@ from statuspage.config import DeadlineConfig, StatusConfig
 from statuspage.db import bump_changes
 from statuspage.models import Component, Deadline
 from statuspage.store.audit import Actor, record_audit
+from statuspage.store.refusal import Refused
 
 __all__ = [
     "EDITABLE",
@@ -42,12 +43,13 @@ EDITABLE = ("agency", "name_id", "name_en", "closes_at", "opened_at", "legal_min
 _TEXT_LIMITS = {"agency": 200, "name_id": 300, "name_en": 300, "contact": 320}
 
 
-class DeadlineError(ValueError):
-    """Refused input: ``errors`` maps each field to its message."""
+class DeadlineError(Refused):
+    """Refused deadline input (a ``Refused``): ``errors`` maps each field to its message; the
+    message names every field ("closes_at: ...; components: ..."), as the deadline API says."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = dict(errors)
+        super().__init__(errors)
+        self.args = ("; ".join(f"{k}: {v}" for k, v in self.errors.items()),)
 
 
 def parse_time(value: object) -> datetime | None:

@@ -5,8 +5,6 @@ form is CSRF-protected and needs a login (``console()``); refusals keep what was
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,9 +18,16 @@ from statuspage.deadline_delivery import notice_hook
 from statuspage.models import utcnow
 from statuspage.store import deadline_records as records
 from statuspage.store.components import list_components
-from statuspage.store.deadline_records import DeadlineError
 from statuspage.store.notices import get_notice, note_decision, publish_notice
-from statuspage.views.admin.common import actor, console, parse_form, redirect, render, services
+from statuspage.views.admin.common import (
+    actor,
+    console,
+    in_session,
+    parse_form,
+    redirect,
+    render,
+    services,
+)
 from statuspage.views.admin.maintenance import parse_local_time
 
 __all__ = ["routes"]
@@ -75,21 +80,6 @@ def _shown(row: Any, zone: ZoneInfo) -> dict[str, Any]:
             "components": list(row.components)}
 
 
-async def _in_session(request: Request, work: Callable[[Session], Any],
-                      on_error: Callable[[Session, DeadlineError], Any]) -> Any:
-    svc = services(request)
-
-    def run() -> Any:
-        try:
-            with svc.db.session() as session:
-                return work(session)
-        except DeadlineError as exc:
-            with svc.db.session() as session:  # the refused change was rolled back
-                return on_error(session, exc)
-
-    return await asyncio.to_thread(run)
-
-
 def _list_context(session: Session, values: dict[str, Any], errors: dict[str, str]
                   ) -> dict[str, Any]:
     return {"deadlines": records.list_deadlines(session), "components": list_components(session),
@@ -100,8 +90,7 @@ def _list_context(session: Session, values: dict[str, Any], errors: dict[str, st
 async def deadline_list(request: Request) -> Response:
     """Every deadline, and the form to add one."""
     values = {"window_days": 7, "patience_s": 30, "components": []}
-    ctx = await _in_session(request, lambda s: _list_context(s, values, {}),
-                            lambda s, e: {})
+    ctx = await in_session(request, lambda s: _list_context(s, values, {}))
     return render(request, "admin/deadlines.html", ctx)
 
 
@@ -115,8 +104,8 @@ async def create(request: Request) -> Response:
     def work(session: Session) -> dict[str, Any]:
         return {"created": records.create_deadline(session, who, data).id}
 
-    result = await _in_session(request, work,
-                               lambda s, e: _list_context(s, shown, e.errors))
+    result = await in_session(request, work,
+                              lambda s, e: _list_context(s, shown, e.errors))
     if "created" in result:
         return redirect(f"/admin/deadlines/{result['created']}", notice="saved")
     return render(request, "admin/deadlines.html", result, status_code=422)
@@ -137,8 +126,7 @@ async def detail(request: Request) -> Response:
     """One deadline: edit form, its notice (draft figures, publish), the agency's decision."""
     deadline_id = request.path_params["deadline_id"][:64]
     zone = ZoneInfo(services(request).settings.config.page.time_zone)
-    ctx = await _in_session(request, lambda s: _detail(s, deadline_id, zone, None, {}),
-                            lambda s, e: {})
+    ctx = await in_session(request, lambda s: _detail(s, deadline_id, zone, None, {}))
     if not ctx:
         return render(request, "admin/message.html", {"message": "Tenggat tidak ditemukan."},
                       status_code=404)
@@ -157,8 +145,8 @@ async def edit(request: Request) -> Response:
         records.edit_deadline(session, who, deadline_id, data)
         return {"saved": True}
 
-    result = await _in_session(request, work,
-                               lambda s, e: _detail(s, deadline_id, zone, shown, e.errors))
+    result = await in_session(request, work,
+                              lambda s, e: _detail(s, deadline_id, zone, shown, e.errors))
     if result.get("saved"):
         return redirect(f"/admin/deadlines/{deadline_id}", notice="saved")
     if not result:
@@ -182,8 +170,8 @@ async def publish(request: Request) -> Response:
                        hook=notice_hook(svc.settings.config))
         return {"saved": True}
 
-    result = await _in_session(request, work,
-                               lambda s, e: _detail(s, deadline_id, zone, None, e.errors))
+    result = await in_session(request, work,
+                              lambda s, e: _detail(s, deadline_id, zone, None, e.errors))
     if result.get("saved"):
         return redirect(f"/admin/deadlines/{deadline_id}", notice="published")
     return render(request, "admin/deadline.html", result, status_code=422)
@@ -207,8 +195,8 @@ async def decision(request: Request) -> Response:
         note_decision(session, config, deadline_id, utcnow(), notice_hook(config))
         return {"saved": True}
 
-    result = await _in_session(request, work,
-                               lambda s, e: _detail(s, deadline_id, zone, None, e.errors))
+    result = await in_session(request, work,
+                              lambda s, e: _detail(s, deadline_id, zone, None, e.errors))
     if result.get("saved"):
         return redirect(f"/admin/deadlines/{deadline_id}", notice="saved")
     return render(request, "admin/deadline.html", result, status_code=422)
