@@ -224,11 +224,19 @@ class Drill:
         except Exception:
             return f"sqlite:///{self.base / (prefix + '.sqlite3')}"
 
-    def start(self, args: list[str], env: dict[str, str], log: str, nice: int = 0) -> None:
+    def start(self, args: list[str], env: dict[str, str], log: str, nice: int = 0,
+              cpus: set[int] | None = None) -> None:
         out = open(self.base / log, "ab")  # noqa: SIM115 - lives as long as the process
+
+        def prepare() -> None:
+            if nice:
+                os.nice(nice)
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+
         self.procs.append(subprocess.Popen([sys.executable, *args], env=env, stdout=out,
                                            stderr=out, start_new_session=True,
-                                           preexec_fn=(lambda: os.nice(nice)) if nice else None))
+                                           preexec_fn=prepare if nice or cpus else None))
 
     def stamping_env(self) -> dict[str, str]:
         return {**os.environ, "STAMPING_DATABASE_URL": self.stamping_db,
@@ -363,7 +371,7 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
         "utf-8")
     drill.start(["-m", "stamping", "--log-level", "warning", "serve", "--port",
                  str(drill.stamping_port)], drill.stamping_env(), "stamping.log",
-                nice=args.stamping_nice)
+                nice=args.stamping_nice, cpus=args.stamping_cpus)
     _ready(drill.stamping_port)
     probe_token = drill.cli(["-m", "stamping", "--log-level", "warning", "account", "add",
                              "--phone", "081200000000", "--name", "Probe", "--probe"],
@@ -489,8 +497,19 @@ def main() -> None:
                         "production they have hosts of their own); measured here at 10: page "
                         "p99 no better, goodput lower, as the load generator then outranks "
                         "signing")
+    parser.add_argument("--split-cores", action="store_true",
+                        help="model separate hosts on one machine: the stamping service on the "
+                        "last CPU, everything else (page, worker, load generator, wrk) on the "
+                        "others")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
+    args.stamping_cpus = None
+    if args.split_cores:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--split-cores needs at least 2 CPUs")
+        args.stamping_cpus = {cpus[-1]}
+        os.sched_setaffinity(0, set(cpus[:-1]))  # inherited by every other process started
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian package wrk; `make bench` installs it)")
     base = Path(tempfile.mkdtemp(prefix="casn-surge-"))
