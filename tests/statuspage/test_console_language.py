@@ -42,3 +42,15 @@ def test_every_english_text_is_used() -> None:
     sources += (root / "statuspage" / "views" / "admin" / "common.py").read_text("utf-8")
     unused = [text for text in _english() if text not in sources]
     assert unused == []
+
+
+def test_incident_list_and_maintenance_in_english(admin: TestClient) -> None:
+    incidents = admin.get("/admin/incidents?lang=en").text
+    assert "<h1>All incidents</h1>" in incidents and "No incidents yet." in incidents
+    assert "Semua insiden" not in incidents and "Belum ada insiden." not in incidents
+    maintenance = admin.get("/admin/maintenance?lang=en").text
+    for text in ("<h1>Scheduled maintenance</h1>", "<h2>Schedule</h2>", "Start (",
+                 "Start and finish automatically on schedule", "No maintenance yet."):
+        assert text in maintenance, text
+    assert "Pemeliharaan terjadwal" not in maintenance and "Jadwalkan" not in maintenance
+    assert "<h1>Pemeliharaan terjadwal</h1>" in admin.get("/admin/maintenance?lang=id").text
