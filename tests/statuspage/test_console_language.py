@@ -54,3 +54,21 @@ def test_incident_list_and_maintenance_in_english(admin: TestClient) -> None:
         assert text in maintenance, text
     assert "Pemeliharaan terjadwal" not in maintenance and "Jadwalkan" not in maintenance
     assert "<h1>Pemeliharaan terjadwal</h1>" in admin.get("/admin/maintenance?lang=id").text
+
+
+def test_webhooks_deadlines_and_accounts_in_english(admin: TestClient) -> None:
+    webhooks = admin.get("/admin/webhooks?lang=en").text
+    for text in ("<h1>Webhooks for agencies</h1>", "No subscriptions yet.",
+                 "Components (empty: all)", "Add a subscription", "Endpoint URL"):
+        assert text in webhooks, text
+    assert "Webhook untuk instansi" not in webhooks and "Belum ada langganan." not in webhooks
+    deadlines = admin.get("/admin/deadlines?lang=en").text
+    for text in ("<h1>Deadlines</h1>", "New deadline", "Components applicants need",
+                 '<button type="submit">Save</button>', "Critical window (days before closing)"):
+        assert text in deadlines, text
+    assert "Komponen yang dibutuhkan pelamar" not in deadlines and ">Simpan<" not in deadlines
+    assert "Make a token" in admin.get("/admin/tokens").text  # the choice is remembered
+    assert "Add an operator" in admin.get("/admin/operators").text
+    assert "Change password" in admin.get("/admin/account").text
+    indonesian = admin.get("/admin/webhooks?lang=id").text
+    assert "Webhook untuk instansi" in indonesian and "Belum ada langganan." in indonesian
