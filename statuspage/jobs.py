@@ -134,16 +134,20 @@ class Confirmation:
 
     A hard failure gets ``runs`` more runs, then ``on_confirmed`` (evaluate now, or push now)
     when every one of them failed hard too: the evaluation's fast path sees ``fast_failures``
-    consecutive hard failures seconds after the first. A service that sheds load gets
-    ``shedding_runs`` more runs while it keeps refusing, so the hysteresis'
-    ``failures_to_down`` consecutive failures arrive within seconds as well (in September
-    2024 the refusals were the outage).
+    consecutive hard failures seconds after the first.
+
+    A service that sheds load refuses a share of the requests, not all of them, so one served
+    request says little: a refusal starts a sample of up to ``shedding_tries`` more runs that
+    ends once ``shedding_runs`` more of them failed (the window then holds the
+    ``failures_to_down`` bad runs, the latest among them, that move the status through the
+    hysteresis) or once they are spent. In September 2024 the refusals were the outage.
     """
 
     after_s: float
     runs: int
     on_confirmed: Callable[[], Awaitable[object]] | None = None
     shedding_runs: int = 0
+    shedding_tries: int = 0
 
     @classmethod
     def from_rules(cls, rules: EvaluationConfig,
@@ -152,20 +156,18 @@ class Confirmation:
         """The confirmation the evaluation rules call for (None when the fast path is off)."""
         if rules.fast_failures < 2 or rules.confirm_after_s <= 0:
             return None
+        needed = rules.failures_to_down - 1
+        # a refusal rate of one half finds the failures it needs in these tries 4 times in 5
         return cls(rules.confirm_after_s, rules.fast_failures - 1, on_confirmed,
-                   shedding_runs=rules.failures_to_down - 1)
-
-    def runs_after(self, result: ProbeResult) -> int:
-        """How many confirmation runs ``result`` calls for."""
-        if _hard(result):
-            return self.runs
-        if result.outcome == "failed" and result.error_class == SHEDDING:
-            return self.shedding_runs
-        return 0
+                   shedding_runs=needed, shedding_tries=2 * needed + 1 if needed else 0)
 
 
 def _hard(result: ProbeResult) -> bool:
     return result.outcome == "failed" and result.error_class in HARD_FAILURES
+
+
+def _shedding(result: ProbeResult) -> bool:
+    return result.outcome == "failed" and result.error_class == SHEDDING
 
 
 def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
@@ -186,31 +188,54 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
         # waiting would only hold its job (max_instances=1) and delay the next run
         confirm = confirmation if confirmation and confirmation.after_s < every else None
 
-        async def run() -> None:
+        async def measure() -> ProbeResult:
             result = await run_probe(spec, client, location=location, memory=memory)
             await sink.submit(result)
+            return result
+
+        async def react(result: ProbeResult) -> None:
             if on_failure is not None and result.outcome != "ok":
                 await on_failure()
+
+        async def confirm_hard(confirm: Confirmation) -> None:
+            hard = 1  # consecutive hard failures so far
+            for _ in range(confirm.runs):
+                await asyncio.sleep(confirm.after_s)
+                result = await measure()
+                if not _hard(result):
+                    await react(result)
+                    if _shedding(result):
+                        await sample_shedding(confirm)
+                    return  # served, or a failure that can be noise: the window decides
+                hard += 1
+                if hard <= confirm.runs:
+                    await react(result)
+            log.warning("probe %s: %d consecutive hard failures (%s)", spec.name, hard,
+                        result.error_class)
+            if confirm.on_confirmed is not None:
+                await confirm.on_confirmed()
+            else:
+                await react(result)
+
+        async def sample_shedding(confirm: Confirmation) -> None:
+            failed = 0
+            for _ in range(confirm.shedding_tries):
+                await asyncio.sleep(confirm.after_s)
+                result = await measure()
+                await react(result)
+                failed += result.outcome == "failed"
+                if failed >= confirm.shedding_runs:
+                    return
+
+        async def run() -> None:
+            result = await measure()
+            await react(result)
             if confirm is None:
                 return
-            hard = 1 if _hard(result) else 0  # consecutive hard failures so far
-            for _ in range(confirm.runs_after(result)):
-                await asyncio.sleep(confirm.after_s)
-                result = await run_probe(spec, client, location=location, memory=memory)
-                await sink.submit(result)
-                if result.outcome != "failed":
-                    return
-                hard = hard + 1 if hard and _hard(result) else 0
-                if hard == confirm.runs + 1:
-                    log.warning("probe %s: %d consecutive hard failures (%s)", spec.name,
-                                hard, result.error_class)
-                    if confirm.on_confirmed is not None:
-                        await confirm.on_confirmed()
-                    return
-                if on_failure is not None:
-                    await on_failure()
-                if not hard and result.error_class != SHEDDING:
-                    return  # neither hard nor shedding any more: the window decides
+            if _hard(result) and confirm.runs:
+                await confirm_hard(confirm)
+            elif _shedding(result) and confirm.shedding_runs:
+                await sample_shedding(confirm)
 
         return run
 
@@ -219,7 +244,7 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
         every = intervals_s[spec.name]
         timeout = spec.timeout_s + 15.0
         if confirmation is not None:
-            runs = max(confirmation.runs, confirmation.shedding_runs)
+            runs = confirmation.runs + confirmation.shedding_tries
             timeout += runs * (confirmation.after_s + spec.timeout_s) + 15.0
         # jitter spreads probes that share an interval; small next to the interval itself
         jobs.append(Job(f"probe:{spec.name}", make(spec, every), every,

@@ -12,6 +12,7 @@ import pytest
 from probes import ProbeResult, ProbeSpec
 from statuspage.config import EvaluationConfig, parse_config
 from statuspage.db import Database
+from statuspage.evaluation import evaluate_component
 from statuspage.jobs import (
     Confirmation,
     Intervals,
@@ -164,17 +165,19 @@ def test_hard_failures_are_confirmed_at_once(answers: list[int], fast_failures: 
 @pytest.mark.parametrize(
     ("answers", "runs", "evaluations"),
     [
-        (["shed", "shed", "shed"], 3, 3),  # failures_to_down = 3: two confirmations
-        (["shed", 200], 2, 1),             # the service recovered: the window decides
-        (["shed", 429], 2, 2),             # not shedding any more: no more confirmations
-        ([429], 1, 1),                     # a 4xx can be noise: no confirmation
+        (["shed", "shed", "shed"], 3, 3),  # failures_to_down = 3: two more refusals suffice
+        (["shed", 200, "shed", 200, "shed"], 5, 3),  # refusing one in two: still found
+        (["shed", 200], 6, 1),             # five tries all served: the window decides
+        (["shed", 429], 3, 3),             # any failure counts towards the sample
+        ([429], 1, 1),                     # a 4xx can be noise: no sample
     ],
 )
 def test_shedding_is_confirmed_at_once(answers: list[int | str], runs: int,
                                        evaluations: int) -> None:
-    """A 503 ``overloaded`` with Retry-After is the service's own word: the probe runs again
-    ``confirm_after_s`` later while it keeps refusing, evaluating after each failure, so the
-    hysteresis' consecutive failures arrive in seconds; it never triggers the fast path."""
+    """A 503 ``overloaded`` with Retry-After is the service's own word, but it refuses a
+    share of the requests: the probe samples again ``confirm_after_s`` apart until it has the
+    ``failures_to_down`` failures the hysteresis needs or its tries are spent, evaluating after
+    each failure, so the status moves in seconds; it never triggers the fast path."""
     spec = ProbeSpec("availability", "http", "https://example.test/healthz", timeout_s=2)
     sink, calls, evaluated, confirmed = ListSink(), iter(answers), [], []
 
@@ -206,12 +209,16 @@ def test_shedding_is_confirmed_at_once(answers: list[int | str], runs: int,
     assert len(sink.results) == runs
     assert len(evaluated) == evaluations
     assert not confirmed
+    moved = evaluate_component("c", "operational", sink.results, {"availability": None},
+                               rules).status
+    assert (moved != "operational") is (evaluations == rules.failures_to_down), moved
 
 
 def test_no_confirmation_without_a_fast_path() -> None:
     assert Confirmation.from_rules(EvaluationConfig(fast_failures=0)) is None
     assert Confirmation.from_rules(EvaluationConfig(confirm_after_s=0)) is None
-    assert Confirmation.from_rules(EvaluationConfig()) == Confirmation(5.0, 1, shedding_runs=2)
+    assert Confirmation.from_rules(EvaluationConfig()) == Confirmation(
+        5.0, 1, shedding_runs=2, shedding_tries=5)
 
 
 def test_worker_and_agent_tables(db: Database) -> None:
