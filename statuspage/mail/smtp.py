@@ -148,10 +148,33 @@ class SmtpSession:
 class EmlWriter:
     """The demo's "mail server": each message becomes ``<name>.eml`` in ``directory`` (written
     to a temporary name, then renamed: a reader never sees half a message, and a resend
-    replaces the file)."""
+    replaces the file). The outbox keeps the newest ``keep`` messages: a demo left running
+    for weeks never fills its disk (a full disk would stall every delivery)."""
 
-    def __init__(self, directory: Path) -> None:
+    #: how many writes pass between two prunings (listing the folder is not free)
+    PRUNE_EVERY = 100
+
+    def __init__(self, directory: Path, keep: int = 2000) -> None:
         self.directory = directory
+        self.keep = keep
+        self._writes = 0
+
+    def prune(self) -> int:
+        """Delete all but the newest ``keep`` messages (and stale partial files); how many."""
+        try:
+            found = [(entry.stat().st_mtime_ns, entry) for entry in self.directory.iterdir()
+                     if entry.name.endswith((".eml", ".eml.part"))]
+        except OSError:
+            return 0
+        found.sort(key=lambda pair: pair[0], reverse=True)
+        gone = 0
+        for _, entry in found[self.keep:]:
+            try:
+                entry.unlink()
+                gone += 1
+            except OSError:
+                continue  # already gone (another worker pruned): nothing lost
+        return gone
 
     def write(self, name: str, data: bytes) -> SendOutcome:
         """Write one message; never raises (a full disk is a temporary failure)."""
@@ -163,4 +186,7 @@ class EmlWriter:
             os.replace(partial, path)
         except OSError as exc:
             return SendOutcome("temporary", f"{type(exc).__name__}: {exc}"[:300])
+        self._writes += 1
+        if self._writes % self.PRUNE_EVERY == 0:
+            self.prune()
         return SendOutcome("sent", str(path.name))
