@@ -44,29 +44,37 @@ def test_every_english_text_is_used() -> None:
     assert unused == []
 
 
+def english_page(admin: TestClient, path: str, present: tuple[str, ...],
+                 absent: tuple[str, ...]) -> str:
+    """The console page at ``path`` in English: every ``present`` text, no ``absent`` one."""
+    page = admin.get(path + "?lang=en").text
+    for text in present:
+        assert text in page, text
+    for text in absent:
+        assert text not in page, text
+    return page
+
+
 def test_incident_list_and_maintenance_in_english(admin: TestClient) -> None:
-    incidents = admin.get("/admin/incidents?lang=en").text
-    assert "<h1>All incidents</h1>" in incidents and "No incidents yet." in incidents
-    assert "Semua insiden" not in incidents and "Belum ada insiden." not in incidents
-    maintenance = admin.get("/admin/maintenance?lang=en").text
-    for text in ("<h1>Scheduled maintenance</h1>", "<h2>Schedule</h2>", "Start (",
-                 "Start and finish automatically on schedule", "No maintenance yet."):
-        assert text in maintenance, text
-    assert "Pemeliharaan terjadwal" not in maintenance and "Jadwalkan" not in maintenance
+    english_page(admin, "/admin/incidents", ("<h1>All incidents</h1>", "No incidents yet."),
+                 ("Semua insiden", "Belum ada insiden."))
+    english_page(admin, "/admin/maintenance",
+                 ("<h1>Scheduled maintenance</h1>", "<h2>Schedule</h2>", "Start (",
+                  "Start and finish automatically on schedule", "No maintenance yet."),
+                 ("Pemeliharaan terjadwal", "Jadwalkan"))
     assert "<h1>Pemeliharaan terjadwal</h1>" in admin.get("/admin/maintenance?lang=id").text
 
 
 def test_webhooks_deadlines_and_accounts_in_english(admin: TestClient) -> None:
-    webhooks = admin.get("/admin/webhooks?lang=en").text
-    for text in ("<h1>Webhooks for agencies</h1>", "No subscriptions yet.",
-                 "Components (empty: all)", "Add a subscription", "Endpoint URL"):
-        assert text in webhooks, text
-    assert "Webhook untuk instansi" not in webhooks and "Belum ada langganan." not in webhooks
-    deadlines = admin.get("/admin/deadlines?lang=en").text
-    for text in ("<h1>Deadlines</h1>", "New deadline", "Components applicants need",
-                 '<button type="submit">Save</button>', "Critical window (days before closing)"):
-        assert text in deadlines, text
-    assert "Komponen yang dibutuhkan pelamar" not in deadlines and ">Simpan<" not in deadlines
+    english_page(admin, "/admin/webhooks",
+                 ("<h1>Webhooks for agencies</h1>", "No subscriptions yet.",
+                  "Components (empty: all)", "Add a subscription", "Endpoint URL"),
+                 ("Webhook untuk instansi", "Belum ada langganan."))
+    english_page(admin, "/admin/deadlines",
+                 ("<h1>Deadlines</h1>", "New deadline", "Components applicants need",
+                  '<button type="submit">Save</button>',
+                  "Critical window (days before closing)"),
+                 ("Komponen yang dibutuhkan pelamar", ">Simpan<"))
     assert "Make a token" in admin.get("/admin/tokens").text  # the choice is remembered
     assert "Add an operator" in admin.get("/admin/operators").text
     assert "Change password" in admin.get("/admin/account").text
