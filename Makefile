@@ -20,7 +20,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check statuspage probes stamping tests benchmarks
-	$(BIN)/mypy statuspage probes stamping
+	$(BIN)/mypy statuspage probes stamping tests benchmarks
 
 # `make bench` runs benchmarks/retry_storm.py; `make bench BENCH=stamping_throughput` another.
 BENCH ?= retry_storm

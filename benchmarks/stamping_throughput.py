@@ -34,10 +34,13 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 PHONE = "081299990000"
+T = TypeVar("T")
 
 
 def a4_pdf() -> bytes:
@@ -384,7 +387,7 @@ def report_throughput(results: list[Result], seconds: float) -> float:
     return rate
 
 
-def _run(coro):  # type: ignore[no-untyped-def]
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on uvloop when installed (a cheaper load generator)."""
     try:
         import uvloop

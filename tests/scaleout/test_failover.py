@@ -59,7 +59,7 @@ def api(cluster: Cluster, web: int, path: str, body: dict[str, object]) -> dict[
     response = httpx.post(cluster.web[web] + path, json=body, timeout=10,
                           headers={"Authorization": f"Bearer {cluster.api_token}"})
     assert response.status_code in (200, 201), response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def unresolved_ids(url: str) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from stamping.settings import Settings
 from tests.stamping.conftest import auth, latest_otp, register
 
 
@@ -80,7 +81,7 @@ def test_expired_otp_is_refused(client: TestClient) -> None:
     assert r.status_code == 400 and r.json()["error"] == "otp_expired"
 
 
-def test_the_otp_sender_is_pluggable(stamping_settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_otp_sender_is_pluggable(stamping_settings: Settings) -> None:
     import datetime as dt
 
     from stamping.app import create_app

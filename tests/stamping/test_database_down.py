@@ -72,7 +72,7 @@ class Relay:
 
 @pytest.fixture
 def outage(make_database_url: Callable[[str], str], backend: str, tmp_path: Path
-           ) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+           ) -> Iterator[tuple[str, Callable[[], object], Callable[[], object]]]:
     """(database URL, cut, restore) for a database that can really go away."""
     url = make_database_url("down")
     if backend == "sqlite":

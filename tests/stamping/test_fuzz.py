@@ -81,7 +81,8 @@ def test_fuzzed_uploads_never_5xx_never_hang_never_spend_on_refusal(
                               headers=auth(token)).content
         seeds = [make_pdf(), make_pdf(pages=3), make_pdf(jpeg=True), stamped,
                  *hostile_pdfs().values()]
-        issued, cases, statuses = 1, 0, {}
+        issued, cases = 1, 0
+        statuses: dict[int, int] = {}
         started = time.monotonic()
         while time.monotonic() - started < BUDGET_SECONDS:
             data = _mutate(rng, rng.choice(seeds), seeds)

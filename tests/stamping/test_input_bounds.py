@@ -51,10 +51,10 @@ def test_quantity_fields_are_ascii_digits(client: TestClient, funded: str) -> No
         r = client.post("/akun/beli", data={"csrf": csrf, "quantity": quantity,
                                             "order_key": "k1"})
         assert r.status_code == 422 and "Jumlah meterai tidak valid." in r.text, quantity[:10]
-    for quantity in ["\u00b2", "2", 10**400, 2.0]:
-        r = client.post("/api/v1/orders", json={"quantity": quantity},
+    for json_quantity in ["\u00b2", "2", 10**400, 2.0]:
+        r = client.post("/api/v1/orders", json={"quantity": json_quantity},
                         headers={**auth(funded), "Idempotency-Key": "q"})
-        assert r.status_code == 422 and r.json()["error"] == "bad_quantity", quantity
+        assert r.status_code == 422 and r.json()["error"] == "bad_quantity", json_quantity
 
 
 #: JSON bodies no endpoint takes: each is refused with a 4xx and a message.

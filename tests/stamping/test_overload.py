@@ -115,6 +115,11 @@ def _capacity_and_latency(client: TestClient) -> tuple[int, int]:
     return got["capacity"], got["latency_ms"]
 
 
+def _reads_faults(client: TestClient, expected: tuple[int, int]) -> Callable[[], bool]:
+    """A ``wait_until`` condition: ``client`` reads ``expected`` (capacity, latency_ms)."""
+    return lambda: _capacity_and_latency(client) == expected
+
+
 def test_faults_are_shared_between_processes(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(fault_cache_seconds=0.2)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
@@ -122,7 +127,7 @@ def test_faults_are_shared_between_processes(make_settings: Callable[..., Settin
         # capacity 0 ("refuse every stamp") must survive the trip through the database.
         a.post("/api/v1/admin/faults", json={"capacity": 0, "latency_ms": 0}, headers=ADMIN)
         for client in (a, b):
-            wait_until(lambda c=client: _capacity_and_latency(c) == (0, 0))
+            wait_until(_reads_faults(client, (0, 0)))
         a.post("/api/v1/admin/faults", json={"down": True}, headers=ADMIN)
         wait_until(lambda: b.get("/healthz").status_code == 503)
         b.post("/api/v1/admin/faults", json={}, headers=ADMIN)

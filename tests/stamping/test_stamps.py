@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -170,7 +171,8 @@ def test_bad_documents_spend_nothing(client: TestClient, funded: str,
     assert _stamp(client, funded, sample_pdf)[0] == 201
 
 
-def test_oversized_upload_is_refused_while_streaming(make_settings, sample_pdf: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_upload_is_refused_while_streaming(make_settings: Callable[..., Settings],
+                                                     sample_pdf: bytes) -> None:
     from stamping.app import create_app
 
     settings = make_settings(max_upload_bytes=64 * 1024)
@@ -182,7 +184,7 @@ def test_oversized_upload_is_refused_while_streaming(make_settings, sample_pdf: 
         assert status == 413 and b"too_large" in body
 
         # Without a Content-Length (chunked), the limit holds while reading.
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks() -> Iterator[bytes]:
             boundary = b"--b0undary"
             yield boundary + b'\r\nContent-Disposition: form-data; name="file"; ' \
                 b'filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n'

@@ -269,7 +269,7 @@ def test_audit_log_and_csv(admin: TestClient, db: Database) -> None:
     filtered = admin.get("/admin/audit.csv", params={"action": "login"})
     assert {r["action"] for r in csv.DictReader(io.StringIO(filtered.text))} == {"login"}
     with db.session() as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) >= 2
+        assert s.execute(sa.select(sa.func.count()).select_from(AuditEntry)).scalar_one() >= 2
 
 
 @sqlite_only

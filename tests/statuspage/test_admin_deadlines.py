@@ -21,11 +21,12 @@ from tests.statuspage.test_admin_support import (  # noqa: F401 - fixtures
 from tests.statuspage.test_deadlines_views import DEADLINE, START, add_results
 from tests.statuspage.test_deadlines_views import config_text as config_text  # noqa: F401
 
-NEW = {"id": "sscasn-2026", "agency": "BKN", "name_id": "Pendaftaran CASN 2026",
-       "name_en": "CASN 2026 registration", "closes_at": "2026-12-20T23:59",
-       "opened_at": "2026-12-01T00:00", "legal_min_days": "15", "window_days": "7",
-       "patience_s": "30", "demand_profile": "", "contact": "helpdesk@example.invalid",
-       "component": ["pembelian", "pembubuhan"]}
+NEW: dict[str, str | list[str]] = {
+    "id": "sscasn-2026", "agency": "BKN", "name_id": "Pendaftaran CASN 2026",
+    "name_en": "CASN 2026 registration", "closes_at": "2026-12-20T23:59",
+    "opened_at": "2026-12-01T00:00", "legal_min_days": "15", "window_days": "7",
+    "patience_s": "30", "demand_profile": "", "contact": "helpdesk@example.invalid",
+    "component": ["pembelian", "pembubuhan"]}
 
 
 def test_anonymous_and_forged_posts_are_refused(client: TestClient, db: Database) -> None:

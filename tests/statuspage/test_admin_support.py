@@ -20,6 +20,7 @@ from statuspage.app import create_app
 from statuspage.auth import password_hasher
 from statuspage.config import parse_config
 from statuspage.db import Database, prepare_database
+from statuspage.services import Services
 from statuspage.settings import Settings
 from statuspage.store.operators import create_operator, create_token
 from tests.databases import PostgresPool
@@ -32,9 +33,9 @@ OPERATOR = ("ops@example.id", "rahasia-ops-1234")
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
-__all__ = ["ADMIN", "OPERATOR", "admin", "csrf_from", "eventually_contains", "form_post",
-           "login", "make_operator", "make_token", "operator", "poll_now", "reused_postgres",
-           "settings", "sqlite_only"]
+__all__ = ["ADMIN", "OPERATOR", "admin", "app_services", "csrf_from", "eventually_contains",
+           "form_post", "login", "make_operator", "make_token", "operator", "poll_now",
+           "reused_postgres", "settings", "sqlite_only"]
 
 
 @pytest.fixture
@@ -103,10 +104,18 @@ def form_post(client: TestClient, page_path: str, action: str,
                        follow_redirects=False)
 
 
+def app_services(client: TestClient) -> Services:
+    """The services the app's lifespan built (``TestClient.app`` is typed as any ASGI app)."""
+    assert isinstance(client.app, Starlette)
+    services: Services = client.app.state.services
+    return services
+
+
 def poll_now(client: TestClient) -> None:
     """Run the page cache's change-counter poll now, in the app's event loop, instead of
     waiting up to a second for its poller (public pages are cached bytes, by design)."""
-    client.portal.call(client.app.state.services.cache.poll_once)  # type: ignore[union-attr]
+    assert client.portal is not None, "the client runs as a context manager (lifespan)"
+    client.portal.call(app_services(client).cache.poll_once)
 
 
 def eventually_contains(client: TestClient, path: str, text: str, timeout: float = 4.0

@@ -81,8 +81,9 @@ def check_atom(body: bytes, location: str) -> list[str]:
         assert _absolute(entry_id) and entry_id not in ids
         ids.add(entry_id)
         author = entry.find(f"{ATOM}author")
-        assert author is not None or feed_author is not None, "MissingAuthor"
-        assert ((author if author is not None else feed_author).findtext(f"{ATOM}name") or "")
+        named = author if author is not None else feed_author
+        assert named is not None, "MissingAuthor"
+        assert (named.findtext(f"{ATOM}name") or "")
         assert any(link.get("rel", "alternate") == "alternate"
                    for link in entry.findall(f"{ATOM}link"))
         order.append(_rfc3339(entry.findtext(f"{ATOM}updated") or ""))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract
-from jinja2.ext import babel_extract
 
 from statuspage.i18n import Formatter, load_catalogs, negotiate_language
 
@@ -40,7 +39,7 @@ def _template_messages() -> set[str]:
     for path in PUBLIC_TEMPLATES:
         with path.open("rb") as fh:
             for _line, message, _comments, _context in extract(
-                    babel_extract, fh, options={"extensions": "jinja2.ext.i18n"}):
+                    "jinja2.ext:babel_extract", fh, options={"extensions": "jinja2.ext.i18n"}):
                 found.add(message if isinstance(message, str) else message[0])
     for path in PYTHON_SOURCES:
         with path.open("rb") as fh:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from statuspage.store.mail_deliveries import MailClaim
 from tests.smtp_sink import SmtpSink
 
 AT = datetime(2024, 9, 6, 3, 40, tzinfo=UTC)
-PAYLOAD = {"incident": {
+PAYLOAD: dict[str, Any] = {"incident": {
     "id": "p8kx", "name": "Pembubuhan gagal — antrean penuh, " + "panjang " * 12,
     "status": "identified", "shortlink_path": "/incidents/p8kx",
     "components": [{"id": "pembubuhan", "name": "Pembubuhan <e-meterai>",
@@ -49,7 +50,7 @@ def test_each_recipient_gets_its_own_links_from_one_skeleton() -> None:
         assert message["Message-ID"] == f"<mail-{n}.sub{n:05d}@status.example.id>"
         assert message["Date"].datetime == AT
         assert message["List-Unsubscribe"] == f"<{own['unsubscribe']}>"
-        assert message["Subject"] == PAYLOAD["incident"]["name"].strip()  # type: ignore[index]
+        assert message["Subject"] == PAYLOAD["incident"]["name"].strip()
         text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert own["manage"] in text and own["unsubscribe"] in html

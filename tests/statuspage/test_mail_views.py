@@ -203,6 +203,7 @@ def test_unconfirmed_addresses_are_forgotten_after_48_hours(db: Database) -> Non
         assert mail.expire(s, now) == 1
     with db.session() as s:
         assert s.get(MailSubscriber, old) is None
-        assert s.get(MailSubscriber, young) is not None and s.get(MailSubscriber, kept.id)
+        assert s.get(MailSubscriber, young) is not None
+        assert s.get(MailSubscriber, kept.id) is not None
         assert not s.scalars(sa.select(MailDelivery).where(
             MailDelivery.subscriber_id == old)).all()

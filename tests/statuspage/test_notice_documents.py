@@ -15,7 +15,7 @@ import pytest
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation import SignatureCoverageLevel, async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from starlette.testclient import TestClient
 
@@ -44,8 +44,8 @@ def validate(pdf: bytes, cert_pem: bytes) -> tuple[bool, bool]:
     reader = PdfFileReader(io.BytesIO(pdf))
     (sig,) = reader.embedded_signatures
     status = asyncio.run(async_validate_pdf_signature(sig, context))
-    return status.intact and status.valid and status.coverage.name == "ENTIRE_FILE", \
-        status.trusted
+    entire = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    return status.intact and status.valid and entire, status.trusted
 
 
 @pytest.fixture

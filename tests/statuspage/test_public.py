@@ -14,6 +14,7 @@ from statuspage.demo import seed_demo
 from statuspage.models import utcnow
 from statuspage.settings import Settings
 from statuspage.views.public import day_ranges, sparkline
+from tests.statuspage.test_admin_support import app_services
 from tests.statuspage.test_store_public import add_incident
 
 
@@ -142,7 +143,7 @@ TEN_COMPONENTS = "\n".join(
     '[page]\nname = "Status"\nurl = "http://testserver"\n' + TEN_COMPONENTS])
 def test_home_under_60_kb_with_ten_components(settings: Settings, client: TestClient) -> None:
     assert seed_demo(settings)
-    client.app.state.services.cache.clear()
+    app_services(client).cache.clear()
     r = client.get("/")
     assert "Data contoh" in r.text and "Sample data" in r.text
     assert r.text.count('class="comp"') == 10

@@ -72,7 +72,8 @@ def test_sigkill_mid_fanout_five_times_loses_nothing(settings: Settings, db: Dat
                  "created_via": "test"} for n in range(SUBSCRIPTIONS)])
             for n in range(EVENTS):
                 emit_event(s, "deadline.notice", {"deadline": {"id": f"d{n}"}})
-        kills, rounds = 0, []
+        kills = 0
+        rounds: list[tuple[float, int]] = []
         while kills < KILLS:
             before = delivered(db)
             worker = start_worker(settings, config, log)
