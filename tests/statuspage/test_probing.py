@@ -182,7 +182,7 @@ def test_auto_publish_publishes_the_new_draft(settings: Settings, db: Database) 
     ],
 )
 def test_public_target_hides_credentials(target: str, shown: str) -> None:
-    from statuspage.store.probe_results import _public_target
+    from statuspage.store.probe_queries import _public_target
 
     assert _public_target(target) == shown
 
