@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from statuspage.app import create_app
 from statuspage.auth import password_hasher
-from statuspage.config import parse_config
+from statuspage.config_parser import parse_config
 from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 from statuspage.store.operators import create_operator, create_token

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from statuspage.config import ProbeConfig, parse_config
+from statuspage.config import ProbeConfig
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.models import Component, ComponentStatusChange, Incident, ProbeResultRow
 from statuspage.probing import (

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from statuspage.app import create_app
 from statuspage.cli.serve import _served, public_url
-from statuspage.config import load_config, parse_config
+from statuspage.config_parser import load_config, parse_config
 from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 from statuspage.store.incidents import create_incident

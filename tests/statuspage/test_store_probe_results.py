@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from statuspage.config import ConfigError, RetentionConfig, parse_config
+from statuspage.config import ConfigError, RetentionConfig
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.models import ProbeResultRow, ProbeRollup
 from statuspage.store import probe_queries
