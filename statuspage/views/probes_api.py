@@ -31,7 +31,8 @@ from starlette.routing import BaseRoute, Route
 
 from probes import ProbeResult
 from statuspage import histogram, probing
-from statuspage.cache import CachedView, Rendered, RenderRequest
+from statuspage.cache import Rendered
+from statuspage.cached_view import CachedView, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.db import Database
 from statuspage.inputs import InputError, decode_json
