@@ -1,4 +1,4 @@
-"""With no page URL configured, links name the host and port actually served (issue 8, 15)."""
+"""With no page URL configured, links name the host and port actually served."""
 
 from __future__ import annotations
 
