@@ -37,7 +37,7 @@ with warnings.catch_warnings():  # starlette suggests httpx2 for its TestClient;
 
 from statuspage import histogram
 from statuspage.app import create_app
-from statuspage.config import load_config
+from statuspage.config_parser import load_config
 from statuspage.db import Database, prepare_database
 from statuspage.models import (
     ComponentStatusChange,

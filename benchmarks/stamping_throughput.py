@@ -8,8 +8,8 @@ throw-away data directory, creates a probe account, and then:
    measured in the same run: pyHanko's plain ``sign_pdf`` with default settings, one process.
 2. **overload**: offers ``--overload-factor`` (5) times the measured capacity as an open
    loop and prints goodput (successful stamps/s as % of capacity) and the p99 time to a 503.
-3. **appearance**: what the visible stamp costs (issue 15).  In this process, alternating
-   rounds sign the same document the same way with (a) the appearance before issue 15
+3. **appearance**: what the visible stamp costs.  In this process, alternating rounds sign
+   the same document the same way with (a) the previous appearance
    (pyHanko's QR stamp style, fixed box) and (b) the current one (content scan, blank-space
    placement, the pink design and the 100-dpi QR); prints both rates and new/old.
 
@@ -83,7 +83,7 @@ def baseline(pdf: bytes, data_dir: Path, seconds: float) -> float:
 
 
 def _legacy_style():
-    """The appearance before issue 15: pyHanko's QR stamp, fixed-mask QR, thin black frame."""
+    """The previous appearance: pyHanko's QR stamp, fixed-mask QR, thin black frame."""
     import qrcode
     from pyhanko.pdf_utils.qr import PdfStreamQRImage
     from pyhanko.pdf_utils.writer import init_xobject_dictionary
@@ -123,15 +123,15 @@ def appearance_cost(pdf: bytes, data_dir: Path, seconds: float
     from pyhanko.sign.fields import SigSeedSubFilter
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    from stamping import signer
+    from stamping import signer, signing_worker
     from stamping.appearance import add_link, meterai_style
     from stamping.pki import PkiPaths
     from stamping.placement import plan_stamp
 
     pki = PkiPaths.in_dir(data_dir)
-    key = signer._PreloadedSigner(signer._load_cert(pki.signer_cert), pki.signer_key.read_bytes(),
-                                  SimpleCertificateStore.from_certs(
-                                      [signer._load_cert(pki.ca_cert)]))
+    key = signing_worker._PreloadedSigner(
+        signing_worker._load_cert(pki.signer_cert), pki.signer_key.read_bytes(),
+        SimpleCertificateStore.from_certs([signing_worker._load_cert(pki.ca_cert)]))
     styles = {"old": _legacy_style(), "new": meterai_style()}
     serial = "ABCDEFGHJKLMNPQRSTUVWX"
     url = f"http://127.0.0.1:8001/verify/{serial}"

@@ -16,7 +16,7 @@ from argon2.exceptions import VerificationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from stamping import gateway, store, throttle, web_sessions
+from stamping import gateway, ledger, orders, store, throttle, web_sessions
 from stamping.errors import ApiError
 from stamping.rules import clean_text, is_ascii_digits, new_serial, normalise_phone
 from stamping.service import Service, now
@@ -161,7 +161,7 @@ def parse_quantity(raw: str) -> int | str:
 
 
 async def create_order(svc: Service, account: store.AccountView, key: str,
-                       quantity: object) -> tuple[store.OrderView, bool]:
+                       quantity: object) -> tuple[orders.OrderView, bool]:
     """An order for ``quantity`` stamps, once per idempotency key: (order, created)."""
     if not 1 <= len(key) <= 200:
         raise ApiError(400, "missing_idempotency_key", "send an Idempotency-Key header")
@@ -170,7 +170,7 @@ async def create_order(svc: Service, account: store.AccountView, key: str,
         raise ApiError(422, "bad_quantity", f"quantity must be an integer from 1 to {limit}")
     async with svc.purchase_gate.admit(), svc.purchase_gate.slot():
         order, created = await svc.db.write(
-            store.create_order, account, key, quantity, svc.settings.stamp_price,
+            orders.create_order, account, key, quantity, svc.settings.stamp_price,
             svc.settings.service_fee, dt.timedelta(seconds=svc.settings.order_ttl_seconds),
             now())
     if created and order.status == "paid":
@@ -185,7 +185,7 @@ async def process_notification(svc: Service, body: bytes,
         svc.payment_key, body, signature, now(),
         dt.timedelta(seconds=svc.settings.callback_max_age_seconds))
     async with svc.purchase_gate.admit(), svc.purchase_gate.slot():
-        order, credited = await svc.db.write(store.apply_payment, note.event_id, note.order_id,
+        order, credited = await svc.db.write(orders.apply_payment, note.event_id, note.order_id,
                                              note.amount, now())
     if credited:
         svc.metrics.quota_sold.labels("probe" if order.is_probe else "real").inc(order.quantity)
@@ -194,7 +194,7 @@ async def process_notification(svc: Service, body: bytes,
 
 async def pay_simulated(svc: Service, payment_ref: str) -> dict[str, object]:
     """The simulated payer pays; the gateway sends its signed notification."""
-    order = await svc.db.read(store.order_by_payment_ref, payment_ref, now())
+    order = await svc.db.read(orders.order_by_payment_ref, payment_ref, now())
     if order is None:
         raise ApiError(404, "unknown_payment", "no such payment reference")
     body, signature = gateway.build_notification(svc.payment_key, order.id, order.amount, now())
@@ -220,7 +220,7 @@ def parse_page(raw: str) -> int | None:
 
 async def _release(svc: Service, serial: str) -> None:
     try:
-        await svc.db.write(store.release_stamp, serial)
+        await svc.db.write(ledger.release_stamp, serial)
     except Exception:  # the sweeper releases it later
         logger.exception("could not release reservation %s", serial)
 
@@ -230,7 +230,7 @@ async def _reserve(svc: Service, account: store.AccountView, key: str | None,
     for _ in range(3):
         serial = new_serial()
         try:
-            if not await svc.db.write(store.reserve_stamp, account, serial, now(), key,
+            if not await svc.db.write(ledger.reserve_stamp, account, serial, now(), key,
                                       digest):
                 raise ApiError(402, "quota_exhausted", "no stamps left; buy more first")
             return serial
@@ -254,7 +254,7 @@ async def _replay(svc: Service, account: store.AccountView, key: str,
     The key names one document: the same key with a different document (``digest`` is the
     upload's SHA-256) is a client bug, answered 409 as orders do, never the first stamp.
     """
-    found = await svc.db.read(store.stamp_for_key, account.id, key)
+    found = await svc.db.read(ledger.stamp_for_key, account.id, key)
     if found is None:
         return None
     serial, status, first_digest = found
@@ -264,12 +264,12 @@ async def _replay(svc: Service, account: store.AccountView, key: str,
     if status != "issued":
         raise ApiError(409, "stamp_in_progress",
                        "a stamp with this Idempotency-Key is still being made; retry shortly")
-    pdf = await svc.db.read(store.stamped_document, serial, account.id)
+    pdf = await svc.db.read(ledger.stamped_document, serial, account.id)
     if pdf is None:
         raise ApiError(410, "document_expired",
                        f"stamp {serial} was made with this key, but its document is no longer "
                        "kept; use a new key for a new stamp")
-    record = await svc.db.read(store.stamp_record, serial)
+    record = await svc.db.read(ledger.stamp_record, serial)
     return Stamped(serial, pdf, replayed=True,
                    placement=record.placement if record is not None else None)
 
@@ -308,7 +308,7 @@ async def stamp(svc: Service, account: store.AccountView, pdf: bytes, page_raw: 
                 pdf=pdf, serial=serial, page=page, box=box,
                 verify_url=f"{svc.settings.public_url}/verify/{serial}"))
             svc.metrics.signing.observe(time.perf_counter() - started)
-        await svc.db.write(store.complete_stamp, serial, result.sha256_before,
+        await svc.db.write(ledger.complete_stamp, serial, result.sha256_before,
                            result.sha256_after, now(), result.pdf, result.placement)
     except BaseException:
         # Shielded so that a cancelled request still gives its unit back.
@@ -330,7 +330,7 @@ async def verify(svc: Service, pdf: bytes) -> dict[str, object]:
     reasons = list(result.reasons)
     record = None
     if result.serial is not None:
-        record = await svc.db.read(store.stamp_record, result.serial)
+        record = await svc.db.read(ledger.stamp_record, result.serial)
         if record is None or record.status != "issued":
             reasons.append("the serial number is not in the ledger")
         elif record.sha256_after != result.document_sha256:

@@ -7,9 +7,10 @@ XObjects followed at most :data:`MAX_FORM_DEPTH` deep with a cycle check, and a 
 budget.  A scan that hits a bound returns what it found with ``complete=False``.
 
 Boxes are conservative: text is measured with the font's ``/Widths`` when present (else
-0.6 em a glyph, 1 em for two-byte fonts) from 0.25 em below the baseline to 0.95 em above;
-paths by their control points; images by their unit square.  White fills (page backgrounds)
-and invisible text (the OCR layer of a scan, whose image is counted instead) are ignored.
+0.6 em a glyph, 1 em for two-byte fonts; read by :mod:`stamping.page_resources`) from 0.25 em
+below the baseline to 0.95 em above; paths by their control points; images by their unit
+square.  White fills (page backgrounds) and invisible text (the OCR layer of a scan, whose
+image is counted instead) are ignored.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyhanko.pdf_utils import generic
 
 from stamping.content_stream import operations
+from stamping.page_resources import Font, inherited_resources, lenient_get, load_font
 
 __all__ = ["MAX_CONTENT_BYTES", "MAX_FORM_DEPTH", "MAX_OPERATORS", "ContentBox", "PageScan",
            "scan_page"]
@@ -39,8 +40,6 @@ Rect = tuple[float, float, float, float]
 Matrix = tuple[float, float, float, float, float, float]
 _IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
-#: Most CID widths read from a Type0 font's /W array.
-MAX_CID_WIDTHS = 65_536
 _PAINT = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
 _STROKES = {b"S", b"s", b"B", b"B*", b"b", b"b*"}
 _FILLS = {b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
@@ -60,16 +59,6 @@ class PageScan:
 
     boxes: list[ContentBox] = field(default_factory=list)
     complete: bool = True
-
-
-def _get(obj: object, key: str, default: Any = None) -> Any:
-    """``obj[key]`` resolved, or ``default`` when ``obj`` is not a dictionary or lacks it."""
-    if isinstance(obj, generic.DictionaryObject) and key in obj:
-        try:
-            return obj[key]
-        except Exception:  # a dangling reference reads as absent
-            return default
-    return default
 
 
 def _mul(a: Matrix, b: Matrix) -> Matrix:
@@ -92,40 +81,8 @@ def _intersect(a: Rect, b: Rect) -> Rect | None:
     return r if r[0] < r[2] and r[1] < r[3] else None
 
 
-def _cid_widths(w: object) -> dict[int, float]:
-    """A Type0 font's /W array: ``c [w1 w2 ...]`` and ``c_first c_last w`` entries."""
-    widths: dict[int, float] = {}
-    if not isinstance(w, generic.ArrayObject):
-        return widths
-    items = [w[i] for i in range(min(len(w), MAX_CID_WIDTHS))]
-    i = 0
-    while i + 1 < len(items) and len(widths) < MAX_CID_WIDTHS:
-        first, nxt = int(items[i]), items[i + 1]
-        if isinstance(nxt, generic.ArrayObject):
-            for j in range(min(len(nxt), MAX_CID_WIDTHS - len(widths))):
-                widths[first + j] = float(nxt[j])
-            i += 2
-        elif i + 2 < len(items):
-            last, width = int(nxt), float(items[i + 2])
-            for cid in range(first, min(last, first + MAX_CID_WIDTHS - len(widths)) + 1):
-                widths[cid] = width
-            i += 3
-        else:
-            break
-    return widths
-
-
 class _Budget(Exception):
     """A bound of the scan was reached."""
-
-
-@dataclass
-class _Font:
-    first: int = 0
-    widths: list[float] = field(default_factory=list)
-    default: float = 600.0
-    two_byte: bool = False
-    cid_widths: dict[int, float] = field(default_factory=dict)  # Identity-encoded Type0
 
 
 @dataclass
@@ -137,7 +94,7 @@ class _State:
     fill_space: bytes = b"/DeviceGray"
     stroke_space: bytes = b"/DeviceGray"
     line_width: float = 1.0
-    font: _Font | None = None
+    font: Font | None = None
     size: float = 0.0
     char_space: float = 0.0
     word_space: float = 0.0
@@ -168,43 +125,17 @@ class _Scanner:
         self.bytes = 0
         self.deadline = time.perf_counter() + TIME_BUDGET_S
         self.forms: list[int] = []
-        self.fonts: dict[int, _Font] = {}
+        self.fonts: dict[int, Font] = {}
 
     def add(self, kind: str, rect: Rect, clip: Rect) -> None:
         r = _intersect(rect, clip)
         if r is not None and all(math.isfinite(v) for v in r):  # 400-digit numbers: inf
             self.scan.boxes.append(ContentBox(kind, r))
 
-    # --- resources -----------------------------------------------------------------------
-
-    def font(self, resources: generic.DictionaryObject, name: str) -> _Font:
-        try:
-            ref = resources["/Font"].raw_get(name)
-            key = id(ref.get_object() if isinstance(ref, generic.IndirectObject) else ref)
-            if key in self.fonts:
-                return self.fonts[key]
-            fd = resources["/Font"][name]
-            font = _Font()
-            if _get(fd, "/Subtype") == "/Type0":
-                font.two_byte, font.default = True, 1000.0
-                descendant = _get(fd, "/DescendantFonts")[0]
-                font.default = float(_get(descendant, "/DW", 1000))
-                if _get(fd, "/Encoding") in ("/Identity-H", "/Identity-V"):
-                    font.cid_widths = _cid_widths(_get(descendant, "/W"))
-            elif "/Widths" in fd:
-                font.first = int(_get(fd, "/FirstChar", 0))
-                font.widths = [float(w) for w in fd["/Widths"]][:256]
-                desc = _get(fd, "/FontDescriptor")
-                font.default = float(_get(desc, "/MissingWidth", 600)) if desc else 600.0
-            self.fonts[key] = font
-            return font
-        except Exception:  # a broken font dictionary: measure conservatively
-            return _Font()
-
     # --- text ----------------------------------------------------------------------------
 
     def show(self, st: _State, tm: list[float], parts: Sequence[bytes | float]) -> None:
-        font = st.font or _Font()
+        font = st.font or Font()
         advance = 0.0
         for part in parts:
             if isinstance(part, float):
@@ -310,7 +241,7 @@ class _Scanner:
         elif op == b"BT":
             tm[:] = tlm[:] = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
         elif op == b"Tf" and len(args) == 2 and isinstance(args[1], float):
-            st.font, st.size = self.font(resources, str(args[0])), args[1]
+            st.font, st.size = load_font(resources, str(args[0]), self.fonts), args[1]
         elif op == b"Tc" and nums:
             st.char_space = nums[0]
         elif op == b"Tw" and nums:
@@ -359,7 +290,7 @@ class _Scanner:
             return  # a missing XObject draws nothing
         if not isinstance(obj, generic.StreamObject):
             return
-        subtype = _get(obj, "/Subtype")
+        subtype = lenient_get(obj, "/Subtype")
         if subtype == "/Image":
             self.add("image", _bbox(st.ctm, 0, 0, 1, 1), st.clip)
             return
@@ -373,12 +304,12 @@ class _Scanner:
             raise _Budget("form depth")
         inner = st.copy()
         try:
-            matrix = [float(v) for v in _get(obj, "/Matrix", _IDENTITY)]
+            matrix = [float(v) for v in lenient_get(obj, "/Matrix", _IDENTITY)]
             inner.ctm = _mul((matrix[0], matrix[1], matrix[2], matrix[3], matrix[4],
                               matrix[5]), st.ctm)
             bbox = [float(v) for v in obj["/BBox"]]
             inner.clip = _intersect(st.clip, _bbox(inner.ctm, *bbox)) or (0.0, 0.0, 0.0, 0.0)
-            form_resources = _get(obj, "/Resources", resources)
+            form_resources = lenient_get(obj, "/Resources", resources)
             data = obj.data
         except (KeyError, ValueError, TypeError, IndexError):
             return
@@ -389,13 +320,13 @@ class _Scanner:
             self.forms.pop()
 
     def annotations(self, page: generic.DictionaryObject) -> None:
-        annots = _get(page, "/Annots", generic.ArrayObject())
+        annots = lenient_get(page, "/Annots", generic.ArrayObject())
         for i in range(min(len(annots), 1000)):
             annot = annots[i]
             if not isinstance(annot, generic.DictionaryObject):
                 continue
-            subtype = _get(annot, "/Subtype")
-            if subtype in ("/Link", "/Popup") or int(_get(annot, "/F", 0)) & 2:
+            subtype = lenient_get(annot, "/Subtype")
+            if subtype in ("/Link", "/Popup") or int(lenient_get(annot, "/F", 0)) & 2:
                 continue
             try:
                 rect = [float(v) for v in annot["/Rect"]]
@@ -405,27 +336,12 @@ class _Scanner:
                    max(rect[1], rect[3]))
             if box[2] - box[0] < 0.5 or box[3] - box[1] < 0.5:
                 continue  # an invisible signature field
-            field_type = _get(annot, "/FT")
-            parent = _get(annot, "/Parent")
+            field_type = lenient_get(annot, "/FT")
+            parent = lenient_get(annot, "/Parent")
             if field_type is None and isinstance(parent, generic.DictionaryObject):
-                field_type = _get(parent, "/FT")
+                field_type = lenient_get(parent, "/FT")
             kind = "signature" if field_type == "/Sig" or subtype == "/Ink" else "annotation"
             self.add(kind, box, self.page_box)
-
-
-def _inherited_resources(page: generic.DictionaryObject) -> generic.DictionaryObject:
-    """``/Resources`` of the page or its nearest ancestor (a cycle-checked, bounded walk)."""
-    node: object = page
-    seen: set[int] = set()
-    while isinstance(node, generic.DictionaryObject) and id(node) not in seen and len(seen) < 64:
-        seen.add(id(node))
-        if "/Resources" in node:
-            found = node["/Resources"]
-            if isinstance(found, generic.DictionaryObject):
-                return found
-            break
-        node = _get(node, "/Parent")
-    return generic.DictionaryObject()
 
 
 def scan_page(page: generic.DictionaryObject, page_box: Rect) -> PageScan:
@@ -433,8 +349,8 @@ def scan_page(page: generic.DictionaryObject, page_box: Rect) -> PageScan:
     scanner = _Scanner(page_box)
     try:
         scanner.annotations(page)
-        resources = _inherited_resources(page)
-        contents = _get(page, "/Contents")
+        resources = inherited_resources(page)
+        contents = lenient_get(page, "/Contents")
         streams = contents if isinstance(contents, generic.ArrayObject) else [contents]
         chunks = []
         for i in range(min(len(streams), 1000)):

@@ -16,7 +16,7 @@ __all__ = ["PRELOAD", "context", "start"]
 #: "__main__" makes the forkserver import the main module once; otherwise every new worker
 #: re-runs the main script (the test runner, a benchmark...) before starting.
 #: "stamping.forkserver_lifeline" makes the forkserver die with the web process.
-PRELOAD = ["__main__", "stamping.forkserver_lifeline", "stamping.signer"]
+PRELOAD = ["__main__", "stamping.forkserver_lifeline", "stamping.signer", "stamping.verifier"]
 
 
 def context() -> BaseContext:

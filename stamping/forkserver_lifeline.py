@@ -3,9 +3,9 @@
 Importing this module makes the importing process die with its parent.  The forkserver is
 the parent of every signing worker, and each worker holds the forkserver's "alive" pipe, so
 the forkserver would never see the web process go: after ``kill -9`` of ``stamping serve``
-the forkserver and its workers lived on (issue 8, item 6).  With this, the kernel kills the
-forkserver when the web process ends, and each worker (``signer.init_worker``) when the
-forkserver ends.  Nothing else may import this module.
+the forkserver and its workers lived on.  With this, the kernel kills the forkserver when the
+web process ends, and each worker (``signing_worker.init_worker``) when the forkserver ends.
+Nothing else may import this module.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The pool of signing worker processes, with a deadline on every job.
 
 Two deadlines bound a job.  Inside the worker a CPU timer stops a job that computes too long
-(``signer.run_job``: the document is refused with 422 and the worker carries on).
+(``signing_worker.run_job``: the document is refused with 422 and the worker carries on).
 Here, in the web process, a wall-clock deadline catches what the CPU timer cannot (a worker
 stuck in C code, blocked, or stopped): past it every worker of the pool is killed and a new
 pool started, because a ``ProcessPoolExecutor`` cannot lose one worker without breaking
@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from stamping import forkserver, signer
+from stamping import forkserver, signer, signing_worker, verifier
 from stamping.document_error import DocumentError
 from stamping.pki import PkiPaths
 
@@ -51,7 +51,7 @@ class PoolHealth:
 
 
 class SigningPool:
-    """``workers`` processes, each holding the signing key (see :func:`signer.init_worker`).
+    """``workers`` processes, each holding the signing key (see :func:`signing_worker.init_worker`).
 
     Workers come from a forkserver that has already imported pyHanko, so they start fast
     and do not inherit the web process's threads or sockets.  ``cpu_deadline`` bounds each
@@ -72,7 +72,7 @@ class SigningPool:
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=forkserver.context(),
-            initializer=signer.init_worker,
+            initializer=signing_worker.init_worker,
             initargs=(str(self.paths.signer_cert), str(self.paths.signer_key),
                       str(self.paths.ca_cert), self.niceness, self.cpu_deadline),
         )
@@ -84,7 +84,7 @@ class SigningPool:
 
     async def _warm(self, executor: ProcessPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
-        pids = await asyncio.gather(*(loop.run_in_executor(executor, signer.ping)
+        pids = await asyncio.gather(*(loop.run_in_executor(executor, signing_worker.ping)
                                       for _ in range(self.workers * 2)))
         if self._executor is executor:
             self.ready = True
@@ -95,9 +95,9 @@ class SigningPool:
         """Stamp in a worker; DocumentError propagates for bad input."""
         return await self.run(signer.stamp_document, job)
 
-    async def verify(self, pdf: bytes) -> signer.VerifyOutput:
+    async def verify(self, pdf: bytes) -> verifier.VerifyOutput:
         """Verify in a worker; DocumentError propagates for bad input."""
-        return await self.run(signer.verify_document, pdf)
+        return await self.run(verifier.verify_document, pdf)
 
     async def run(self, fn: Callable[[Any], T], arg: Any) -> T:
         """Run ``fn(arg)`` in a worker under the wall-clock deadline.
@@ -111,8 +111,8 @@ class SigningPool:
         job_id = next(self._ids)
         self._started[job_id] = time.monotonic()
         try:
-            future = asyncio.get_running_loop().run_in_executor(executor, signer.run_job, fn,
-                                                                 arg)
+            future = asyncio.get_running_loop().run_in_executor(
+                executor, signing_worker.run_job, fn, arg)
             if self.wall_deadline > 0:
                 return await asyncio.wait_for(future, self.wall_deadline)
             return await future

@@ -15,7 +15,7 @@ import jinja2
 from babel.dates import format_datetime
 from starlette.concurrency import run_in_threadpool
 
-from stamping import store, throttle, web_sessions
+from stamping import ledger, orders, store, throttle, web_sessions
 from stamping.admission import Gate
 from stamping.db import Database
 from stamping.faults import FaultCache
@@ -133,11 +133,11 @@ class Service:
     async def sweep(self) -> None:
         """Expire unpaid orders, release reservations orphaned by a crash, drop old documents."""
         t = now()
-        expired = await self.db.write(store.expire_orders, t)
+        expired = await self.db.write(orders.expire_orders, t)
         stale = t - dt.timedelta(seconds=self.settings.reservation_timeout_seconds)
-        released = await self.db.write(store.release_stale, stale)
+        released = await self.db.write(ledger.release_stale, stale)
         kept_since = t - dt.timedelta(hours=self.settings.document_retention_hours)
-        pruned = await self.db.write(store.prune_documents, kept_since)
+        pruned = await self.db.write(ledger.prune_documents, kept_since)
         await self.db.write(throttle.prune, t - dt.timedelta(days=1))
         await self.db.write(web_sessions.prune, t)
         if expired or released or pruned:

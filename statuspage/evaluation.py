@@ -62,7 +62,7 @@ _MEASURED = ("operational", "degraded_performance", "partial_outage", "major_out
 
 
 class SampleLike(Protocol):
-    """The shape read from each sample (``store.probe_results.Sample`` fits)."""
+    """The shape read from each sample (``store.probe_queries.Sample`` fits)."""
 
     @property
     def probe(self) -> str: ...

@@ -8,7 +8,7 @@
   record status changes and open/annotate draft incidents.
 
 Agent tokens live in ``statuspage.store.agents``; the ``/api/v1/probes`` overview and the
-``/metrics`` totals are reads of ``statuspage.store.probe_results``.
+``/metrics`` totals are reads of ``statuspage.store.probe_queries``.
 
 The worker's scheduled jobs (probes, evaluation, rollup flush, pruning, maintenance windows,
 the bundled service's watchdog and the rest) are listed in ``statuspage.jobs``.
@@ -32,7 +32,7 @@ from statuspage.db import Database
 from statuspage.evaluation import ComponentEvaluation, evaluate_component
 from statuspage.inputs import finite
 from statuspage.models import Component, utcnow
-from statuspage.store import drafts, probe_results
+from statuspage.store import drafts, probe_queries, probe_results
 from statuspage.store.components import set_measured_status
 
 __all__ = [
@@ -188,7 +188,7 @@ def evaluate_components(session: Session, config: StatusConfig,
         sa.select(Component).where(Component.id.in_(list(probes_of)))
         .order_by(Component.id).with_for_update())}
     since = now - timedelta(seconds=rules.window_s)
-    samples = probe_results.window_samples(session, [p.name for p in config.probes], since)
+    samples = probe_queries.window_samples(session, [p.name for p in config.probes], since)
     changes: list[ComponentEvaluation] = []
     for component_id, probes in probes_of.items():
         if component_id not in current:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from statuspage.config import StatusConfig, load_config
+from statuspage.config import StatusConfig
+from statuspage.config_parser import load_config
 from statuspage.mail.smtp import parse_smtp_url
 
 __all__ = ["Settings", "ENV_VARS"]

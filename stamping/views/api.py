@@ -8,7 +8,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from stamping import actions, gateway, store
+from stamping import actions, gateway, orders, store
 from stamping.errors import ApiError
 from stamping.faults import parse_fault_spec
 from stamping.service import Service, now
@@ -44,7 +44,7 @@ async def login(request: Request) -> Response:
     return JSONResponse({"token": token})
 
 
-def order_json(svc: Service, order: store.OrderView) -> dict[str, object]:
+def order_json(svc: Service, order: orders.OrderView) -> dict[str, object]:
     """The API shape of an order, with its QRIS payment instructions."""
     return {
         "order_id": order.id,
@@ -82,7 +82,7 @@ async def get_order(request: Request) -> Response:
     """One of the caller's orders."""
     svc = service(request)
     account = await authenticate(request)
-    order = await svc.db.read(store.get_order, account.id, request.path_params["order_id"],
+    order = await svc.db.read(orders.get_order, account.id, request.path_params["order_id"],
                               now())
     if order is None:
         raise ApiError(404, "unknown_order", "no such order")

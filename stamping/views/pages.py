@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from stamping import actions, gateway, store, web_sessions
+from stamping import actions, gateway, ledger, orders, store, web_sessions
 from stamping.admission import Overloaded
 from stamping.errors import DOCUMENT_STATUS, ApiError
 from stamping.gateway import NotificationError
@@ -206,7 +206,7 @@ async def account_page(request: Request, error: str | None = None,
     if account is None:
         return _redirect("/masuk")
     available, spent = await service(request).db.read(store.quota, account.id)
-    documents = await service(request).db.read(store.recent_documents, account.id)
+    documents = await service(request).db.read(ledger.recent_documents, account.id)
     return _render(request, "akun.html", status, account=account, available=available,
                    spent=spent, error=error, order_key=uuid.uuid4().hex, documents=documents,
                    retention_hours=service(request).settings.document_retention_hours,
@@ -219,7 +219,7 @@ async def download_document(request: Request) -> Response:
     if account is None:
         return _redirect("/masuk")
     serial = request.path_params["serial"].upper()
-    pdf = await service(request).db.read(store.stamped_document, serial, account.id)
+    pdf = await service(request).db.read(ledger.stamped_document, serial, account.id)
     if pdf is None:
         return await account_page(request, "Dokumen tidak ditemukan atau sudah terhapus.", 404)
     return pdf_response(pdf, serial)
@@ -247,7 +247,7 @@ async def order_page(request: Request) -> Response:
     account = await _account(request)
     if account is None:
         return _redirect("/masuk")
-    order = await svc.db.read(store.get_order, account.id, request.path_params["order_id"],
+    order = await svc.db.read(orders.get_order, account.id, request.path_params["order_id"],
                               now())
     if order is None:
         return _render(request, "akun_pesanan.html", 404, order=None)
@@ -266,7 +266,7 @@ async def pay(request: Request) -> Response:
         return _redirect("/masuk")
     order_id = request.path_params["order_id"]
     form = await request.form()
-    order = await svc.db.read(store.get_order, account.id, order_id, now())
+    order = await svc.db.read(orders.get_order, account.id, order_id, now())
     try:
         _check_csrf(request, form)
         if order is None:

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from stamping import actions, store
+from stamping import actions, ledger, store
 from stamping.errors import ApiError
 from stamping.rules import SERIAL_ALPHABET, SERIAL_LENGTH
 from stamping.upload import read_upload
@@ -44,7 +44,7 @@ async def get_stamp(request: Request) -> Response:
     """Status of one of the caller's stamps (the partner-API "stamp status")."""
     svc = service(request)
     account = await authenticate(request)
-    record = await svc.db.read(store.stamp_record, request.path_params["serial"].upper())
+    record = await svc.db.read(ledger.stamp_record, request.path_params["serial"].upper())
     if record is None or record.account_id != account.id:
         raise ApiError(404, "unknown_serial", "no such stamp on this account")
     return JSONResponse({
@@ -64,7 +64,7 @@ async def get_stamp_document(request: Request) -> Response:
     svc = service(request)
     account = await authenticate(request)
     serial = request.path_params["serial"].upper()
-    pdf = await svc.db.read(store.stamped_document, serial, account.id) if _serial_ok(
+    pdf = await svc.db.read(ledger.stamped_document, serial, account.id) if _serial_ok(
         serial) else None
     if pdf is None:
         raise ApiError(404, "unknown_document",
@@ -90,7 +90,7 @@ async def verify_serial(request: Request) -> Response:
     """The QR target: whether a serial exists, when it was used, and the document hash."""
     svc = service(request)
     serial = request.path_params["serial"].strip().upper()
-    record = await svc.db.read(store.stamp_record, serial) if _serial_ok(serial) else None
+    record = await svc.db.read(ledger.stamp_record, serial) if _serial_ok(serial) else None
     issued = record is not None and record.status == "issued"
     data = {
         "serial": serial,

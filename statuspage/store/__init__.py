@@ -6,7 +6,8 @@ One module per domain: ``components`` (config sync, measured status), ``incident
 probe-made drafts),
 ``operators``/``login_throttle``/``audit`` (console accounts, tokens, lockouts, audit log),
 ``templates`` (incident templates), ``agents`` (probe agents' tokens),
-``probe_results``/``attempts``/``evidence_import`` (measurements and their rollups),
+``probe_results``/``probe_queries``/``attempts``/``evidence_import`` (measurements and
+their rollups),
 ``public``/``public_views`` (the read model of the public page), ``deadlines``/
 ``deadline_records``/``notices`` (deadline impact and notices), ``outbox``/``deliveries``/
 ``subscriptions``/``notified`` (webhooks and subscribers), ``ratelimits``, ``day_zone``.

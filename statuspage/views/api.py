@@ -15,7 +15,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from statuspage.cache import CachedView, Rendered, RenderRequest
+from statuspage.cache import Rendered
+from statuspage.cached_view import CachedView, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.jsontext import html_safe_json
 from statuspage.models import utcnow

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute, Route
 
-from statuspage.cache import CachedView, Rendered, RenderRequest
+from statuspage.cache import Rendered
+from statuspage.cached_view import CachedView, RenderRequest
 from statuspage.evidence import Evidence
 from statuspage.impact import DEFAULT_WEIGHTS, DeadlineImpact
 from statuspage.models import Deadline, ProbeResultRow, utcnow

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from starlette.routing import BaseRoute, Route
 
-from statuspage.cache import CachedView, Rendered, RenderRequest
+from statuspage.cache import Rendered
+from statuspage.cached_view import CachedView, RenderRequest
 from statuspage.feeds import FeedEntry, FeedInfo, build_feed, tag_uri
 from statuspage.markdown import to_plain_text
 from statuspage.models import ChangeCounter, Component, utcnow

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from starlette.routing import BaseRoute, Route
 
-from statuspage.cache import CachedView, Rendered, RenderRequest
+from statuspage.cache import Rendered
+from statuspage.cached_view import CachedView, RenderRequest
 from statuspage.evidence import Evidence
 from statuspage.feeds import FeedEntry, FeedInfo, build_feed, tag_uri
 from statuspage.i18n import Formatter

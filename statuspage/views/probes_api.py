@@ -31,7 +31,8 @@ from starlette.routing import BaseRoute, Route
 
 from probes import ProbeResult
 from statuspage import histogram, probing
-from statuspage.cache import CachedView, Rendered, RenderRequest
+from statuspage.cache import Rendered
+from statuspage.cached_view import CachedView, RenderRequest
 from statuspage.config import StatusConfig
 from statuspage.db import Database
 from statuspage.inputs import InputError, decode_json
@@ -40,10 +41,11 @@ from statuspage.leadership import current_leader
 from statuspage.models import utcnow
 from statuspage.services import Services
 from statuspage.status import COMPONENT_STATUSES
-from statuspage.store import probe_results
+from statuspage.store import probe_queries
 from statuspage.store.agents import authenticate_agent
 from statuspage.store.components import measured_statuses
-from statuspage.store.probe_results import ProbeTotals, bucket_start
+from statuspage.store.probe_queries import ProbeTotals
+from statuspage.store.probe_results import bucket_start
 from statuspage.store.ratelimits import Allowance, take
 from statuspage.webhooks.metrics import WebhookMetricsCollector
 
@@ -68,7 +70,7 @@ def render_probes(services: Services, request: RenderRequest) -> Rendered:
     interval, and a surge of readers costs no database work.
     """
     with services.db.read() as session:
-        items = probe_results.probes_overview(session, services.settings.config)
+        items = probe_queries.probes_overview(session, services.settings.config)
     # probe messages quote failing services: keep <, > and & inert for innerHTML consumers
     text = html_safe_json({"generated_at": utcnow().isoformat(), "probes": items})
     return Rendered(200, text.encode(), "application/json")
@@ -166,10 +168,10 @@ class ProbeMetricsCollector(Collector):
         with self.db.session() as session:
             with self._lock:
                 if self._past_day != today:
-                    self._past = probe_results.day_totals(session, before=today)
+                    self._past = probe_queries.day_totals(session, before=today)
                     self._past_day = today
                 past = dict(self._past)
-            current = probe_results.day_totals(session, since=today)
+            current = probe_queries.day_totals(session, since=today)
             statuses = measured_statuses(session)
         latency = HistogramMetricFamily(
             "statuspage_probe_duration_seconds", "Probe run duration (whole transaction)",

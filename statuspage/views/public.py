@@ -19,7 +19,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from probes import MAX_MILLIS
-from statuspage.cache import STALE_MARKER, CachedView, Rendered, RenderRequest
+from statuspage.cache import STALE_MARKER, Rendered
+from statuspage.cached_view import CachedView, RenderRequest
 from statuspage.inputs import finite
 from statuspage.models import utcnow
 from statuspage.services import Services

@@ -4,6 +4,6 @@ Modules: ``signing`` (secrets, ``webhook-*`` headers), ``formats`` (Statuspage e
 Slack message), ``ssrf`` (URL and address rules, a transport that connects only to checked
 addresses), ``sender`` (one HTTP attempt and its classification), ``loop`` (the worker's fan-out,
 claim, send and record cycle, and URL verification). Persistence is in
-``statuspage.store.outbox``, ``statuspage.store.subscriptions`` and
-``statuspage.store.deliveries``.
+``statuspage.store.outbox``, ``statuspage.store.subscriptions``,
+``statuspage.store.deliveries`` and ``statuspage.store.delivery_outcomes``.
 """

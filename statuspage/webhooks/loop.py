@@ -33,7 +33,7 @@ from statuspage.db import Database
 from statuspage.i18n import Catalog, load_catalogs
 from statuspage.models import utcnow
 from statuspage.store import deliveries as store
-from statuspage.store import ratelimits, subscriptions
+from statuspage.store import delivery_outcomes, ratelimits, subscriptions
 from statuspage.store.public import page_data
 from statuspage.store.public_views import page_id
 from statuspage.webhooks.formats import OutgoingEvent, Recipient, render_body, slack_confirmation
@@ -57,7 +57,7 @@ class DeliveryOptions:
     verify_timeout_s: float = 10.0
     concurrency: int = 200
     per_endpoint: int = 8
-    schedule: tuple[float, ...] = store.RETRY_SCHEDULE_S
+    schedule: tuple[float, ...] = delivery_outcomes.RETRY_SCHEDULE_S
     idle_poll_s: float = 0.1
     flush_s: float = 0.05
     allow_private: bool = False
@@ -78,7 +78,7 @@ class DeliveryLoop:
     options: DeliveryOptions = field(default_factory=DeliveryOptions)
     catalogs: dict[str, Catalog] = field(init=False)
     _busy: Counter[str] = field(default_factory=Counter, init=False)
-    _results: list[store.AttemptOutcome] = field(default_factory=list, init=False)
+    _results: list[delivery_outcomes.AttemptOutcome] = field(default_factory=list, init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     sent: Counter[str] = field(default_factory=Counter, init=False)
@@ -111,10 +111,10 @@ class DeliveryLoop:
                                    lease_s=self.options.lease_s, busy=busy,
                                    per_endpoint=self.options.per_endpoint)
 
-    def _record(self, batch: list[store.AttemptOutcome]) -> None:
+    def _record(self, batch: list[delivery_outcomes.AttemptOutcome]) -> None:
         with self.db.session() as session:
-            disabled = store.record_results(session, batch, now=utcnow(),
-                                            schedule=self.options.schedule)
+            disabled = delivery_outcomes.record_results(session, batch, now=utcnow(),
+                                                        schedule=self.options.schedule)
         for sid in disabled:
             log.warning("webhook subscription %s disabled", sid)
 
@@ -159,7 +159,7 @@ class DeliveryLoop:
             log.exception("webhook delivery %s failed unexpectedly", c.delivery_id)
             answer = Answer("error", None, 0.0, f"internal error: {type(exc).__name__}")
         self.sent[answer.outcome] += 1
-        self._results.append(store.AttemptOutcome(
+        self._results.append(delivery_outcomes.AttemptOutcome(
             c.delivery_id, c.subscription_id, c.endpoint, c.attempt, answer.outcome,
             answer.status_code, answer.latency_ms, answer.error, answer.excerpt,
             answer.retry_after_s, utcnow()))

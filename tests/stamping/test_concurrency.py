@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from starlette.testclient import TestClient
 
-from stamping import store
+from stamping import ledger, store
 from stamping.rules import hash_token
 from tests.stamping.conftest import auth, buy, pdf_file, register
 
@@ -37,7 +37,7 @@ def test_concurrent_stamps_spend_exactly_the_quota(client: TestClient,
                                                                         "spent": 0}
     db = client.app.state.service.db  # type: ignore[attr-defined]
     for serial in ok:
-        record = db.read_sync(store.stamp_record, serial)
+        record = db.read_sync(ledger.stamp_record, serial)
         assert record is not None and record.status == "issued" and record.sha256_after
 
 
@@ -74,11 +74,11 @@ def test_orphaned_reservations_are_released(client: TestClient) -> None:
     account = svc.db.read_sync(store.account_for_token, hash_token(token))
     now = dt.datetime.now(dt.UTC)
     # A process crashed between reserving and committing: the unit is held...
-    assert svc.db.write_sync(store.reserve_stamp, account, "CRASHEDCRASHEDCRASHED2", now)
+    assert svc.db.write_sync(ledger.reserve_stamp, account, "CRASHEDCRASHEDCRASHED2", now)
     assert client.get("/api/v1/quota", headers=auth(token)).json()["available"] == 1
     # ...until the sweeper finds it older than the reservation timeout.
-    assert svc.db.write_sync(store.release_stale, now - dt.timedelta(seconds=1)) == 0
-    assert svc.db.write_sync(store.release_stale, now + dt.timedelta(seconds=1)) == 1
+    assert svc.db.write_sync(ledger.release_stale, now - dt.timedelta(seconds=1)) == 0
+    assert svc.db.write_sync(ledger.release_stale, now + dt.timedelta(seconds=1)) == 1
     assert client.get("/api/v1/quota", headers=auth(token)).json() == {"available": 2,
                                                                         "spent": 0}
-    assert svc.db.read_sync(store.stamp_record, "CRASHEDCRASHEDCRASHED2") is None
+    assert svc.db.read_sync(ledger.stamp_record, "CRASHEDCRASHEDCRASHED2") is None

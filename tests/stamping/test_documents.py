@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from starlette.testclient import TestClient
 
-from stamping import store
+from stamping import ledger
 from tests.stamping.conftest import auth, buy, pdf_file, register
 
 
@@ -49,8 +49,8 @@ def test_old_documents_are_dropped_but_the_ledger_stays(client: TestClient,
                          headers=auth(token)).headers["x-serial-number"]
     db = client.app.state.service.db  # type: ignore[attr-defined]
     now = dt.datetime.now(dt.UTC)
-    assert db.write_sync(store.prune_documents, now - dt.timedelta(hours=1)) == 0
-    assert db.write_sync(store.prune_documents, now + dt.timedelta(seconds=1)) == 1
+    assert db.write_sync(ledger.prune_documents, now - dt.timedelta(hours=1)) == 0
+    assert db.write_sync(ledger.prune_documents, now + dt.timedelta(seconds=1)) == 1
     assert client.get(f"/api/v1/stamps/{serial}/document",
                       headers=auth(token)).status_code == 404
     record = client.get(f"/api/v1/stamps/{serial}", headers=auth(token)).json()

@@ -7,7 +7,7 @@ import json
 
 from starlette.testclient import TestClient
 
-from stamping import gateway, store
+from stamping import gateway, orders
 from stamping.settings import Settings
 from tests.stamping.conftest import PAYMENT_SECRET, auth, buy, register
 
@@ -107,7 +107,7 @@ def test_expired_order_is_not_credited(client: TestClient) -> None:
     order = _order(client, token, 1, "late")
     db = client.app.state.service.db  # type: ignore[attr-defined]
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    assert db.write_sync(store.expire_orders, later) == 1
+    assert db.write_sync(orders.expire_orders, later) == 1
     got = client.get(f"/api/v1/orders/{order['order_id']}", headers=auth(token)).json()
     assert got["status"] == "expired"
     r = client.post(f"/api/v1/payments/simulate/{order['payment']['payment_ref']}")  # type: ignore[index]

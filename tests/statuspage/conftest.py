@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from statuspage.app import create_app
-from statuspage.config import parse_config
+from statuspage.config_parser import parse_config
 from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from statuspage.app import create_app
 from statuspage.auth import password_hasher
-from statuspage.config import parse_config
+from statuspage.config_parser import parse_config
 from statuspage.db import Database, prepare_database
 from statuspage.services import Services
 from statuspage.settings import Settings

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from statuspage import worker
 from statuspage.cli import main
 from statuspage.cli.agent import report_url
-from statuspage.config import parse_config
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.jobs import Intervals
 from statuspage.models import AgentToken, ProbeResultRow

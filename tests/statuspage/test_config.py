@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from statuspage.config import ConfigError, load_config, parse_config
+from statuspage.config import ConfigError
+from statuspage.config_parser import load_config, parse_config
 
 BASE = """
 [[components]]

@@ -15,7 +15,7 @@ from statuspage.models.operators import IncidentTemplate
 from statuspage.store import drafts
 from statuspage.store.components import set_measured_status
 from statuspage.store.draft_text import choose_template
-from statuspage.store.probe_results import Sample
+from statuspage.store.probe_queries import Sample
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 RULES = EvaluationConfig(fast_failures=0)  # the window's statuses (the fast path: elsewhere)

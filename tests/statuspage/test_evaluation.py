@@ -14,7 +14,7 @@ from statuspage.evaluation import (
     majority_status,
     p95,
 )
-from statuspage.store.probe_results import Sample
+from statuspage.store.probe_queries import Sample
 
 RULES = EvaluationConfig(window_s=300, degraded_success=0.95, partial_success=0.75,
                          major_success=0.25, failures_to_down=3, successes_to_recover=3,

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from statuspage.cli import main
-from statuspage.config import RetentionConfig, parse_config
+from statuspage.config import RetentionConfig
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.models import ProbeResultRow
 from statuspage.store.evidence_import import protected_windows

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from statuspage.app import create_app
-from statuspage.config import parse_config
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.guards import DEFAULT_BODY_LIMIT, body_limit
 from statuspage.settings import Settings

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from probes import ProbeResult, ProbeSpec
-from statuspage.config import EvaluationConfig, parse_config
+from statuspage.config import EvaluationConfig
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.evaluation import evaluate_component
 from statuspage.jobs import (

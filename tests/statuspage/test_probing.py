@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from statuspage.config import ProbeConfig, parse_config
+from statuspage.config import ProbeConfig
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.models import Component, ComponentStatusChange, Incident, ProbeResultRow
 from statuspage.probing import (
@@ -182,7 +183,7 @@ def test_auto_publish_publishes_the_new_draft(settings: Settings, db: Database) 
     ],
 )
 def test_public_target_hides_credentials(target: str, shown: str) -> None:
-    from statuspage.store.probe_results import _public_target
+    from statuspage.store.probe_queries import _public_target
 
     assert _public_target(target) == shown
 

@@ -1,4 +1,4 @@
-"""With no page URL configured, links name the host and port actually served (issue 8, 15)."""
+"""With no page URL configured, links name the host and port actually served."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from statuspage.app import create_app
 from statuspage.cli.serve import _served, public_url
-from statuspage.config import load_config, parse_config
+from statuspage.config_parser import load_config, parse_config
 from statuspage.db import Database, prepare_database
 from statuspage.settings import Settings
 from statuspage.store.incidents import create_incident

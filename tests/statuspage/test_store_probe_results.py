@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from statuspage.config import ConfigError, RetentionConfig, parse_config
+from statuspage.config import ConfigError, RetentionConfig
+from statuspage.config_parser import parse_config
 from statuspage.db import Database
 from statuspage.models import ProbeResultRow, ProbeRollup
+from statuspage.store import probe_queries
 from statuspage.store import probe_results as store
 
 T0 = datetime(2026, 11, 27, 10, 0, 5, tzinfo=UTC)
@@ -140,18 +142,20 @@ def test_summaries_read_rollups(db: Database) -> None:
     with db.session() as session:
         store.record_results(session, results, COMPONENTS)
     with db.session() as session:
-        summary = store.latency_summary(session, "purchase", period="minute",
-                                        since=now - timedelta(minutes=5))
+        summary = probe_queries.latency_summary(session, "purchase", period="minute",
+                                                since=now - timedelta(minutes=5))
         assert (summary.count, summary.ok, summary.failed) == (19, 18, 1)
         assert summary.success_rate == 18 / 19
         # interpolated inside the (300, 500] bucket: as precise as the bucket bounds
         assert summary.p50_ms is not None and 300 <= summary.p50_ms <= 500
-        empty = store.latency_summary(session, "stamp", period="hour", since=now)
+        empty = probe_queries.latency_summary(session, "stamp", period="hour", since=now)
         assert empty.count == 0 and empty.p95_ms is None and empty.success_rate is None
-        last = store.last_results(session, ["purchase", "stamp"], now - timedelta(days=1))
+        last = probe_queries.last_results(session, ["purchase", "stamp"],
+                                          now - timedelta(days=1))
         assert list(last) == [("purchase", "local")]
         assert last[("purchase", "local")].started_at == T0 + timedelta(seconds=170)
-        samples = store.window_samples(session, ["purchase"], T0 + timedelta(seconds=100))
+        samples = probe_queries.window_samples(session, ["purchase"],
+                                               T0 + timedelta(seconds=100))
         assert [s.started_at.second for s in samples][:2] == [45, 55]
         assert len(samples) == 8
 

@@ -22,7 +22,7 @@ from statuspage.models import (
 )
 from statuspage.models.operators import AuditEntry
 from statuspage.settings import Settings
-from statuspage.store import deliveries
+from statuspage.store import deliveries, delivery_outcomes
 from statuspage.store import subscriptions as subs
 from statuspage.store.outbox import emit_event
 from statuspage.webhooks.http import HttpPool
@@ -65,9 +65,9 @@ def test_retry_after_is_bounded(header: str, seconds: float | None) -> None:
 
 
 def outcome(delivery_id: int, sid: str, endpoint: str, result: str, attempt: int = 1,
-            **values: object) -> deliveries.AttemptOutcome:
-    return deliveries.AttemptOutcome(delivery_id, sid, endpoint, attempt, result,
-                                     **values)  # type: ignore[arg-type]
+            **values: object) -> delivery_outcomes.AttemptOutcome:
+    return delivery_outcomes.AttemptOutcome(delivery_id, sid, endpoint, attempt, result,
+                                            **values)  # type: ignore[arg-type]
 
 
 def one_delivery(db: Database) -> tuple[str, int, str]:
@@ -89,8 +89,9 @@ def test_throttle_pauses_the_endpoint_and_breaker_opens_after_timeouts(db: Datab
     sid, did, endpoint = one_delivery(db)
     now = utcnow()
     with db.session() as s:
-        deliveries.record_results(s, [outcome(did, sid, endpoint, "throttled", status_code=429,
-                                              retry_after_s=120.0)], now=now)
+        delivery_outcomes.record_results(s, [outcome(did, sid, endpoint, "throttled",
+                                                     status_code=429, retry_after_s=120.0)],
+                                         now=now)
     with db.session() as s:
         row = s.get(WebhookEndpoint, endpoint)
         delivery = s.get(WebhookDelivery, did)
@@ -102,13 +103,13 @@ def test_throttle_pauses_the_endpoint_and_breaker_opens_after_timeouts(db: Datab
         delivery.next_attempt_at = now
         assert deliveries.claim_due(s, now=now, limit=10, lease_s=30) == []
         row.paused_until = None
-    for n in range(deliveries.BREAKER_FAILURES):
+    for n in range(delivery_outcomes.BREAKER_FAILURES):
         with db.session() as s:
             d = s.get(WebhookDelivery, did)
             assert d is not None
             d.state = "sending"
-            deliveries.record_results(s, [outcome(did, sid, endpoint, "timeout",
-                                                  attempt=n + 2)], now=now)
+            delivery_outcomes.record_results(s, [outcome(did, sid, endpoint, "timeout",
+                                                         attempt=n + 2)], now=now)
     with db.session() as s:
         row = s.get(WebhookEndpoint, endpoint)
         assert row is not None and row.paused_until is not None and row.paused_until > now
@@ -118,7 +119,7 @@ def test_throttle_pauses_the_endpoint_and_breaker_opens_after_timeouts(db: Datab
 def test_last_attempt_disables_with_audit_and_skips_the_rest(db: Database) -> None:
     sid, did, endpoint = one_delivery(db)
     with db.session() as s:
-        disabled = deliveries.record_results(
+        disabled = delivery_outcomes.record_results(
             s, [outcome(did, sid, endpoint, "failure", attempt=2, status_code=500)],
             now=utcnow(), schedule=(0, 1))
     assert disabled == [sid]
