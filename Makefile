@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/statuspage serve --demo
 
+# the suite runs on one worker per CPU (pyproject.toml says how work is shared);
+# `make test TEST_WORKERS=0` runs it in this process alone
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check statuspage probes stamping tests benchmarks

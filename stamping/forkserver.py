@@ -27,6 +27,10 @@ def context() -> BaseContext:
 
 
 def start() -> None:
-    """Start the forkserver now (it imports the preload list in the background)."""
+    """Start the forkserver now (it imports the preload list in the background).
+
+    Call it from the main thread: the forkserver dies with the thread that started it (the
+    parent-death signal of ``forkserver_lifeline`` follows the thread, not the process).
+    """
     context()
     forkserver.ensure_running()

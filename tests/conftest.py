@@ -39,6 +39,27 @@ def postgres_available() -> bool:
     return _pg_ok
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start real processes or a browser (``slow``, ``e2e``) run first, in their
+    usual order, so that under ``make test``'s workers the many quick tests fill the end of
+    the run instead of one worker finishing a long test while the others are idle."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in ("slow", "e2e")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_forkserver() -> None:
+    """Start the signing workers' forkserver from the main thread, as ``stamping serve`` does.
+
+    The forkserver dies with the thread that started it (the kernel's parent-death signal
+    follows the thread): started by the event loop thread of one test's ``TestClient``, it
+    was killed when that client closed, and the next test's pool could connect to it while it
+    died (``EOFError: unexpected EOF`` under load).
+    """
+    from stamping import forkserver
+
+    forkserver.start()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """The database backend under test: 'sqlite' or 'postgresql'."""

@@ -149,9 +149,12 @@ async def test_injected_latency_is_measured(
     probe = spec(stamping_service, "http", target=url, token=None, latency_budget_ms=150)
     baseline = await run_probe(probe, client)
     await set_faults(client, stamping_service, {"latency_ms": 200, "endpoints": ["/healthz"]})
-    async with httpx.AsyncClient() as fresh:
-        slow = await run_probe(probe, fresh)
-    assert (slow.outcome, slow.error_class) == ("degraded", "slow")
+    runs = []
+    for _ in range(3):  # a busy machine only adds time: the fastest run shows what was injected
+        async with httpx.AsyncClient() as fresh:
+            runs.append(await run_probe(probe, fresh))
+    assert all((r.outcome, r.error_class) == ("degraded", "slow") for r in runs)
+    slow = min(runs, key=lambda r: r.phases["ttfb"])
     added = slow.phases["ttfb"] - baseline.phases["ttfb"]
     assert abs(added - 200) <= max(0.05 * 200, 5) + baseline.phases["ttfb"], slow.phases
 

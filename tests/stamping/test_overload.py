@@ -70,10 +70,10 @@ def test_injected_latency_is_accurate_and_scoped(client: TestClient) -> None:
         started = time.perf_counter()
         assert client.get("/healthz").status_code == 200
         timings.append((time.perf_counter() - started) * 1000)
-    # Never less than injected; typically within 5% + 5 ms (the median, so that a busy
-    # shared test machine does not make this flaky).
+    # Never less than injected, and within 5% + 5 ms of it: a busy machine (the suite runs on
+    # a worker per CPU) only ever adds time, so the fastest of five shows what was injected.
     assert min(timings) >= 150, timings
-    assert sorted(timings)[2] <= 150 * 1.05 + 5, timings
+    assert min(timings) <= 150 * 1.05 + 5, timings
     started = time.perf_counter()
     client.get("/readyz")
     assert (time.perf_counter() - started) * 1000 < 100
