@@ -31,12 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.server
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,9 +49,8 @@ import httpx
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stamping_throughput import a4_pdf, free_port, pct, stamp_request  # noqa: E402
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from drill_cluster import CONFIG, Drill, Receiver, applicant_accounts, ready  # noqa: E402
+from stamping_throughput import a4_pdf, pct, stamp_request  # noqa: E402
 
 
 @dataclass
@@ -76,36 +72,6 @@ class Timeline:
 
     def mark(self, name: str, at: float) -> None:
         self.marks.setdefault(name, at)
-
-
-class Receiver:
-    """A webhook subscriber: echoes URL challenges, notes when each event type first arrived."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, str]] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                data = json.loads(body or b"{}")
-                answer = b"{}"
-                if data.get("type") == "url_verification":
-                    answer = json.dumps({"challenge": data["challenge"]}).encode()
-                else:
-                    outer.arrivals.append((time.time(),
-                                           self.headers.get("webhook-event-type", "")))
-                self.send_response(200)
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 async def send(port: int, raw: bytes) -> tuple[int, bool, str]:
@@ -200,125 +166,6 @@ def wrk(url: str, seconds: float, rate: float, script: Path,
     return rps, float(p99.group(1)) * scale
 
 
-class Drill:
-    """The processes and their addresses."""
-
-    def __init__(self, base: Path, probe_interval: float) -> None:
-        self.base = base
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.databases: list[str] = []
-        self.status_url = self._database("drill_status")
-        self.stamping_db = self._database("drill_stamp")
-        self.stamping_port, self.web_port = free_port(), free_port()
-        self.probe_interval = probe_interval
-
-    def _database(self, prefix: str) -> str:
-        try:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            self.databases.append(name)
-            return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        except Exception:
-            return f"sqlite:///{self.base / (prefix + '.sqlite3')}"
-
-    def start(self, args: list[str], env: dict[str, str], log: str, nice: int = 0,
-              cpus: set[int] | None = None) -> None:
-        out = open(self.base / log, "ab")  # noqa: SIM115 - lives as long as the process
-
-        def prepare() -> None:
-            if nice:
-                os.nice(nice)
-            if cpus:
-                os.sched_setaffinity(0, cpus)
-
-        self.procs.append(subprocess.Popen([sys.executable, *args], env=env, stdout=out,
-                                           stderr=out, start_new_session=True,
-                                           preexec_fn=prepare if nice or cpus else None))
-
-    def stamping_env(self) -> dict[str, str]:
-        return {**os.environ, "STAMPING_DATABASE_URL": self.stamping_db,
-                "STAMPING_DATA_DIR": str(self.base / "stamping")}
-
-    def status_env(self, token: str) -> dict[str, str]:
-        return {**os.environ, "STATUSPAGE_DATABASE_URL": self.status_url,
-                "STATUSPAGE_DATA_DIR": str(self.base / "status"),
-                "STATUSPAGE_CONFIG": str(self.base / "statuspage.toml"),
-                "STATUSPAGE_STAMPING_URL": f"http://127.0.0.1:{self.stamping_port}",
-                "STATUSPAGE_STAMPING_TOKEN": token, "STATUSPAGE_WEBHOOKS_ALLOW_PRIVATE": "1"}
-
-    def cli(self, args: list[str], env: dict[str, str]) -> str:
-        return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
-                              check=True).stdout
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        if self.databases:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                for name in self.databases:
-                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-
-CONFIG = """
-[page]
-name = "e-Meterai (CASN surge drill)"
-url = "http://127.0.0.1:{web}"
-
-[[components]]
-id = "pembelian"
-name = "Pembelian kuota"
-
-[[components]]
-id = "pembubuhan"
-name = "Pembubuhan e-meterai"
-
-[[probes]]
-name = "purchase"
-kind = "purchase"
-component = "pembelian"
-interval = {interval}
-timeout = 10
-
-[[probes]]
-name = "stamp"
-kind = "stamp"
-component = "pembubuhan"
-interval = {interval}
-timeout = 10
-
-[evaluation]
-window_s = {window}
-# two failed runs in a row move the status: within two probe intervals of the overload
-failures_to_down = 2
-# a failure is confirmed a second later, not a probe interval later
-confirm_after_s = {confirm}
-
-[notices]
-at_risk_hours = 0.01
-extension_after_hours = 0.05
-evaluate_s = 5
-
-[[deadlines]]
-id = "drill"
-name = "Pendaftaran (latihan)"
-agency = "BKN"
-at = {deadline}
-components = ["pembelian", "pembubuhan"]
-window_days = 1
-"""
-
-
 def watch(drill: Drill, start_wall: float, timeline: Timeline, stop: threading.Event,
           levels: list[tuple[float, str]]) -> None:
     """Poll the page, the database and the deadline while the surge runs."""
@@ -357,6 +204,22 @@ def watch(drill: Drill, start_wall: float, timeline: Timeline, stop: threading.E
         engine.dispose()
 
 
+def stamp_probe_runs(drill: Drill, start_wall: float) -> list[tuple[float, str, float, str]]:
+    """The stamp probe's runs since the surge began: (start, outcome, ms, error class)."""
+    engine = sa.create_engine(drill.status_url)
+    since = datetime.fromtimestamp(start_wall, UTC).replace(tzinfo=None)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT started_at, outcome, total_ms, error_class FROM probe_results"
+                " WHERE probe = 'stamp' AND started_at >= :s ORDER BY started_at"),
+                {"s": since}).all()
+    finally:
+        engine.dispose()
+    return [(_seconds(at, start_wall), outcome, float(ms), error or "")
+            for at, outcome, ms, error in rows]
+
+
 def _seconds(value: datetime, start_wall: float) -> float:
     return value.replace(tzinfo=UTC).timestamp() - start_wall
 
@@ -372,7 +235,7 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
     drill.start(["-m", "stamping", "--log-level", "warning", "serve", "--port",
                  str(drill.stamping_port)], drill.stamping_env(), "stamping.log",
                 nice=args.stamping_nice, cpus=args.stamping_cpus)
-    _ready(drill.stamping_port)
+    ready(drill.stamping_port)
     probe_token = drill.cli(["-m", "stamping", "--log-level", "warning", "account", "add",
                              "--phone", "081200000000", "--name", "Probe", "--probe"],
                             drill.stamping_env()).strip().splitlines()[-1]
@@ -386,7 +249,7 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
     env = drill.status_env(tokens[0])
     drill.cli(["-m", "statuspage", "db", "upgrade"], env)
     drill.start(["-m", "statuspage", "web", "--port", str(drill.web_port)], env, "web.log")
-    _ready(drill.web_port)
+    ready(drill.web_port)
     drill.start(["-m", "statuspage", "worker"], env, "worker.log")
     receiver = Receiver()
     answer = httpx.post(f"http://127.0.0.1:{drill.web_port}/api/v1/subscriptions", timeout=10,
@@ -396,38 +259,11 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
     return [stamp_request(t, pdf) for t in tokens[1:]], receiver
 
 
-def applicant_accounts(url: str, count: int) -> list[str]:
-    """``count`` verified applicant accounts (orders paid at once), one per applicant: in
-    September 2024 every applicant had an account of their own, so the gate's fair share per
-    account does not shield the probe account from what applicants see."""
-    from argon2 import PasswordHasher
-
-    from stamping import store
-    from stamping.db import Database
-
-    db = Database(url)
-    password = PasswordHasher().hash(uuid.uuid4().hex)  # one hash: they never log in
-    now = datetime.now(UTC)
-    try:
-        return [db.write_sync(store.create_verified_account, f"+62813{i:08d}",
-                              f"Pelamar {i}", password, True, now) for i in range(count)]
-    finally:
-        db.dispose()
-
-
-def _ready(port: int) -> None:
-    for _ in range(600):
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"port {port} did not become ready")
-
-
 def report(args: argparse.Namespace, capacity: float, answers: list[Answer],
            timeline: Timeline, levels: list[tuple[float, str]], receiver: Receiver,
            start_wall: float, page_before: tuple[float, float],
-           page_during: tuple[float, float]) -> None:
+           page_during: tuple[float, float],
+           probe_runs: list[tuple[float, str, float, str]]) -> None:
     """Print the timeline and the table."""
     overload = 15 + 20 * (1 - 0.5) / max(args.peak - 0.5, 0.01)  # when arrivals pass capacity
     refused = [a for a in answers if a.status == 503]
@@ -450,6 +286,11 @@ def report(args: argparse.Namespace, capacity: float, answers: list[Answer],
     if changes:
         print(f"\nstatus change after overload start: {min(changes) - overload:.1f} s "
               f"(goal <= {2 * args.probe_interval:.0f} s)")
+    if changes:
+        print("stamp probe runs from the overload to the change:")
+        for at, outcome, ms, error in probe_runs:
+            if overload - args.probe_interval <= at <= min(changes):
+                print(f"  {at:7.1f}  {outcome:8s} {ms:7.0f} ms  {error}")
     if changes and heard:
         print(f"subscriber heard after the change: {min(heard) - min(changes):.1f} s "
               "(goal <= 5 s)")
@@ -546,7 +387,7 @@ def main() -> None:
         stop.set()
         watcher.join()
         report(args, capacity, answers, timeline, levels, receiver, start_wall, page_before,
-               readers[0])
+               readers[0], stamp_probe_runs(drill, start_wall))
     finally:
         drill.stop()
         if not args.keep:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +36,7 @@ __all__ = [
     "Intervals",
     "Job",
     "JobRunner",
+    "RecentLatency",
     "agent_jobs",
     "build_scheduler",
     "probe_jobs",
@@ -162,6 +165,34 @@ class Confirmation:
                    shedding_runs=needed, shedding_tries=2 * needed + 1 if needed else 0)
 
 
+@dataclass
+class RecentLatency:
+    """The latency of a probe's last served runs, to tell a sudden slowdown from its usual pace.
+
+    A service that starts to shed load first queues: the requests it still serves take several
+    times their usual time while it refuses others. A served run that is ``factor`` times
+    slower than the median of the last ``keep`` served runs, and at least ``margin_ms`` slower
+    (so a fast probe's jitter is no alarm), is a reason to look closer before the next interval.
+    """
+
+    keep: int = 10
+    least: int = 5
+    factor: float = 3.0
+    margin_ms: float = 250.0
+    served: deque[float] = field(default_factory=deque)
+
+    def sudden(self, result: ProbeResult) -> bool:
+        """Whether ``result`` is a served run far slower than usual; records it either way."""
+        if result.outcome == "failed":
+            return False
+        usual = statistics.median(self.served) if len(self.served) >= self.least else None
+        self.served.append(result.total_ms)
+        while len(self.served) > self.keep:
+            self.served.popleft()
+        return usual is not None and result.total_ms >= max(usual * self.factor,
+                                                            usual + self.margin_ms)
+
+
 def _hard(result: ProbeResult) -> bool:
     return result.outcome == "failed" and result.error_class in HARD_FAILURES
 
@@ -179,6 +210,10 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
     ``on_failure`` (evaluate now) runs after every result that is not ``ok``, so a failing
     service moves the status in the probes' own beat, not at the next periodic evaluation
     (which alone added up to its whole interval to the time an outage takes to show).
+    A served run that is suddenly much slower than the probe's recent runs (see
+    :class:`RecentLatency`) is looked at closer: the probe runs again ``after_s`` apart, up to
+    ``shedding_tries`` times while the runs stay slow, and a failure among them is confirmed
+    as any other, so the refusals that follow a queue are seen seconds after it forms.
     """
 
     memory = ProbeMemory()  # CA certificates and stamped documents, for this table's life
@@ -187,6 +222,7 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
         # a probe that runs more often than the confirmation delay confirms itself on schedule:
         # waiting would only hold its job (max_instances=1) and delay the next run
         confirm = confirmation if confirmation and confirmation.after_s < every else None
+        recent = RecentLatency()
 
         async def measure() -> ProbeResult:
             result = await run_probe(spec, client, location=location, memory=memory)
@@ -227,15 +263,34 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
                 if failed >= confirm.shedding_runs:
                     return
 
-        async def run() -> None:
-            result = await measure()
-            await react(result)
-            if confirm is None:
-                return
+        async def follow(result: ProbeResult, confirm: Confirmation) -> None:
             if _hard(result) and confirm.runs:
                 await confirm_hard(confirm)
             elif _shedding(result) and confirm.shedding_runs:
                 await sample_shedding(confirm)
+
+        async def look_closer(confirm: Confirmation) -> None:
+            for _ in range(confirm.shedding_tries):
+                await asyncio.sleep(confirm.after_s)
+                result = await measure()
+                await react(result)
+                if result.outcome == "failed":
+                    await follow(result, confirm)
+                    return
+                if not recent.sudden(result):
+                    return  # its usual pace again: the next interval will tell
+
+        async def run() -> None:
+            result = await measure()
+            await react(result)
+            slow = recent.sudden(result)
+            if confirm is None:
+                return
+            await follow(result, confirm)
+            if slow and confirm.shedding_tries:
+                log.info("probe %s: %.0f ms, far slower than usual; looking closer",
+                         spec.name, result.total_ms)
+                await look_closer(confirm)
 
         return run
 
@@ -244,7 +299,8 @@ def probe_jobs(specs: Sequence[ProbeSpec], intervals_s: dict[str, float],
         every = intervals_s[spec.name]
         timeout = spec.timeout_s + 15.0
         if confirmation is not None:
-            runs = confirmation.runs + confirmation.shedding_tries
+            # a closer look may end in a confirmation or a sample of its own
+            runs = confirmation.runs + 2 * confirmation.shedding_tries
             timeout += runs * (confirmation.after_s + spec.timeout_s) + 15.0
         # jitter spreads probes that share an interval; small next to the interval itself
         jobs.append(Job(f"probe:{spec.name}", make(spec, every), every,

@@ -19,6 +19,7 @@ from statuspage.jobs import (
     Intervals,
     Job,
     JobRunner,
+    RecentLatency,
     agent_jobs,
     build_scheduler,
     probe_jobs,
@@ -213,6 +214,73 @@ def test_shedding_is_confirmed_at_once(answers: list[int | str], runs: int,
     moved = evaluate_component("c", "operational", sink.results, {"availability": None},
                                rules).status
     assert (moved != "operational") is (evaluations == rules.failures_to_down), moved
+
+
+def served(total_ms: float, outcome: str = "ok") -> ProbeResult:
+    return ProbeResult("availability", "http", datetime.now(UTC), outcome, total_ms,
+                       error_class=None if outcome == "ok" else "slow")
+
+
+def test_recent_latency_needs_a_history_and_a_real_difference() -> None:
+    recent = RecentLatency()
+    assert not any(recent.sudden(served(900.0 if i == 4 else 20.0)) for i in range(5))
+    assert not recent.sudden(served(200.0))   # 10x the median, but only 180 ms more
+    assert recent.sudden(served(400.0))       # 20x and 380 ms more
+    assert recent.sudden(served(300.0, "degraded"))  # slow but served still counts
+    failed = ProbeResult("availability", "http", datetime.now(UTC), "failed", 5000.0,
+                         error_class="timeout")
+    assert not recent.sudden(failed)          # failures are judged by the confirmation
+    assert len(recent.served) == 8
+    for _ in range(20):
+        recent.sudden(served(400.0))
+    assert len(recent.served) == recent.keep
+    assert not recent.sudden(served(420.0))   # a new pace becomes the usual one
+
+
+@pytest.mark.parametrize(
+    ("after_slow", "runs", "moved"),
+    [
+        (["shed", "shed"], 3, True),     # the queue turned into refusals: found in seconds
+        (["slow", "shed", 200, "shed"], 5, True),
+        ([200], 2, False),               # back to its pace: the next interval tells
+        (["slow", "slow", "slow"], 4, False),  # tries spent on a slow but serving service
+    ],
+)
+def test_a_sudden_slowdown_is_looked_at_closer(after_slow: list[int | str], runs: int,
+                                               moved: bool) -> None:
+    """Requests still served wait in the queue a shedding service builds: a run far slower
+    than usual makes the probe run again ``confirm_after_s`` apart, and a refusal among those
+    runs is sampled as any other, so the status moves without waiting a probe interval."""
+    spec = ProbeSpec("availability", "http", "https://example.test/healthz", timeout_s=5)
+    sink = ListSink()
+    answers = iter(["slow", *after_slow])
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        code = next(answers, 200) if len(sink.results) >= 6 else 200
+        if code == "shed":
+            return httpx.Response(503, headers={"Retry-After": "2"},
+                                  json={"error": "overloaded"})
+        if code == "slow":
+            await asyncio.sleep(0.5)
+            code = 200
+        return httpx.Response(int(code))
+
+    rules = EvaluationConfig(fast_failures=2, confirm_after_s=0.01, failures_to_down=2)
+    confirmation = Confirmation.from_rules(rules)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            (job,) = probe_jobs([spec], {"availability": 30.0}, client, sink, "local",
+                                confirmation)
+            for _ in range(7):  # six runs at the usual pace, then the slow one
+                await JobRunner().guarded(job)()
+
+    asyncio.run(go())
+    assert len(sink.results) == 6 + runs
+    assert sink.results[6].total_ms >= 500
+    moved_to = evaluate_component("c", "operational", sink.results, {"availability": None},
+                                  rules).status
+    assert (moved_to != "operational") is moved, moved_to
 
 
 def test_no_confirmation_without_a_fast_path() -> None:

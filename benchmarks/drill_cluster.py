@@ -1,0 +1,202 @@
+"""The processes of the CASN surge drill: the stamping service, the status page's web and
+worker processes with the drill's configuration, their databases, the applicants' accounts and
+a webhook subscriber on loopback (used by ``casn_surge.py``)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from stamping_throughput import free_port
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+class Receiver:
+    """A webhook subscriber: echoes URL challenges, notes when each event type first arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, str]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                data = json.loads(body or b"{}")
+                answer = b"{}"
+                if data.get("type") == "url_verification":
+                    answer = json.dumps({"challenge": data["challenge"]}).encode()
+                else:
+                    outer.arrivals.append((time.time(),
+                                           self.headers.get("webhook-event-type", "")))
+                self.send_response(200)
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+
+class Drill:
+    """The processes and their addresses."""
+
+    def __init__(self, base: Path, probe_interval: float) -> None:
+        self.base = base
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.databases: list[str] = []
+        self.status_url = self._database("drill_status")
+        self.stamping_db = self._database("drill_stamp")
+        self.stamping_port, self.web_port = free_port(), free_port()
+        self.probe_interval = probe_interval
+
+    def _database(self, prefix: str) -> str:
+        try:
+            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            self.databases.append(name)
+            return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        except Exception:
+            return f"sqlite:///{self.base / (prefix + '.sqlite3')}"
+
+    def start(self, args: list[str], env: dict[str, str], log: str, nice: int = 0,
+              cpus: set[int] | None = None) -> None:
+        out = open(self.base / log, "ab")  # noqa: SIM115 - lives as long as the process
+
+        def prepare() -> None:
+            if nice:
+                os.nice(nice)
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+
+        self.procs.append(subprocess.Popen([sys.executable, *args], env=env, stdout=out,
+                                           stderr=out, start_new_session=True,
+                                           preexec_fn=prepare if nice or cpus else None))
+
+    def stamping_env(self) -> dict[str, str]:
+        return {**os.environ, "STAMPING_DATABASE_URL": self.stamping_db,
+                "STAMPING_DATA_DIR": str(self.base / "stamping")}
+
+    def status_env(self, token: str) -> dict[str, str]:
+        return {**os.environ, "STATUSPAGE_DATABASE_URL": self.status_url,
+                "STATUSPAGE_DATA_DIR": str(self.base / "status"),
+                "STATUSPAGE_CONFIG": str(self.base / "statuspage.toml"),
+                "STATUSPAGE_STAMPING_URL": f"http://127.0.0.1:{self.stamping_port}",
+                "STATUSPAGE_STAMPING_TOKEN": token, "STATUSPAGE_WEBHOOKS_ALLOW_PRIVATE": "1"}
+
+    def cli(self, args: list[str], env: dict[str, str]) -> str:
+        return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                              check=True).stdout
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.databases:
+            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for name in self.databases:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+CONFIG = """
+[page]
+name = "e-Meterai (CASN surge drill)"
+url = "http://127.0.0.1:{web}"
+
+[[components]]
+id = "pembelian"
+name = "Pembelian kuota"
+
+[[components]]
+id = "pembubuhan"
+name = "Pembubuhan e-meterai"
+
+[[probes]]
+name = "purchase"
+kind = "purchase"
+component = "pembelian"
+interval = {interval}
+timeout = 10
+
+[[probes]]
+name = "stamp"
+kind = "stamp"
+component = "pembubuhan"
+interval = {interval}
+timeout = 10
+
+[evaluation]
+window_s = {window}
+# two failed runs in a row move the status: within two probe intervals of the overload
+failures_to_down = 2
+# a failure is confirmed a second later, not a probe interval later
+confirm_after_s = {confirm}
+
+[notices]
+at_risk_hours = 0.01
+extension_after_hours = 0.05
+evaluate_s = 5
+
+[[deadlines]]
+id = "drill"
+name = "Pendaftaran (latihan)"
+agency = "BKN"
+at = {deadline}
+components = ["pembelian", "pembubuhan"]
+window_days = 1
+"""
+
+
+def applicant_accounts(url: str, count: int) -> list[str]:
+    """``count`` verified applicant accounts (orders paid at once), one per applicant: in
+    September 2024 every applicant had an account of their own, so the gate's fair share per
+    account does not shield the probe account from what applicants see."""
+    from argon2 import PasswordHasher
+
+    from stamping import store
+    from stamping.db import Database
+
+    db = Database(url)
+    password = PasswordHasher().hash(uuid.uuid4().hex)  # one hash: they never log in
+    now = datetime.now(UTC)
+    try:
+        return [db.write_sync(store.create_verified_account, f"+62813{i:08d}",
+                              f"Pelamar {i}", password, True, now) for i in range(count)]
+    finally:
+        db.dispose()
+
+
+def ready(port: int) -> None:
+    for _ in range(600):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"port {port} did not become ready")
