@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.databases import PG_ADMIN_URL, DatabaseTemplates, PostgresPool, pg_admin, pg_url
+from tests.databases import (
+    MIGRATORS,
+    PG_ADMIN_URL,
+    DatabaseTemplates,
+    PostgresPool,
+    pg_admin,
+    pg_url,
+)
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -105,6 +112,12 @@ def make_database_url(backend: str, tmp_path: Path, request: pytest.FixtureReque
     give_back: list[Callable[[], None]] = []
 
     def make(name: str = "db", migrated: str | None = None) -> str:
+        if migrated is not None and os.environ.get("TESTS_MIGRATE_EACH") == "1":
+            # the way before templates: every migration on an empty database, for the
+            # baseline of benchmarks/test_suite_speed.py
+            url = make(name)
+            MIGRATORS[migrated](url)
+            return url
         if backend == "sqlite":
             path = tmp_path / (name + ".sqlite3")
             if migrated is not None:

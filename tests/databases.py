@@ -32,8 +32,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["PG_ADMIN_URL", "DatabaseTemplates", "PostgresPool", "migrations_hash", "pg_admin",
-           "pg_url"]
+__all__ = ["MIGRATORS", "PG_ADMIN_URL", "DatabaseTemplates", "PostgresPool", "migrations_hash",
+           "pg_admin", "pg_url"]
 
 log = logging.getLogger(__name__)
 PG_ADMIN_URL = os.environ.get(
