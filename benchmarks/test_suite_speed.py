@@ -43,7 +43,8 @@ def run(workers: str, paths: list[str], migrate_each: bool) -> tuple[float, floa
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     outcome = next((line.strip("= ") for line in reversed(lines)
                     if re.search(r"\d+ (passed|failed)", line)), lines[-1] if lines else "")
-    return wall, cpu, outcome
+    failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+    return wall, cpu, "\n  ".join([outcome, *failed])
 
 
 def main() -> None:
