@@ -135,9 +135,10 @@ def test_recovery_prompt(server: LiveServer, pages: Callable[[int], Any]) -> Non
         fits(page, width)
         shot(page, "recovery-console", width)
     page.get_by_role("button", name="Pindahkan ke pemantauan dan pulihkan status terukur").click()
-    assert f"/admin/incidents/{iid}" in page.url
-    assert page.get_by_text("Pemantauan otomatis menunjukkan layanan sudah pulih").first \
-        .is_visible()
+    # the form's answer is a redirect: wait for the page it leads to, not only its address
+    page.wait_for_url(f"**/admin/incidents/{iid}*")
+    page.get_by_text("Pemantauan otomatis menunjukkan layanan sudah pulih").first.wait_for(
+        state="visible", timeout=10_000)
     goto_until(page, server.url + "/admin", "Dasbor")
     assert page.locator("article.recovered").count() == 0
 

@@ -32,7 +32,9 @@ from tests.webhook_receiver import Receivers
 pytestmark = pytest.mark.slow
 
 SUBSCRIPTIONS = 200
-EVENTS = 5
+# enough work that a fast worker cannot finish it all before the five kills (with 1,000
+# deliveries, one round once delivered 849 before its kill landed, leaving none to do)
+EVENTS = 10
 KILLS = 5
 
 
