@@ -93,9 +93,11 @@ def _has_database_open(pid: int) -> bool:
     return any(link.endswith("statuspage.sqlite3") for link in links)
 
 
-def _pid(body: dict[str, Any]) -> int:
-    """The leading worker's pid, from /readyz's ``leader`` ("host:pid")."""
-    return int(str(body["leader"]).rsplit(":", 1)[1])
+def _pid(body: dict[str, Any]) -> int | None:
+    """The leading worker's pid, from /readyz's ``leader`` ("host:pid"); None while a new
+    leader holds the lock but has not written its name yet (SQLite says "unknown")."""
+    host, _, pid = str(body.get("leader") or "").rpartition(":")
+    return int(pid) if host and pid.isdigit() else None
 
 
 class Serve:
@@ -124,13 +126,15 @@ class Serve:
         while time.monotonic() - start < within:
             assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}"
             status, body = self.readyz()
-            if status == 200 and body.get("leader") and _pid(body) != not_leader:
+            if status == 200 and _pid(body) not in (None, not_leader):
                 return time.monotonic() - start
             time.sleep(0.05)
         raise AssertionError(f"not ready within {within} s: {self.readyz()}")
 
     def leader_pid(self) -> int:
-        return _pid(self.readyz()[1])
+        pid = _pid(self.readyz()[1])
+        assert pid is not None, self.readyz()
+        return pid
 
     def wait_standby(self, within: float) -> None:
         """Wait until the stand-by worker is past its start-up: it has the database open
@@ -138,7 +142,7 @@ class Serve:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             body = self.readyz()[1]
-            if body.get("leader"):
+            if _pid(body) is not None:
                 others = [w["pid"] for w in body["worker"]["workers"]
                           if w["pid"] != _pid(body) and w["state"] == "running"]
                 if others and all(_has_database_open(pid) for pid in others):
