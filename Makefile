@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/statuspage serve --demo
 
-# the suite runs in one process: on two workers (`make test TEST_WORKERS=auto`, one per CPU;
-# pyproject.toml says how work is shared) it is 1.6-1.8x faster, but timing tests still flake
-TEST_WORKERS ?= 0
+# one pytest-xdist worker per CPU (pyproject.toml says how work is shared; tests marked `solo`,
+# which measure speed, have the machine to themselves); `make test TEST_WORKERS=0` runs serially
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 

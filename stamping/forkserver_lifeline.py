@@ -10,6 +10,12 @@ Nothing else may import this module.
 
 from __future__ import annotations
 
-from stamping.lifeline import die_with_parent
+import os
 
+from stamping.lifeline import die_with_parent, load_libc
+
+#: The forkserver's pid, inherited by every worker it forks: the parent they must die with.
+FORKSERVER_PID = os.getpid()
+
+load_libc()  # once here, not in every worker
 die_with_parent()

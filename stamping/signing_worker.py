@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,9 @@ def init_worker(signer_cert: str, signer_key: str, ca_cert: str, niceness: int =
     stops with DocumentError ``too_complex`` and the worker takes the next one.
     """
     global _state
-    lifeline.die_with_parent()
+    # Forked by the forkserver, which recorded its pid before forking (None elsewhere).
+    forkserver = sys.modules.get("stamping.forkserver_lifeline")
+    lifeline.die_with_parent(getattr(forkserver, "FORKSERVER_PID", None))
     # Signing is throughput work; the web process is latency work (admission, 503s, commits).
     # A lower priority lets the web process preempt the signers when the CPUs are saturated.
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from tests.databases import (
     pg_admin,
     pg_url,
 )
+from tests.solo import machine_share
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -51,6 +52,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     usual order, so that under ``make test``'s workers the many quick tests fill the end of
     the run instead of one worker finishing a long test while the others are idle."""
     items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in ("slow", "e2e")))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """A ``solo`` test has the machine to itself from setup to teardown (``tests/solo.py``)."""
+    with machine_share(solo=item.get_closest_marker("solo") is not None):
+        return (yield)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -26,10 +26,11 @@ async def test_every_kind_returns_within_its_timeout(kind: str) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(never)) as client:
         result = await run_probe(spec, client)
     elapsed = time.perf_counter() - began
-    assert elapsed < 0.4
+    # a hang ends at its timeout (plus what a machine busy with other tests adds), not later
+    assert spec.timeout_s - 0.05 <= elapsed < spec.timeout_s + 1.0
     assert (result.outcome, result.error_class) == ("failed", "timeout")
     assert result.started_at.tzinfo is not None
-    assert result.total_ms == result.phases["total"] < 400
+    assert 100 <= result.total_ms == result.phases["total"] < 1150
 
 
 async def test_a_crashing_transport_becomes_a_failed_result() -> None:

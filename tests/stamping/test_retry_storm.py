@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.retry_storm import GOAL_RATIO, ratios, run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 
 @pytest.fixture(scope="module")
