@@ -49,7 +49,14 @@ import httpx
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from drill_cluster import CONFIG, Drill, Receiver, applicant_accounts, ready  # noqa: E402
+from drill_cluster import (  # noqa: E402
+    CONFIG,
+    CpuMeter,
+    Drill,
+    Receiver,
+    applicant_accounts,
+    ready,
+)
 from stamping_throughput import a4_pdf, pct, stamp_request  # noqa: E402
 
 
@@ -324,6 +331,24 @@ def report(args: argparse.Namespace, capacity: float, answers: list[Answer],
           f"(goal < 50 ms); ratio {page_during[0] / max(page_before[0], 1):.2f}")
 
 
+def cpu_report(meter: CpuMeter, capacity_window: tuple[float, float], surge_t0: float,
+               hold: float, peak: float, answers: list[Answer]) -> None:
+    """Where the stamping service's CPU went in each phase: signing, or the web process
+    (admitting, refusing, answering). The web CPU per answer is the cost of an answer, mostly
+    a refusal at the peak."""
+    print("\nstamping CPU (cores)   web   signing  web ms per answer")
+    lo, hi = capacity_window
+    web, signing = meter.between(lo, hi)
+    print(f"{'capacity (closed)':20s} {web:5.2f} {signing:9.2f}")
+    hold_end = 35 + hold
+    for label, a, b in (("before (0.5x)", 0, 15), ("ramp", 15, 35),
+                        (f"peak ({peak:g}x)", 35, hold_end),
+                        ("after (0.5x)", hold_end, hold_end + 15)):
+        web, signing = meter.between(surge_t0 + a, surge_t0 + b)
+        count = sum(a <= x.sent < b for x in answers)
+        print(f"{label:20s} {web:5.2f} {signing:9.2f} {1000 * web * (b - a) / max(count, 1):10.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peak", type=float, default=3.0, help="peak arrivals x capacity")
@@ -358,6 +383,8 @@ def main() -> None:
     print(f"data and logs in {base}; status database {drill.status_url.split('@')[-1]}")
     try:
         raws, receiver = setup(drill, args)
+        meter = CpuMeter(drill.procs[0].pid)  # the stamping service's process group
+        meter.start()
         time.sleep(max(15.0, args.probe_interval * 3))  # probes settle: all operational
         page, script = f"http://127.0.0.1:{drill.web_port}/", base / "pace.lua"
         # capacity is measured under the same page load as the surge: a fair baseline
@@ -366,7 +393,9 @@ def main() -> None:
             wrk(page, 12, args.page_rate, script)))
         reader.start()
         time.sleep(1)
+        capacity_began = time.perf_counter()
         capacity = asyncio.run(closed_loop(drill.stamping_port, raws, 8, 10))
+        capacity_window = (capacity_began, time.perf_counter())
         reader.join()
         page_before = before[0]
         time.sleep(args.probe_interval * 2)
@@ -380,14 +409,17 @@ def main() -> None:
         reader = threading.Thread(target=lambda: readers.append(
             wrk(page, total - 5, args.page_rate, script)))
         reader.start()
+        surge_t0 = time.perf_counter()
         answers = asyncio.run(surge(drill.stamping_port, raws, capacity, args.peak, args.hold,
-                                    total, time.perf_counter()))
+                                    total, surge_t0))
         reader.join()
         time.sleep(args.probe_interval * 2)  # the last status changes and deliveries
         stop.set()
         watcher.join()
         report(args, capacity, answers, timeline, levels, receiver, start_wall, page_before,
                readers[0], stamp_probe_runs(drill, start_wall))
+        meter.stop()
+        cpu_report(meter, capacity_window, surge_t0, args.hold, args.peak, answers)
     finally:
         drill.stop()
         if not args.keep:

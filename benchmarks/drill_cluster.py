@@ -200,3 +200,62 @@ def ready(port: int) -> None:
                 return
         time.sleep(0.1)
     raise SystemExit(f"port {port} did not become ready")
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+class CpuMeter:
+    """CPU seconds spent by the stamping service's processes, split into the web process(es)
+    (admission, refusals, HTTP, database) and the signing workers (children of the
+    forkserver), sampled every second from /proc so that each phase of the surge can say where
+    the CPU went."""
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.samples: list[tuple[float, float, float]] = []  # (perf_counter, web s, signing s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def read(self) -> tuple[float, float]:
+        """(web CPU seconds, signing CPU seconds) of the living processes of the group."""
+        web = signing = 0.0
+        stats: dict[int, list[str]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError):
+                    fields = _stat(int(entry.name))
+                    if int(fields[2]) == self.pgid:
+                        stats[int(entry.name)] = fields
+        forkservers = {pid for pid in stats
+                       if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+        for pid, fields in stats.items():
+            cpu = (int(fields[11]) + int(fields[12])) / self.tick
+            if int(fields[1]) in forkservers:
+                signing += cpu
+            elif pid not in forkservers:
+                web += cpu
+        return web, signing
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), *self.read()))
+            self._stop.wait(1.0)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, lo: float, hi: float) -> tuple[float, float]:
+        """Mean CPU use (cores) of (web, signing) between two perf_counter times; signing
+        workers that were replaced meanwhile lose their seconds, so it is a lower bound."""
+        inside = [s for s in self.samples if lo <= s[0] <= hi]
+        if len(inside) < 2:
+            return float("nan"), float("nan")
+        (t0, w0, s0), (t1, w1, s1) = inside[0], inside[-1]
+        return (w1 - w0) / (t1 - t0), max(0.0, s1 - s0) / (t1 - t0)

@@ -130,9 +130,10 @@ async def test_never_answering_socket_times_out_within_budget(
     began = time.perf_counter()
     async with httpx.AsyncClient() as client:
         result = await run_probe(spec(target=url, timeout_s=0.2), client)
-    assert time.perf_counter() - began < 0.5
+    # ends at its timeout, plus what a machine busy with other tests adds, not at the hang's end
+    assert time.perf_counter() - began < 1.2
     assert (result.outcome, result.error_class) == ("failed", "timeout")
-    assert result.phases["total"] < 500
+    assert result.phases["total"] < 1200
 
 
 async def test_refused_connection_is_connect_error() -> None:

@@ -74,9 +74,12 @@ def test_injected_latency_is_accurate_and_scoped(client: TestClient) -> None:
     # a worker per CPU) only ever adds time, so the fastest of five shows what was injected.
     assert min(timings) >= 150, timings
     assert min(timings) <= 150 * 1.05 + 5, timings
-    started = time.perf_counter()
-    client.get("/readyz")
-    assert (time.perf_counter() - started) * 1000 < 100
+    readyz = []  # not delayed: the fastest of three is well under the injected 150 ms
+    for _ in range(3):
+        started = time.perf_counter()
+        client.get("/readyz")
+        readyz.append((time.perf_counter() - started) * 1000)
+    assert min(readyz) < 100, readyz
     assert client.post("/api/v1/admin/faults", json={}, headers=ADMIN).json()["latency_ms"] is None
 
 
