@@ -34,7 +34,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -55,7 +54,11 @@ from drill_cluster import (  # noqa: E402
     Drill,
     Receiver,
     applicant_accounts,
+    cpu_report,
     ready,
+    seconds_since,
+    stamp_probe_runs,
+    wrk,
 )
 from stamping_throughput import a4_pdf, pct, stamp_request  # noqa: E402
 
@@ -157,22 +160,6 @@ async def surge(port: int, raws: list[bytes], capacity: float, peak: float, hold
     return answers
 
 
-def wrk(url: str, seconds: float, rate: float, script: Path,
-        connections: int = 8) -> tuple[float, float]:
-    """Requests/s and p99 (ms) of ``wrk`` reading ``url`` at about ``rate`` requests/s: each
-    connection pauses between requests (wrk's ``delay()``), so the readers are a steady load,
-    not a saturating one that would take a core from signing on a 2-core machine."""
-    script.write_text(f"function delay() return {max(1, round(connections * 1000 / rate))} end\n")
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
-                          "-s", str(script), url], capture_output=True, text=True,
-                         check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    assert p99 is not None
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
-    return rps, float(p99.group(1)) * scale
-
-
 def watch(drill: Drill, start_wall: float, timeline: Timeline, stop: threading.Event,
           levels: list[tuple[float, str]]) -> None:
     """Poll the page, the database and the deadline while the surge runs."""
@@ -200,35 +187,15 @@ def watch(drill: Drill, start_wall: float, timeline: Timeline, stop: threading.E
                     "SELECT min(started_at) FROM probe_results WHERE outcome <> 'ok'"
                     " AND started_at >= :s"), {"s": since}).scalar()
                 if failed is not None:
-                    timeline.mark("probes saw a failure", _seconds(failed, start_wall))
+                    timeline.mark("probes saw a failure", seconds_since(failed, start_wall))
                 drafted = conn.execute(sa.text(
                     "SELECT min(created_at) FROM incidents WHERE created_at >= :s"),
                     {"s": since}).scalar()
                 if drafted is not None:
-                    timeline.mark("incident drafted", _seconds(drafted, start_wall))
+                    timeline.mark("incident drafted", seconds_since(drafted, start_wall))
             stop.wait(0.25)
     finally:
         engine.dispose()
-
-
-def stamp_probe_runs(drill: Drill, start_wall: float) -> list[tuple[float, str, float, str]]:
-    """The stamp probe's runs since the surge began: (start, outcome, ms, error class)."""
-    engine = sa.create_engine(drill.status_url)
-    since = datetime.fromtimestamp(start_wall, UTC).replace(tzinfo=None)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT started_at, outcome, total_ms, error_class FROM probe_results"
-                " WHERE probe = 'stamp' AND started_at >= :s ORDER BY started_at"),
-                {"s": since}).all()
-    finally:
-        engine.dispose()
-    return [(_seconds(at, start_wall), outcome, float(ms), error or "")
-            for at, outcome, ms, error in rows]
-
-
-def _seconds(value: datetime, start_wall: float) -> float:
-    return value.replace(tzinfo=UTC).timestamp() - start_wall
 
 
 def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver]:
@@ -331,22 +298,27 @@ def report(args: argparse.Namespace, capacity: float, answers: list[Answer],
           f"(goal < 50 ms); ratio {page_during[0] / max(page_before[0], 1):.2f}")
 
 
-def cpu_report(meter: CpuMeter, capacity_window: tuple[float, float], surge_t0: float,
-               hold: float, peak: float, answers: list[Answer]) -> None:
-    """Where the stamping service's CPU went in each phase: signing, or the web process
-    (admitting, refusing, answering). The web CPU per answer is the cost of an answer, mostly
-    a refusal at the peak."""
-    print("\nstamping CPU (cores)   web   signing  web ms per answer")
-    lo, hi = capacity_window
-    web, signing = meter.between(lo, hi)
-    print(f"{'capacity (closed)':20s} {web:5.2f} {signing:9.2f}")
-    hold_end = 35 + hold
-    for label, a, b in (("before (0.5x)", 0, 15), ("ramp", 15, 35),
-                        (f"peak ({peak:g}x)", 35, hold_end),
-                        ("after (0.5x)", hold_end, hold_end + 15)):
-        web, signing = meter.between(surge_t0 + a, surge_t0 + b)
-        count = sum(a <= x.sent < b for x in answers)
-        print(f"{label:20s} {web:5.2f} {signing:9.2f} {1000 * web * (b - a) / max(count, 1):10.2f}")
+@dataclass
+class Capacity:
+    """Stamps/s of 8 applicants in a closed loop, with the page readers reading meanwhile."""
+
+    stamps_per_s: float
+    page: tuple[float, float]  # the readers' requests/s and p99 (ms)
+    window: tuple[float, float]  # perf_counter times of the measurement
+
+
+def measure_capacity(port: int, raws: list[bytes], page: str, script: Path,
+                     page_rate: float) -> Capacity:
+    """Capacity under the same page load as the surge: a fair baseline."""
+    readers: list[tuple[float, float]] = []
+    reader = threading.Thread(target=lambda: readers.append(wrk(page, 12, page_rate, script)))
+    reader.start()
+    time.sleep(1)
+    began = time.perf_counter()
+    stamps = asyncio.run(closed_loop(port, raws, 8, 10))
+    window = (began, time.perf_counter())
+    reader.join()
+    return Capacity(stamps, readers[0], window)
 
 
 def main() -> None:
@@ -387,17 +359,9 @@ def main() -> None:
         meter.start()
         time.sleep(max(15.0, args.probe_interval * 3))  # probes settle: all operational
         page, script = f"http://127.0.0.1:{drill.web_port}/", base / "pace.lua"
-        # capacity is measured under the same page load as the surge: a fair baseline
-        before: list[tuple[float, float]] = []
-        reader = threading.Thread(target=lambda: before.append(
-            wrk(page, 12, args.page_rate, script)))
-        reader.start()
-        time.sleep(1)
-        capacity_began = time.perf_counter()
-        capacity = asyncio.run(closed_loop(drill.stamping_port, raws, 8, 10))
-        capacity_window = (capacity_began, time.perf_counter())
-        reader.join()
-        page_before = before[0]
+        for _ in range(20):  # the readers' first requests would otherwise render a cold page
+            httpx.get(page, timeout=10)
+        before = measure_capacity(drill.stamping_port, raws, page, script, args.page_rate)
         time.sleep(args.probe_interval * 2)
         total = 35 + args.hold + 15
         timeline, stop = Timeline(), threading.Event()
@@ -410,16 +374,23 @@ def main() -> None:
             wrk(page, total - 5, args.page_rate, script)))
         reader.start()
         surge_t0 = time.perf_counter()
-        answers = asyncio.run(surge(drill.stamping_port, raws, capacity, args.peak, args.hold,
-                                    total, surge_t0))
+        answers = asyncio.run(surge(drill.stamping_port, raws, before.stamps_per_s, args.peak,
+                                    args.hold, total, surge_t0))
         reader.join()
         time.sleep(args.probe_interval * 2)  # the last status changes and deliveries
         stop.set()
         watcher.join()
-        report(args, capacity, answers, timeline, levels, receiver, start_wall, page_before,
+        # measured again after the surge: the machine's speed drifts by minutes (a shared VM),
+        # and goodput is compared with the mean of both
+        after = measure_capacity(drill.stamping_port, raws, page, script, args.page_rate)
+        print(f"\ncapacity before the surge {before.stamps_per_s:.1f} stamps/s, after it "
+              f"{after.stamps_per_s:.1f}: goodput below is a share of their mean")
+        capacity = (before.stamps_per_s + after.stamps_per_s) / 2
+        report(args, capacity, answers, timeline, levels, receiver, start_wall, before.page,
                readers[0], stamp_probe_runs(drill, start_wall))
         meter.stop()
-        cpu_report(meter, capacity_window, surge_t0, args.hold, args.peak, answers)
+        cpu_report(meter, [before.window, after.window], surge_t0, args.hold, args.peak,
+                   [a.sent for a in answers])
     finally:
         drill.stop()
         if not args.keep:

@@ -1,6 +1,7 @@
 """The processes of the CASN surge drill: the stamping service, the status page's web and
 worker processes with the drill's configuration, their databases, the applicants' accounts and
-a webhook subscriber on loopback (used by ``casn_surge.py``)."""
+a webhook subscriber on loopback; and what the drill reads from them: the stamping service's
+CPU by role, the page readers' figures (wrk) and the probe's runs (used by ``casn_surge.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -259,3 +261,63 @@ class CpuMeter:
             return float("nan"), float("nan")
         (t0, w0, s0), (t1, w1, s1) = inside[0], inside[-1]
         return (w1 - w0) / (t1 - t0), max(0.0, s1 - s0) / (t1 - t0)
+
+
+def cpu_report(meter: CpuMeter, capacity_windows: list[tuple[float, float]], surge_t0: float,
+               hold: float, peak: float, sent: list[float]) -> None:
+    """Where the stamping service's CPU went in each phase: signing, or the web process
+    (admitting, refusing, answering). The web CPU per answer is the cost of an answer, mostly
+    a refusal at the peak."""
+    print("\nstamping CPU (cores)   web   signing  web ms per answer")
+    used = [meter.between(lo, hi) for lo, hi in capacity_windows]
+    web = sum(w for w, _ in used) / len(used)
+    capacity_signing = sum(s for _, s in used) / len(used)
+    print(f"{'capacity (closed)':20s} {web:5.2f} {capacity_signing:9.2f}")
+    hold_end = 35 + hold
+    for label, a, b in (("before (0.5x)", 0.0, 15.0), ("ramp", 15.0, 35.0),
+                        (f"peak ({peak:g}x)", 35.0, hold_end),
+                        ("after (0.5x)", hold_end, hold_end + 15)):
+        web, signing = meter.between(surge_t0 + a, surge_t0 + b)
+        count = sum(a <= at < b for at in sent)
+        print(f"{label:20s} {web:5.2f} {signing:9.2f} {1000 * web * (b - a) / max(count, 1):10.2f}")
+        if label.startswith("peak"):
+            peak_signing = signing
+    # a share of the CPU the signers had at capacity: unlike stamps/s, it does not move with
+    # the machine's speed from one minute to the next (the stamps/s ratios above do)
+    print(f"signing CPU kept at the peak: {peak_signing / capacity_signing:.0%} of capacity's")
+
+
+def wrk(url: str, seconds: float, rate: float, script: Path,
+        connections: int = 8) -> tuple[float, float]:
+    """Requests/s and p99 (ms) of ``wrk`` reading ``url`` at about ``rate`` requests/s: each
+    connection pauses between requests (wrk's ``delay()``), so the readers are a steady load,
+    not a saturating one that would take a core from signing on a 2-core machine."""
+    script.write_text(f"function delay() return {max(1, round(connections * 1000 / rate))} end\n")
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
+                          "-s", str(script), url], capture_output=True, text=True,
+                         check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99 is not None
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return rps, float(p99.group(1)) * scale
+
+
+def stamp_probe_runs(drill: Drill, start_wall: float) -> list[tuple[float, str, float, str]]:
+    """The stamp probe's runs since the surge began: (start, outcome, ms, error class)."""
+    engine = sa.create_engine(drill.status_url)
+    since = datetime.fromtimestamp(start_wall, UTC).replace(tzinfo=None)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT started_at, outcome, total_ms, error_class FROM probe_results"
+                " WHERE probe = 'stamp' AND started_at >= :s ORDER BY started_at"),
+                {"s": since}).all()
+    finally:
+        engine.dispose()
+    return [(seconds_since(at, start_wall), outcome, float(ms), error or "")
+            for at, outcome, ms, error in rows]
+
+
+def seconds_since(value: datetime, start_wall: float) -> float:
+    return value.replace(tzinfo=UTC).timestamp() - start_wall
