@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "SettingsError", "derive_public_url"]
+__all__ = ["Settings", "SettingsError", "derive_public_url", "usable_cpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ class Settings:
     payment_secret: str = ""
     #: Callbacks older than this are refused as replays.
     callback_max_age_seconds: int = 600
-    #: Signing worker processes; 0 means one per CPU.
+    #: Signing worker processes; 0 means one per CPU this process may run on (its affinity,
+    #: as ``taskset`` or a container's cpuset sets it, not every CPU of the machine).
     sign_workers: int = 0
     #: Niceness added to signing workers so the web process (admission, commits, 503s)
     #: wins a saturated CPU; 0 keeps them at the web process's priority.
@@ -173,7 +174,7 @@ class Settings:
     @property
     def workers(self) -> int:
         """Number of signing worker processes."""
-        return self.sign_workers or os.cpu_count() or 1
+        return self.sign_workers or usable_cpus()
 
     def payment_key(self) -> bytes:
         """The gateway HMAC key (created in the data directory when not configured)."""
@@ -207,3 +208,11 @@ def derive_public_url(host: str, port: int) -> str:
     if ":" in name and not name.startswith("["):
         name = f"[{name}]"
     return f"http://{name}:{port}"
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: more signing workers than that only take turns."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity outside Linux
+        return os.cpu_count() or 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,6 +83,20 @@ def test_settings_from_env(tmp_path: Path) -> None:
         Settings.from_env({"STAMPING_MAX_UPLOAD_BYTES": "lots"})
     with pytest.raises(SettingsError, match="STAMPING_PUBLIC_URL"):
         Settings.from_env({"STAMPING_PUBLIC_URL": "ftp://x"})
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_signing_workers_default_to_the_cpus_the_service_may_use(tmp_path: Path) -> None:
+    """Pinned to one CPU (taskset, a container's cpuset), the service starts one signing
+    worker, not one per CPU of the machine that would only take turns on it."""
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from stamping.settings import Settings; "
+            "print(Settings.from_env({}).workers, Settings.from_env("
+            "{'STAMPING_SIGN_WORKERS': '3'}).workers)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(
+                             Path(__file__).parents[2])}).stdout.split()
+    assert out == ["1", "3"]
 
 
 def test_every_setting_is_documented() -> None:
