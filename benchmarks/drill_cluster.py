@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -208,22 +209,47 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
+@dataclass
+class Usage:
+    """What the stamping service's processes did per second in a span of time."""
+
+    web_cores: float = float("nan")
+    signing_cores: float = float("nan")
+    #: times a signing worker was taken off its CPU while it could still run (preempted)
+    signing_preempted: float = float("nan")
+    #: context switches of the web process's threads (each a wake-up that can preempt a signer)
+    web_switches: float = float("nan")
+
+
+def _switches(path: Path) -> tuple[int, int]:
+    voluntary = involuntary = 0
+    for line in path.read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            voluntary = int(line.split()[1])
+        elif line.startswith("nonvoluntary_ctxt_switches:"):
+            involuntary = int(line.split()[1])
+    return voluntary, involuntary
+
+
 class CpuMeter:
-    """CPU seconds spent by the stamping service's processes, split into the web process(es)
-    (admission, refusals, HTTP, database) and the signing workers (children of the
-    forkserver), sampled every second from /proc so that each phase of the surge can say where
-    the CPU went."""
+    """CPU seconds and context switches of the stamping service's processes, split into the
+    web process(es) (admission, refusals, HTTP, database) and the signing workers (children of
+    the forkserver), sampled every second from /proc so that each phase of the surge can say
+    where the CPU went."""
 
     def __init__(self, pgid: int) -> None:
         self.pgid = pgid
         self.tick = os.sysconf("SC_CLK_TCK")
-        self.samples: list[tuple[float, float, float]] = []  # (perf_counter, web s, signing s)
+        # (perf_counter, web s, signing s, signing preemptions, web switches)
+        self.samples: list[tuple[float, float, float, int, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def read(self) -> tuple[float, float]:
-        """(web CPU seconds, signing CPU seconds) of the living processes of the group."""
+    def read(self) -> tuple[float, float, int, int]:
+        """Totals over the living processes of the group: web CPU seconds, signing CPU
+        seconds, signing preemptions, web context switches (all threads)."""
         web = signing = 0.0
+        preempted = switches = 0
         stats: dict[int, list[str]] = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -235,11 +261,15 @@ class CpuMeter:
                        if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()}
         for pid, fields in stats.items():
             cpu = (int(fields[11]) + int(fields[12])) / self.tick
-            if int(fields[1]) in forkservers:
-                signing += cpu
-            elif pid not in forkservers:
-                web += cpu
-        return web, signing
+            with contextlib.suppress(OSError):
+                if int(fields[1]) in forkservers:
+                    signing += cpu
+                    preempted += _switches(Path(f"/proc/{pid}/status"))[1]
+                elif pid not in forkservers:
+                    web += cpu
+                    for task in Path(f"/proc/{pid}/task").iterdir():
+                        switches += sum(_switches(task / "status"))
+        return web, signing, preempted, switches
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -253,38 +283,44 @@ class CpuMeter:
         self._stop.set()
         self._thread.join()
 
-    def between(self, lo: float, hi: float) -> tuple[float, float]:
-        """Mean CPU use (cores) of (web, signing) between two perf_counter times; signing
-        workers that were replaced meanwhile lose their seconds, so it is a lower bound."""
+    def between(self, lo: float, hi: float) -> Usage:
+        """Per-second use between two perf_counter times; signing workers that were replaced
+        meanwhile lose their counts, so those are lower bounds."""
         inside = [s for s in self.samples if lo <= s[0] <= hi]
         if len(inside) < 2:
-            return float("nan"), float("nan")
-        (t0, w0, s0), (t1, w1, s1) = inside[0], inside[-1]
-        return (w1 - w0) / (t1 - t0), max(0.0, s1 - s0) / (t1 - t0)
+            return Usage()
+        first, last = inside[0], inside[-1]
+        span = last[0] - first[0]
+        return Usage((last[1] - first[1]) / span, max(0.0, last[2] - first[2]) / span,
+                     max(0, last[3] - first[3]) / span, max(0, last[4] - first[4]) / span)
 
 
 def cpu_report(meter: CpuMeter, capacity_windows: list[tuple[float, float]], surge_t0: float,
                hold: float, peak: float, sent: list[float]) -> None:
     """Where the stamping service's CPU went in each phase: signing, or the web process
-    (admitting, refusing, answering). The web CPU per answer is the cost of an answer, mostly
-    a refusal at the peak."""
-    print("\nstamping CPU (cores)   web   signing  web ms per answer")
+    (admitting, refusing, answering), with the web CPU per answer (mostly a refusal at the
+    peak) and how often the signers lost their CPU to another process."""
+    print("\nstamping, per second    web cores  signing cores  web ms/answer  signer "
+          "preempted  web switches")
     used = [meter.between(lo, hi) for lo, hi in capacity_windows]
-    web = sum(w for w, _ in used) / len(used)
-    capacity_signing = sum(s for _, s in used) / len(used)
-    print(f"{'capacity (closed)':20s} {web:5.2f} {capacity_signing:9.2f}")
+    capacity = Usage(*(sum(getattr(u, f) for u in used) / len(used)
+                       for f in ("web_cores", "signing_cores", "signing_preempted",
+                                 "web_switches")))
+    rows = [("capacity (closed)", capacity, float("nan"))]
     hold_end = 35 + hold
     for label, a, b in (("before (0.5x)", 0.0, 15.0), ("ramp", 15.0, 35.0),
                         (f"peak ({peak:g}x)", 35.0, hold_end),
                         ("after (0.5x)", hold_end, hold_end + 15)):
-        web, signing = meter.between(surge_t0 + a, surge_t0 + b)
+        use = meter.between(surge_t0 + a, surge_t0 + b)
         count = sum(a <= at < b for at in sent)
-        print(f"{label:20s} {web:5.2f} {signing:9.2f} {1000 * web * (b - a) / max(count, 1):10.2f}")
-        if label.startswith("peak"):
-            peak_signing = signing
-    # a share of the CPU the signers had at capacity: unlike stamps/s, it does not move with
-    # the machine's speed from one minute to the next (the stamps/s ratios above do)
-    print(f"signing CPU kept at the peak: {peak_signing / capacity_signing:.0%} of capacity's")
+        rows.append((label, use, 1000 * use.web_cores * (b - a) / max(count, 1)))
+    for label, use, per_answer in rows:
+        print(f"{label:22s} {use.web_cores:9.2f} {use.signing_cores:14.2f} {per_answer:14.2f} "
+              f"{use.signing_preempted:16.0f} {use.web_switches:13.0f}")
+    # a share of the CPU the signers had at capacity: it does not count stamps, which a
+    # machine whose speed drifts by the minute (a shared VM) makes noisy
+    print(f"signing CPU kept at the peak: {rows[3][1].signing_cores / capacity.signing_cores:.0%}"
+          " of capacity's")
 
 
 def wrk(url: str, seconds: float, rate: float, script: Path,
