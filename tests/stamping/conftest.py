@@ -65,6 +65,16 @@ def stamping_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
+def roomy_queue_settings(make_settings: Callable[..., Settings]) -> Settings:
+    """A stamp queue that holds every request a test sends at once, for tests about quota and
+    idempotency, not shedding (a module overrides ``stamping_settings`` with it). The queue is
+    sized from the measured signing time, and a machine busy with other tests signs slowly
+    enough that a queue of half a second refused some of 24 requests at once (503, where the
+    test looked for 402)."""
+    return make_settings(stamp_queue_seconds=60.0)
+
+
+@pytest.fixture
 def client(stamping_settings: Settings) -> Iterator[TestClient]:
     """A client of a running app (lifespan started: migrations, pool)."""
     with TestClient(create_app(stamping_settings)) as c:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from starlette.testclient import TestClient
 
 from stamping import ledger, store
 from stamping.rules import hash_token
+from stamping.settings import Settings
 from tests.stamping.conftest import auth, buy, pdf_file, register
+
+
+@pytest.fixture
+def stamping_settings(roomy_queue_settings: Settings) -> Settings:
+    """Concurrent requests here are about the quota, not shedding."""
+    return roomy_queue_settings
 
 
 def test_concurrent_stamps_spend_exactly_the_quota(client: TestClient,

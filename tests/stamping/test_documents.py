@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from starlette.testclient import TestClient
 
 from stamping import ledger
+from stamping.settings import Settings
 from tests.stamping.conftest import auth, buy, pdf_file, register
+
+
+@pytest.fixture
+def stamping_settings(roomy_queue_settings: Settings) -> Settings:
+    """Concurrent retries here are about idempotency, not shedding."""
+    return roomy_queue_settings
 
 
 def test_lost_response_can_be_recovered(client: TestClient, sample_pdf: bytes) -> None:
