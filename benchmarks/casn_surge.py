@@ -39,8 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,6 +47,7 @@ import httpx
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_speed import SpeedMeter, capacity_at  # noqa: E402
 from drill_cluster import (  # noqa: E402
     CONFIG,
     CpuMeter,
@@ -60,28 +60,8 @@ from drill_cluster import (  # noqa: E402
     stamp_probe_runs,
     wrk,
 )
-from stamping_throughput import a4_pdf, pct, stamp_request  # noqa: E402
-
-
-@dataclass
-class Answer:
-    """One applicant's attempt."""
-
-    sent: float
-    status: int
-    latency: float
-    retry_after: bool
-    error: str = ""  # why there was no HTTP answer (status 0)
-
-
-@dataclass
-class Timeline:
-    """When things happened, in seconds from the start of the surge."""
-
-    marks: dict[str, float] = field(default_factory=dict)
-
-    def mark(self, name: str, at: float) -> None:
-        self.marks.setdefault(name, at)
+from stamping_throughput import a4_pdf, stamp_request  # noqa: E402
+from surge_report import Answer, Timeline, report  # noqa: E402
 
 
 async def send(port: int, raw: bytes) -> tuple[int, bool, str]:
@@ -233,71 +213,6 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
     return [stamp_request(t, pdf) for t in tokens[1:]], receiver
 
 
-def report(args: argparse.Namespace, capacity: float, answers: list[Answer],
-           timeline: Timeline, levels: list[tuple[float, str]], receiver: Receiver,
-           start_wall: float, page_before: tuple[float, float],
-           page_during: tuple[float, float],
-           probe_runs: list[tuple[float, str, float, str]]) -> None:
-    """Print the timeline and the table."""
-    overload = 15 + 20 * (1 - 0.5) / max(args.peak - 0.5, 0.01)  # when arrivals pass capacity
-    refused = [a for a in answers if a.status == 503]
-    if refused:
-        timeline.mark("shedding began (first 503)", min(a.sent for a in refused))
-    for at, kind in receiver.arrivals:
-        if at >= start_wall:
-            timeline.mark(f"subscriber heard {kind}", at - start_wall)
-    print(f"\ncapacity (8 applicants, closed loop, page readers at {args.page_rate:g}/s): "
-          f"{capacity:.1f} stamps/s; {args.applicants} applicant accounts")
-    print(f"arrivals pass capacity at t = {overload:.1f} s; probes every {args.probe_interval} s")
-    print("\ntimeline (seconds from the start of the surge)")
-    for name, at in sorted(timeline.marks.items(), key=lambda kv: kv[1]):
-        print(f"  {at:7.1f}  {name}")
-    for at, level in levels:
-        print(f"  {at:7.1f}  deadline notice level: {level}")
-    changes = [at for name, at in timeline.marks.items() if "->" in name]
-    heard = [at for name, at in timeline.marks.items()
-             if name.startswith("subscriber heard component")]
-    if changes:
-        print(f"\nstatus change after overload start: {min(changes) - overload:.1f} s "
-              f"(goal <= {2 * args.probe_interval:.0f} s)")
-    if changes:
-        print("stamp probe runs from the overload to the change:")
-        for at, outcome, ms, error in probe_runs:
-            if overload - args.probe_interval <= at <= min(changes):
-                print(f"  {at:7.1f}  {outcome:8s} {ms:7.0f} ms  {error}")
-    if changes and heard:
-        print(f"subscriber heard after the change: {min(heard) - min(changes):.1f} s "
-              "(goal <= 5 s)")
-    print("\nphase                 offered/s  goodput/s  of capacity  of servable  503/s")
-    hold_end = 35 + args.hold
-    for label, lo, hi in (("before (0.5x)", 0, 15), ("ramp", 15, 35),
-                          (f"peak ({args.peak:g}x)", 35, hold_end),
-                          ("after (0.5x)", hold_end, hold_end + 15)):
-        part = [a for a in answers if lo <= a.sent < hi]
-        span = hi - lo
-        ok = sum(a.status == 201 for a in part) / span
-        # what could be served: each second, the offer or the capacity, whichever is less
-        offered_per_s = Counter(int(a.sent) for a in part)
-        servable = sum(min(offered_per_s[t], capacity) for t in range(int(lo), int(hi))) / span
-        print(f"{label:20s} {len(part) / span:10.1f} {ok:10.1f} {ok / capacity:11.0%} "
-              f"{ok / max(servable, 1e-9):12.0%} {sum(a.status == 503 for a in part) / span:6.1f}")
-    served = sum(a.status == 201 for a in answers)
-    with_retry = sum(a.retry_after for a in refused)
-    others = len(answers) - served - len(refused)
-    print(f"\napplicants: {len(answers)} attempts, {served} served, {len(refused)} refused "
-          f"({with_retry} with Retry-After), {others} other answers")
-    if others:
-        kinds = Counter(a.error or f"HTTP {a.status}" for a in answers
-                        if a.status not in (201, 503))
-        print("  other answers: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
-    print(f"time to a 503: p50 {pct([a.latency for a in refused], 0.5):.0f} ms, "
-          f"p99 {pct([a.latency for a in refused], 0.99):.0f} ms; to a stamp: p99 "
-          f"{pct([a.latency for a in answers if a.status == 201], 0.99):.0f} ms")
-    print(f"\npage (/): before {page_before[0]:.0f} req/s p99 {page_before[1]:.1f} ms; "
-          f"during the surge {page_during[0]:.0f} req/s p99 {page_during[1]:.1f} ms "
-          f"(goal < 50 ms); ratio {page_during[0] / max(page_before[0], 1):.2f}")
-
-
 @dataclass
 class Capacity:
     """Stamps/s of 8 applicants in a closed loop, with the page readers reading meanwhile."""
@@ -319,6 +234,14 @@ def measure_capacity(port: int, raws: list[bytes], page: str, script: Path,
     window = (began, time.perf_counter())
     reader.join()
     return Capacity(stamps, readers[0], window)
+
+
+def _mean_ms(measured: list[tuple[float, float]]) -> float:
+    return sum(ms for _, ms in measured) / len(measured)
+
+
+def _at_speed(measured: list[tuple[float, float]], ms: float) -> tuple[float, float]:
+    return ms, capacity_at(measured, ms)
 
 
 def main() -> None:
@@ -352,11 +275,13 @@ def main() -> None:
         raise SystemExit("wrk is needed (Debian package wrk; `make bench` installs it)")
     base = Path(tempfile.mkdtemp(prefix="casn-surge-"))
     drill = Drill(base, args.probe_interval)
+    speed = SpeedMeter(args.stamping_cpus)  # readings of the stamping service's CPU
     print(f"data and logs in {base}; status database {drill.status_url.split('@')[-1]}")
     try:
         raws, receiver = setup(drill, args)
         meter = CpuMeter(drill.procs[0].pid)  # the stamping service's process group
         meter.start()
+        speed.start()
         time.sleep(max(15.0, args.probe_interval * 3))  # probes settle: all operational
         page, script = f"http://127.0.0.1:{drill.web_port}/", base / "pace.lua"
         for _ in range(20):  # the readers' first requests would otherwise render a cold page
@@ -390,15 +315,22 @@ def main() -> None:
         # measured again after the surge: the machine's speed drifts by minutes (a shared VM),
         # and goodput is compared with the mean of both
         after = measure_capacity(drill.stamping_port, raws, page, script, args.page_rate)
+        speed.stop()
+        measured = [(c.stamps_per_s, speed.mean_ms(*c.window)) for c in (before, after)]
         print(f"\ncapacity before the surge {before.stamps_per_s:.1f} stamps/s, after it "
-              f"{after.stamps_per_s:.1f}: goodput below is a share of their mean")
+              f"{after.stamps_per_s:.1f}: goodput below is a share of their mean; the CPU's "
+              f"speed reading was {measured[0][1]:.2f} and {measured[1][1]:.2f} ms, so at the "
+              f"mean speed these were {capacity_at(measured[:1], _mean_ms(measured)):.1f} "
+              f"and {capacity_at(measured[1:], _mean_ms(measured)):.1f} stamps/s")
         capacity = (before.stamps_per_s + after.stamps_per_s) / 2
         report(args, capacity, answers, timeline, levels, receiver, start_wall, before.page,
-               readers[0], stamp_probe_runs(drill, start_wall))
+               readers[0], stamp_probe_runs(drill, start_wall),
+               lambda lo, hi: _at_speed(measured, speed.mean_ms(surge_t0 + lo, surge_t0 + hi)))
         meter.stop()
         cpu_report(meter, [before.window, after.window], surge_t0, args.hold, args.peak,
                    [a.sent for a in answers])
     finally:
+        speed.stop()
         drill.stop()
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

@@ -249,11 +249,16 @@ class AdmissionMiddleware:
             return
         started = time.perf_counter()
         cap = await self.capacity() if gate.name == "stamp" else None
-        credential = request_credential(scope, self.session_cookie)
-        account = self.account_key(credential) if credential is not None else None
-        client = scope.get("client")
-        address = client[0] if client else None
-        refused = gate.refusal(cap, account, address)
+        account = address = None
+        # A full gate refuses whoever asks: the fair-share keys (a token hash) are only
+        # worked out when there is a place to share.
+        refused = gate.refusal(cap)
+        if refused is None:
+            credential = request_credential(scope, self.session_cookie)
+            account = self.account_key(credential) if credential is not None else None
+            client = scope.get("client")
+            address = client[0] if client else None
+            refused = gate.refusal(cap, account, address)
         if refused is not None:
             await self._hold()
             await _refuse(send, refused)

@@ -135,6 +135,38 @@ async def _call(app: AdmissionMiddleware, scope: Scope) -> tuple[int, dict[str, 
     return messages[0]["status"], body, time.perf_counter() - started
 
 
+def test_a_full_gate_refuses_before_working_out_the_share_key() -> None:
+    """At the peak two requests of three are refused: the refusal costs no token hash."""
+    async def scenario() -> None:
+        gate = Gate("stamp", slots=1, queue=0)
+        keyed: list[str] = []
+
+        def account_key(credential: str) -> str:
+            keyed.append(credential)
+            return f"account:{credential}"
+
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            assert gate.accounts.held == {"account:t": 1}
+            await send({"type": "http.response.start", "status": 201, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def no_cap() -> int | None:
+            return None
+
+        app = AdmissionMiddleware(inner, {"/api/v1/stamps": gate}, no_cap,
+                                  account_key=account_key)
+        assert (await _call(app, _scope()))[0] == 201  # room: the share is keyed
+        assert keyed == ["t"]
+        gate.enter()  # the only place is taken
+        status, body, _ = await _call(app, _scope())
+        assert (status, body["reason"]) == (503, "full")
+        assert keyed == ["t"]
+        gate.leave()
+        assert gate.in_system == 0 and not gate.accounts.held
+
+    asyncio.run(scenario())
+
+
 def test_middleware_admits_holds_refusals_and_gives_places_back() -> None:
     async def scenario() -> None:
         gate = Gate("stamp", slots=1, queue=0)
