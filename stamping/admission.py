@@ -3,7 +3,10 @@
 The :class:`AdmissionMiddleware` is the outermost layer of the app.  It admits or refuses a
 request for a gated path *before* the framework, routing, authentication or body parsing
 cost anything; an admitted request holds its place until its answer is sent, and the
-handler's ``Gate.admit()`` sees that it already holds one.
+handler's ``Gate.admit()`` sees that it already holds one. Under ``stamping serve`` a request
+to a full gate is refused earlier still, by the HTTP protocol from the request's head
+(``stamping.http_protocol``); both paths share one :class:`Shedder`, the refusal's rules,
+hold and count.
 
 Why refusals are held (the retry storm of issue 12): applicants pressing "try again" ignore
 ``Retry-After`` and resend the moment an answer arrives.  If a 503 left in microseconds,
@@ -34,8 +37,11 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["AdmissionMiddleware", "FairShare", "Gate", "Overloaded", "overloaded_body",
-           "request_credential"]
+__all__ = ["SHEDDER_STATE", "AdmissionMiddleware", "FairShare", "Gate", "Overloaded", "Shedder",
+           "overloaded_body", "refusal_answer", "request_credential"]
+
+#: The key of the app's :class:`Shedder` in the lifespan state, where the HTTP protocol finds it.
+SHEDDER_STATE = "stamping.shedder"
 
 #: The gate whose place the current request holds (set by the middleware, read by handlers).
 _ADMITTED: ContextVar[Gate | None] = ContextVar("stamping_admitted", default=None)
@@ -222,28 +228,74 @@ def request_credential(scope: Scope, session_cookie: str) -> str | None:
     return None
 
 
+class Shedder:
+    """The refusals of the gated paths: which gate a request needs, how long a refusal is
+    held, how it is counted and what it says.
+
+    Shared by :class:`AdmissionMiddleware`, which sees every request, and the HTTP protocol's
+    early path (``stamping.http_protocol``), which refuses a request to a full gate from its
+    head alone, without building an ASGI request for it; both hold refusals against one bound.
+    ``gates`` maps a path to its gate (POST only); ``cached_capacity()`` says whether this
+    process's copy of the injected stamping capacity is fresh, and the capacity;
+    ``on_refused(path, gate, seconds)`` records a refusal in the metrics.
+    """
+
+    def __init__(self, gates: dict[str, Gate], hold_seconds: float = 0.0, max_held: int = 0,
+                 on_refused: Callable[[str, str, float], None] | None = None,
+                 cached_capacity: Callable[[], tuple[bool, int | None]] | None = None) -> None:
+        self.gates, self.hold_seconds, self.max_held = gates, hold_seconds, max_held
+        self.on_refused, self.cached_capacity = on_refused, cached_capacity
+        self.held = 0  # refusals being held right now
+
+    def gate(self, method: str, path: str) -> Gate | None:
+        """The gate a request must pass, if any."""
+        return self.gates.get(path) if method == "POST" else None
+
+    def refuse_when_full(self, method: str, path: str) -> tuple[Gate, Overloaded] | None:
+        """The refusal of a request whose gate is full, decided from its method and path
+        alone (None: admitted, not gated, or the capacity copy is stale, so the app decides)."""
+        gate = self.gate(method, path)
+        if gate is None or self.cached_capacity is None:
+            return None
+        fresh, cap = self.cached_capacity() if gate.name == "stamp" else (True, None)
+        refused = gate.refusal(cap) if fresh else None
+        return None if refused is None else (gate, refused)
+
+    def take_hold(self) -> float:
+        """Seconds to hold a refusal: a jittered 0.5-1x ``hold_seconds``, or 0 once
+        ``max_held`` are held. A non-zero hold counts until :meth:`release_hold`."""
+        if self.hold_seconds <= 0 or self.held >= self.max_held:
+            return 0.0
+        self.held += 1
+        return self.hold_seconds * random.uniform(0.5, 1.0)
+
+    def release_hold(self) -> None:
+        """A held refusal has left."""
+        self.held -= 1
+
+    def refused(self, path: str, gate: Gate, seconds: float) -> None:
+        """Count a refusal that has been answered."""
+        if self.on_refused is not None:
+            self.on_refused(path, gate.name, seconds)
+
+
 class AdmissionMiddleware:
     """The outermost layer: admits or refuses requests for gated paths before the framework.
 
-    ``account_key`` maps a request's credential (bearer token or session cookie) to the key
-    of its fair share; ``on_refused(path, gate, seconds)`` records a refusal in the metrics.
+    ``capacity()`` is the injected stamping capacity (a fault), ``account_key`` maps a
+    request's credential (bearer token or session cookie) to the key of its fair share.
     """
 
-    def __init__(self, app: ASGIApp, gates: dict[str, Gate],
+    def __init__(self, app: ASGIApp, shedder: Shedder,
                  capacity: Callable[[], Awaitable[int | None]],
-                 account_key: Callable[[str], str] = str, session_cookie: str = "",
-                 hold_seconds: float = 0.0, max_held: int = 0,
-                 on_refused: Callable[[str, str, float], None] | None = None) -> None:
-        self.app, self.gates, self.capacity = app, gates, capacity
+                 account_key: Callable[[str], str] = str, session_cookie: str = "") -> None:
+        self.app, self.shedder, self.capacity = app, shedder, capacity
         self.account_key, self.session_cookie = account_key, session_cookie
-        self.hold_seconds, self.max_held = hold_seconds, max_held
-        self.on_refused = on_refused
-        self.held = 0  # refusals being held right now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        gate = self.gates.get(scope["path"]) if scope["type"] == "http" and \
-            scope["method"] == "POST" else None
+        gate = self.shedder.gate(scope["method"], scope["path"]) \
+            if scope["type"] == "http" else None
         if gate is None:
             await self.app(scope, receive, send)
             return
@@ -262,8 +314,7 @@ class AdmissionMiddleware:
         if refused is not None:
             await self._hold()
             await _refuse(send, refused)
-            if self.on_refused is not None:
-                self.on_refused(scope["path"], gate.name, time.perf_counter() - started)
+            self.shedder.refused(scope["path"], gate, time.perf_counter() - started)
             return
         gate.enter(account, address)
         token = _ADMITTED.set(gate)
@@ -274,14 +325,12 @@ class AdmissionMiddleware:
             gate.leave(account, address)
 
     async def _hold(self) -> None:
-        """Delay a refusal by a jittered 0.5-1x ``hold_seconds`` (bounded in number)."""
-        if self.hold_seconds <= 0 or self.held >= self.max_held:
-            return
-        self.held += 1
-        try:
-            await asyncio.sleep(self.hold_seconds * random.uniform(0.5, 1.0))
-        finally:
-            self.held -= 1
+        seconds = self.shedder.take_hold()
+        if seconds:
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                self.shedder.release_hold()
 
 
 def overloaded_body(exc: Overloaded) -> dict[str, object]:
@@ -290,10 +339,15 @@ def overloaded_body(exc: Overloaded) -> dict[str, object]:
             "estimated_wait_seconds": round(exc.estimated_wait, 3), "queue": exc.gate}
 
 
-async def _refuse(send: Send, exc: Overloaded) -> None:
+def refusal_answer(exc: Overloaded) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and body of a 503 refusal (status 503)."""
     body = json.dumps(overloaded_body(exc)).encode()
-    await send({"type": "http.response.start", "status": 503,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"retry-after", str(exc.retry_after).encode())]})
+    return [(b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(exc.retry_after).encode())], body
+
+
+async def _refuse(send: Send, exc: Overloaded) -> None:
+    headers, body = refusal_answer(exc)
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from stamping import lifeline
-from stamping.admission import AdmissionMiddleware
+from stamping.admission import SHEDDER_STATE, AdmissionMiddleware, Shedder
 from stamping.errors import exception_handlers
 from stamping.faults import FaultMiddleware
 from stamping.headers import SecurityHeadersMiddleware
@@ -77,11 +78,22 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
         raise SettingsError("STAMPING_PUBLIC_URL is not set: set it, or start the service with "
                             "`stamping serve`, which derives it from --host and --port")
     service = Service(settings, otp_sender)
+    shedder = Shedder({
+        "/api/v1/stamps": service.stamp_gate, "/akun/meterai": service.stamp_gate,
+        "/api/v1/verify": service.verify_gate, "/verifikasi": service.verify_gate,
+        "/api/v1/orders": service.purchase_gate, "/akun/beli": service.purchase_gate,
+        "/api/v1/accounts": service.account_gate, "/api/v1/login": service.account_gate,
+        "/daftar": service.account_gate, "/masuk": service.account_gate},
+        hold_seconds=settings.refusal_hold_seconds, max_held=settings.max_held_refusals,
+        on_refused=service.metrics.observe_refusal,
+        cached_capacity=service.faults.cached_capacity)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with service.lifespan():
-            yield
+            # The lifespan state reaches every connection of the server: the HTTP protocol
+            # (stamping.http_protocol) refuses requests to a full gate from their head.
+            yield {SHEDDER_STATE: shedder}
 
     app = Starlette(
         routes=routes(),
@@ -89,16 +101,9 @@ def create_app(settings: Settings, otp_sender: OtpSender | None = None) -> Starl
             Middleware(SecurityHeadersMiddleware),
             # Before the framework: a refused request costs no more than the HTTP parser and
             # an admitted one holds its place until its answer is sent (issue 12).
-            Middleware(AdmissionMiddleware, capacity=service.injected_capacity, gates={
-                "/api/v1/stamps": service.stamp_gate, "/akun/meterai": service.stamp_gate,
-                "/api/v1/verify": service.verify_gate, "/verifikasi": service.verify_gate,
-                "/api/v1/orders": service.purchase_gate, "/akun/beli": service.purchase_gate,
-                "/api/v1/accounts": service.account_gate, "/api/v1/login": service.account_gate,
-                "/daftar": service.account_gate, "/masuk": service.account_gate},
-                account_key=service.account_key, session_cookie=SESSION_COOKIE,
-                hold_seconds=settings.refusal_hold_seconds,
-                max_held=settings.max_held_refusals,
-                on_refused=service.metrics.observe_refusal),
+            Middleware(AdmissionMiddleware, shedder=shedder,
+                       capacity=service.injected_capacity, account_key=service.account_key,
+                       session_cookie=SESSION_COOKIE),
             Middleware(MetricsMiddleware, metrics=service.metrics),
             Middleware(BodyLimitMiddleware, limits=route_limits(settings.max_upload_bytes)),
             Middleware(FaultMiddleware, cache=service.faults),

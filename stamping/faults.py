@@ -109,6 +109,12 @@ class FaultCache:
         self._refresh: asyncio.Task[None] | None = None
         self.last_error: str | None = None
 
+    def cached_capacity(self) -> tuple[bool, int | None]:
+        """Whether this process's copy is fresh (at most ``ttl`` seconds old), and the
+        stamping capacity it sets: read without waiting by the HTTP protocol's early
+        refusals, which leave a stale copy to :meth:`current`."""
+        return time.monotonic() - self._loaded <= self._ttl, self._spec.capacity
+
     async def current(self) -> FaultSpec:
         """The active faults, at most ``ttl`` seconds old while the database answers."""
         if time.monotonic() - self._loaded <= self._ttl:

@@ -14,6 +14,7 @@ from stamping.admission import (
     FairShare,
     Gate,
     Overloaded,
+    Shedder,
     request_credential,
 )
 
@@ -153,7 +154,7 @@ def test_a_full_gate_refuses_before_working_out_the_share_key() -> None:
         async def no_cap() -> int | None:
             return None
 
-        app = AdmissionMiddleware(inner, {"/api/v1/stamps": gate}, no_cap,
+        app = AdmissionMiddleware(inner, Shedder({"/api/v1/stamps": gate}), no_cap,
                                   account_key=account_key)
         assert (await _call(app, _scope()))[0] == 201  # room: the share is keyed
         assert keyed == ["t"]
@@ -183,8 +184,9 @@ def test_middleware_admits_holds_refusals_and_gives_places_back() -> None:
         async def no_cap() -> int | None:
             return None
 
-        app = AdmissionMiddleware(inner, {"/api/v1/stamps": gate}, no_cap, hold_seconds=0.2,
-                                  max_held=1, on_refused=lambda *a: refused.append(a))
+        shedder = Shedder({"/api/v1/stamps": gate}, hold_seconds=0.2, max_held=1,
+                          on_refused=lambda *a: refused.append(a))
+        app = AdmissionMiddleware(inner, shedder, no_cap)
         first = asyncio.create_task(_call(app, _scope()))
         await asyncio.sleep(0.01)
         held, at_once = await asyncio.gather(_call(app, _scope()), _call(app, _scope()))
@@ -196,6 +198,6 @@ def test_middleware_admits_holds_refusals_and_gives_places_back() -> None:
         release.set()
         assert (await first)[0] == 201
         assert gate.in_system == 0 and not gate.accounts.held and not gate.addresses.held
-        assert app.held == 0
+        assert shedder.held == 0
 
     asyncio.run(scenario())

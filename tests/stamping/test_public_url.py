@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from stamping.app import create_app
 from stamping.settings import Settings, SettingsError, derive_public_url
 from tests.stamping.scan_pdfs import KINDS, SIZES
 from tests.stamping.scanning import decode_qr, render_page
-from tests.stamping.test_serve import _free_port
+from tests.stamping.served import free_port, wait_ready
 
 
 @pytest.mark.parametrize(("host", "port", "url"), [
@@ -53,7 +52,7 @@ def test_serve_on_any_port_writes_a_qr_that_reaches_it(
     """``stamping serve --port P`` with no URL configured: the QR decoded from a 100 dpi
     render of the stamped page is ``http://127.0.0.1:P/verify/{serial}`` and answers 200."""
     data_dir = tmp_path / "svc"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "STAMPING_PUBLIC_URL"}
     env["STAMPING_DATABASE_URL"] = make_database_url("served")
     proc = subprocess.Popen([sys.executable, "-m", "stamping", "--log-level", "warning",
@@ -61,15 +60,7 @@ def test_serve_on_any_port_writes_a_qr_that_reaches_it(
                              "--workers", "1"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the service did not become ready")
+        wait_ready(base)
         out = subprocess.run([sys.executable, "-m", "stamping", "account", "add", "--phone",
                               "081200003333", "--name", "Probe", "--probe", "--data-dir",
                               str(data_dir)], env=env, capture_output=True, text=True,
