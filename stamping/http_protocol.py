@@ -10,11 +10,11 @@ one connection holds at most the cap plus one socket read.
 of three, and every refusal takes CPU from signing on the same host. When the app's
 :class:`~stamping.admission.Shedder` (found in the lifespan state) says from a request's
 method and path alone that its gate is full, the protocol answers it here: held like every
-refusal, with the same 503 body, ``Retry-After`` and security headers, and
-``Connection: close``, but without the ASGI request, task and middleware that would otherwise
-be built only to say no. Everything the head alone cannot decide (fair shares, a stale copy
-of the injected capacity, a request behind another on the connection, ``Expect:
-100-continue``) goes to the app as before.
+refusal, with the same 503 body, ``Retry-After`` and security headers (and the connection
+kept for the client's next request, as uvicorn would), but without the ASGI request, task and
+middleware that would otherwise be built only to say no. Everything the head alone cannot
+decide (fair shares, a stale copy of the injected capacity, a request behind another on the
+connection, ``Expect: 100-continue``) goes to the app as before.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class _EarlyRefusal:
     path: str
     started: float
     held: bool
+    keep_alive: bool  # the connection serves the client's next request after the answer
     answered: bool = False
     body_done: bool = False
 
@@ -66,12 +67,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         """A new request: its head starts."""
         self._head_bytes, self._in_head = 0, True
+        if self._early is not None:
+            # Sent behind a request still being refused: it is dropped, and the connection
+            # closes after the refusal, which tells the client to send it again elsewhere.
+            self._early.keep_alive = False
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         """The head is complete: bytes that follow are the body."""
         self._in_head = False
-        if self._early is not None:  # a request behind a refused one: the connection closes
+        if self._early is not None:  # a request behind a refused one (see above)
             return
         if not self._refused_early():
             super().on_headers_complete()
@@ -89,7 +94,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         early.body_done = True
         if early.answered:
-            self.transport.close()
+            self._finish_early(early)
 
     def data_received(self, data: bytes) -> None:
         """Refuse the request if its head would pass the cap; otherwise feed the parser."""
@@ -115,18 +120,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return False
         gate, refused = found
         hold = shedder.take_hold()
-        self._early = _EarlyRefusal(shedder, gate, refused, path, time.perf_counter(),
-                                    held=hold > 0)
+        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        early = self._early = _EarlyRefusal(shedder, gate, refused, path, time.perf_counter(),
+                                            held=hold > 0, keep_alive=keep_alive)
         self._unset_keepalive_if_required()
         if hold:
-            self.loop.call_later(hold, self._answer_early)
+            self.loop.call_later(hold, self._answer_early, early)
         else:
-            self._answer_early()
+            self._answer_early(early)
         return True
 
-    def _answer_early(self) -> None:
-        early = self._early
-        assert early is not None
+    def _answer_early(self, early: _EarlyRefusal) -> None:
         if early.held:
             early.shedder.release_hold()
         if self.transport.is_closing():  # the client left while the refusal was held
@@ -134,13 +138,27 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         headers, body = refusal_answer(early.refused)
         self.transport.write(b"".join([
             STATUS_LINE[503], *(name + b": " + value + b"\r\n" for name, value in headers),
-            _SECURITY, b"connection: close\r\n\r\n", body]))
+            _SECURITY, b"" if early.keep_alive else b"connection: close\r\n", b"\r\n", body]))
         early.answered = True
         early.shedder.refused(early.path, early.gate, time.perf_counter() - early.started)
         if early.body_done:
+            self._finish_early(early)
+        else:  # a body that does not finish soon is not waited for
+            self.loop.call_later(BODY_GRACE_SECONDS, self._give_up_on_body, early)
+
+    def _finish_early(self, early: _EarlyRefusal) -> None:
+        """Answered and the body read: close, or wait for the next request as uvicorn does."""
+        if not early.keep_alive:
             self.transport.close()
-        else:
-            self.loop.call_later(BODY_GRACE_SECONDS, self.transport.close)
+            return
+        self._early = None
+        if not self.transport.is_closing():
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def _give_up_on_body(self, early: _EarlyRefusal) -> None:
+        if self._early is early and not early.body_done:
+            self.transport.close()
 
     def _refuse_head(self) -> None:
         body = json.dumps({"error": "headers_too_large",

@@ -104,15 +104,51 @@ def test_a_request_to_a_full_gate_is_refused_without_the_app() -> None:
         await asyncio.sleep(0)
         status, headers, body = _answer(transport.written)
         assert status == 503 and harness.calls == 0
-        assert int(headers["retry-after"]) >= 1 and headers["connection"] == "close"
+        assert int(headers["retry-after"]) >= 1 and "connection" not in headers
         assert body["error"] == "overloaded" and body["reason"] == "full"
         assert body["queue"] == "stamp"
         for name, value in SECURITY_HEADERS.items():
             assert headers[name.lower()] == value
         assert int(headers["content-length"]) == len(transport.written.partition(
             b"\r\n\r\n")[2])
-        assert transport.closed  # the body had arrived: nothing is left unread
         assert [r[:2] for r in harness.refused] == [("/api/v1/stamps", "stamp")]
+        assert not transport.closed  # kept for the client's next request
+
+    asyncio.run(scenario())
+
+
+def test_the_connection_serves_the_next_request_refused_or_admitted() -> None:
+    """A browser retries on the connection it has: refused while full, served once not."""
+    async def scenario() -> None:
+        gate = _full_gate()
+        harness = Harness(gate)
+        protocol, transport = harness.connect()
+        protocol.data_received(_request())
+        protocol.data_received(_request())
+        await asyncio.sleep(0)
+        assert transport.written.count(b"HTTP/1.1 503") == 2 and harness.calls == 0
+        gate.leave()
+        transport.written = b""
+        protocol.data_received(_request())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert transport.written.startswith(b"HTTP/1.1 201") and harness.calls == 1
+        assert not transport.closed and len(harness.refused) == 2
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("ask", [b"connection: close\r\n", b"http/1.0"])
+def test_a_client_that_asks_to_close_gets_the_connection_closed(ask: bytes) -> None:
+    async def scenario() -> None:
+        harness = Harness(_full_gate())
+        protocol, transport = harness.connect()
+        raw = _request(extra=ask) if ask != b"http/1.0" else \
+            _request().replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+        protocol.data_received(raw)
+        await asyncio.sleep(0)
+        status, headers, _ = _answer(transport.written)
+        assert status == 503 and headers["connection"] == "close" and transport.closed
 
     asyncio.run(scenario())
 
@@ -163,17 +199,39 @@ def test_a_client_that_leaves_while_held_gets_nothing_and_frees_its_hold() -> No
     asyncio.run(scenario())
 
 
-def test_the_body_is_read_and_dropped_before_the_connection_closes() -> None:
-    """Closing with unread bytes would reset the connection and lose the answer."""
+def test_the_body_is_read_and_dropped_and_the_next_request_parsed() -> None:
+    """The refused body is not mistaken for the next request."""
     async def scenario() -> None:
-        harness = Harness(_full_gate())
+        gate = _full_gate()
+        harness = Harness(gate)
         protocol, transport = harness.connect()
         raw = _request()
         protocol.data_received(raw[:-20])
         await asyncio.sleep(0)
-        assert _answer(transport.written)[0] == 503 and not transport.closed
+        assert _answer(transport.written)[0] == 503
         protocol.data_received(raw[-20:])
-        assert transport.closed and harness.calls == 0
+        gate.leave()
+        protocol.data_received(_request())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert harness.calls == 1 and transport.written.count(b"HTTP/1.1 201") == 1
+        assert not transport.closed
+
+    asyncio.run(scenario())
+
+
+def test_a_body_that_does_not_finish_loses_the_connection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stamping.http_protocol.BODY_GRACE_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        harness = Harness(_full_gate())
+        protocol, transport = harness.connect()
+        protocol.data_received(_request()[:-20])
+        await asyncio.sleep(0)
+        assert _answer(transport.written)[0] == 503 and not transport.closed
+        await asyncio.sleep(0.1)
+        assert transport.closed
 
     asyncio.run(scenario())
 
