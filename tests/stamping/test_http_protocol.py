@@ -257,3 +257,35 @@ def test_a_head_past_the_cap_is_refused_with_431() -> None:
         assert harness.calls == 0
 
     asyncio.run(scenario())
+
+
+def test_a_chunked_body_is_dropped_to_its_last_chunk() -> None:
+    async def scenario() -> None:
+        gate = _full_gate()
+        harness = Harness(gate)
+        protocol, transport = harness.connect()
+        head = (b"POST /api/v1/stamps HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n")
+        protocol.data_received(head + b"5\r\nhello\r\n")
+        await asyncio.sleep(0)
+        assert _answer(transport.written)[0] == 503 and not transport.closed
+        protocol.data_received(b"3\r\nabc\r\n0\r\n\r\n")
+        gate.leave()
+        protocol.data_received(_request())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert harness.calls == 1 and transport.written.count(b"HTTP/1.1 201") == 1
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("path", [b"/api/v1/stamps\x01", b"/api/v1/st\x00amps"])
+def test_control_characters_in_the_path_are_a_bad_request(path: bytes) -> None:
+    async def scenario() -> None:
+        harness = Harness(_full_gate())
+        protocol, transport = harness.connect()
+        protocol.data_received(_request().replace(b"/api/v1/stamps", path, 1))
+        await asyncio.sleep(0)
+        assert transport.written.startswith(b"HTTP/1.1 400") and transport.closed
+        assert harness.calls == 0 and harness.shedder.held == 0
+
+    asyncio.run(scenario())
