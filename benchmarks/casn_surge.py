@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,9 +93,10 @@ async def closed_loop(port: int, raws: list[bytes], concurrency: int, seconds: f
 
     async def applicant(i: int) -> None:
         nonlocal ok
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline:  # each applicant's accounts in rotation
             status, _, _ = await send(port, raws[i % len(raws)])
             ok += status == 201
+            i += concurrency
 
     started = time.perf_counter()
     await asyncio.gather(*(applicant(i) for i in range(concurrency)))
@@ -116,6 +118,14 @@ def rate_at(t: float, capacity: float, peak: float, hold: float) -> float:
 async def surge(port: int, raws: list[bytes], capacity: float, peak: float, hold: float,
                 total: float, started: float) -> list[Answer]:
     """Open-loop arrivals following ``rate_at`` for ``total`` seconds."""
+    return await arrivals(port, raws, lambda t: rate_at(t, capacity, peak, hold), total,
+                          started)
+
+
+async def arrivals(port: int, raws: list[bytes], rate: Callable[[float], float], total: float,
+                   started: float) -> list[Answer]:
+    """Open-loop arrivals, ``rate(t)`` a second at ``t`` seconds after ``started``
+    (a perf_counter time), until ``total``: they come whatever the service answers."""
     answers: list[Answer] = []
     tasks: set[asyncio.Task[None]] = set()
     sent = 0.0
@@ -128,7 +138,7 @@ async def surge(port: int, raws: list[bytes], capacity: float, peak: float, hold
     n = 0
     last = time.perf_counter()
     while (now := time.perf_counter()) - started < total:
-        sent += rate_at(now - started, capacity, peak, hold) * (now - last)
+        sent += rate(now - started) * (now - last)
         last = now
         while n < int(sent):
             task = asyncio.create_task(one(n, now - started))
