@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,6 +55,7 @@ from drill_cluster import (  # noqa: E402
     Receiver,
     applicant_accounts,
     cpu_report,
+    pay_orders,
     ready,
     seconds_since,
     stamp_probe_runs,
@@ -204,12 +204,7 @@ def setup(drill: Drill, args: argparse.Namespace) -> tuple[list[bytes], Receiver
                              "--phone", "081200000000", "--name", "Probe", "--probe"],
                             drill.stamping_env()).strip().splitlines()[-1]
     tokens = [probe_token, *applicant_accounts(drill.stamping_db, args.applicants)]
-    with httpx.Client(timeout=30) as client:
-        for token in tokens[1:]:
-            client.post(f"http://127.0.0.1:{drill.stamping_port}/api/v1/orders",
-                        json={"quantity": 1000}, headers={
-                            "Authorization": f"Bearer {token}",
-                            "Idempotency-Key": uuid.uuid4().hex}).raise_for_status()
+    pay_orders(drill.stamping_port, tokens[1:])
     env = drill.status_env(tokens[0])
     drill.cli(["-m", "statuspage", "db", "upgrade"], env)
     drill.start(["-m", "statuspage", "web", "--port", str(drill.web_port)], env, "web.log")

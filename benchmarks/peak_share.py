@@ -28,16 +28,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from casn_surge import arrivals, closed_loop  # noqa: E402
 from cpu_speed import SpeedMeter, capacity_at  # noqa: E402
-from drill_cluster import CpuMeter, Drill, Usage, applicant_accounts, ready  # noqa: E402
+from drill_cluster import (  # noqa: E402
+    CpuMeter,
+    Drill,
+    Usage,
+    applicant_accounts,
+    pay_orders,
+    ready,
+)
 from stamping_throughput import a4_pdf, stamp_request  # noqa: E402
 
 #: Seconds of each capacity measurement, of each peak, and of a peak's start left uncounted.
@@ -76,12 +80,7 @@ def setup(drill: Drill, cpu: int, applicants: int) -> list[bytes]:
                  str(drill.stamping_port)], drill.stamping_env(), "stamping.log", cpus={cpu})
     ready(drill.stamping_port)
     tokens = applicant_accounts(drill.stamping_db, applicants)
-    with httpx.Client(timeout=30) as client:
-        for token in tokens:
-            client.post(f"http://127.0.0.1:{drill.stamping_port}/api/v1/orders",
-                        json={"quantity": 1000}, headers={
-                            "Authorization": f"Bearer {token}",
-                            "Idempotency-Key": uuid.uuid4().hex}).raise_for_status()
+    pay_orders(drill.stamping_port, tokens)
     pdf = a4_pdf()
     return [stamp_request(token, pdf) for token in tokens]
 
