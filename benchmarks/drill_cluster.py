@@ -223,6 +223,12 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (its threads included, not its children)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Usage:
     """What the stamping service's processes did per second in a span of time."""

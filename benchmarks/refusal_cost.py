@@ -34,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from casn_surge import send  # noqa: E402
-from drill_cluster import ready  # noqa: E402
+from drill_cluster import cpu_seconds, ready  # noqa: E402
 from stamping_throughput import a4_pdf, free_port, stamp_request  # noqa: E402
 
 ADMIN_TOKEN = "refusal-cost-admin"
@@ -48,12 +48,6 @@ async def bare_app(scope: dict[str, object], receive: object, send: object) -> N
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", b"2"), (b"retry-after", b"1")]})
     await send({"type": "http.response.body", "body": b"{}"})  # type: ignore[operator]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def open_loop(port: int, raw: bytes, rate: float, seconds: float) -> Counter[int]:
