@@ -96,6 +96,8 @@ def main() -> None:
     parser.add_argument("--peak", type=float, default=3.0, help="arrivals x capacity")
     parser.add_argument("--applicants", type=int, default=300, help="accounts in rotation")
     args = parser.parse_args()
+    if args.rounds < 1 or not 0 < args.peak <= 20 or args.applicants < 8:
+        parser.error("need --rounds >= 1, 0 < --peak <= 20 and --applicants >= 8")
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         raise SystemExit("needs at least 2 CPUs: one for the service, one for the load")
@@ -126,7 +128,8 @@ def main() -> None:
             signing = (before.usage.signing_cores + after.usage.signing_cores) / 2
             web = (before.usage.web_cores + after.usage.web_cores) / 2
             # the web CPU at the peak beyond what its stamps cost at capacity, per refusal
-            per_refusal = (high.usage.web_cores - web / cap * high.stamps) / high.refused
+            per_refusal = (high.usage.web_cores - web / cap * high.stamps) / high.refused \
+                if high.refused else float("nan")  # below capacity nothing is refused
             shares.append(high.stamps / cap)
             at_speed.append(high.stamps / servable)
             kept.append(high.usage.signing_cores / signing)
