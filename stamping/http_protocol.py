@@ -10,11 +10,11 @@ one connection holds at most the cap plus one socket read.
 of three, and every refusal takes CPU from signing on the same host. When the app's
 :class:`~stamping.admission.Shedder` (found in the lifespan state) says from a request's
 method and path alone that its gate is full, the protocol answers it here: held like every
-refusal, with the same 503 body, ``Retry-After`` and security headers (and the connection
-kept for the client's next request, as uvicorn would), but without the ASGI request, task and
-middleware that would otherwise be built only to say no. Everything the head alone cannot
-decide (fair shares, a stale copy of the injected capacity, a request behind another on the
-connection, ``Expect: 100-continue``) goes to the app as before.
+refusal, with the same 503 body, ``Retry-After``, date, server and security headers (and
+the connection kept for the client's next request, as uvicorn would), but without the ASGI
+request, task and middleware that would otherwise be built only to say no. Everything the
+head alone cannot decide (fair shares, a stale copy of the injected capacity, a request behind
+another on the connection, ``Expect: 100-continue``) goes to the app as before.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():  # the client left while the refusal was held
             return
         headers, body = refusal_answer(early.refused)
+        headers = [*self.server_state.default_headers, *headers]  # date and server, as uvicorn
         self.transport.write(b"".join([
             STATUS_LINE[503], *(name + b": " + value + b"\r\n" for name, value in headers),
             _SECURITY, b"" if early.keep_alive else b"connection: close\r\n", b"\r\n", body]))

@@ -73,9 +73,10 @@ class Harness:
 
         self.app = app
 
-    def connect(self) -> tuple[BoundedHttpToolsProtocol, Transport]:
+    def connect(self, state: ServerState | None = None
+                ) -> tuple[BoundedHttpToolsProtocol, Transport]:
         config = Config(app=self.app, log_level="warning", lifespan="off")
-        protocol = BoundedHttpToolsProtocol(config=config, server_state=ServerState(),
+        protocol = BoundedHttpToolsProtocol(config=config, server_state=state or ServerState(),
                                             app_state={SHEDDER_STATE: self.shedder},
                                             _loop=asyncio.get_running_loop())
         transport = Transport()
@@ -113,6 +114,30 @@ def test_a_request_to_a_full_gate_is_refused_without_the_app() -> None:
             b"\r\n\r\n")[2])
         assert [r[:2] for r in harness.refused] == [("/api/v1/stamps", "stamp")]
         assert not transport.closed  # kept for the client's next request
+
+    asyncio.run(scenario())
+
+
+def test_an_early_refusal_carries_the_servers_date_and_name_as_the_apps_answers_do() -> None:
+    async def scenario() -> None:
+        gate = Gate("stamp", slots=1, queue=0)
+        harness = Harness(gate)
+        state = ServerState()
+        state.default_headers = [(b"date", b"Fri, 04 Dec 2026 14:40:00 GMT"),
+                                 (b"server", b"uvicorn")]
+        protocol, transport = harness.connect(state)
+        protocol.data_received(_request())  # admitted: the app answers
+        await asyncio.sleep(0.01)
+        admitted, transport.written = transport.written, b""
+        gate.enter()  # now full
+        protocol.data_received(_request())
+        await asyncio.sleep(0)
+        refused_status, refused, _ = _answer(transport.written)
+        admitted_status, made, _ = _answer(admitted)
+        assert (admitted_status, refused_status) == (201, 503) and harness.calls == 1
+        for name in ("date", "server"):
+            assert refused[name] == made[name] == dict(
+                (n.decode(), v.decode()) for n, v in state.default_headers)[name]
 
     asyncio.run(scenario())
 
