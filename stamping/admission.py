@@ -237,11 +237,11 @@ class Shedder:
     head alone, without building an ASGI request for it; both hold refusals against one bound.
     ``gates`` maps a path to its gate (POST only); ``cached_capacity()`` says whether this
     process's copy of the injected stamping capacity is fresh, and the capacity;
-    ``on_refused(path, gate, seconds)`` records a refusal in the metrics.
+    ``on_refused(path, gate, seconds, from_head)`` records a refusal in the metrics.
     """
 
     def __init__(self, gates: dict[str, Gate], hold_seconds: float = 0.0, max_held: int = 0,
-                 on_refused: Callable[[str, str, float], None] | None = None,
+                 on_refused: Callable[[str, str, float, bool], None] | None = None,
                  cached_capacity: Callable[[], tuple[bool, int | None]] | None = None) -> None:
         self.gates, self.hold_seconds, self.max_held = gates, hold_seconds, max_held
         self.on_refused, self.cached_capacity = on_refused, cached_capacity
@@ -273,10 +273,11 @@ class Shedder:
         """A held refusal has left."""
         self.held -= 1
 
-    def refused(self, path: str, gate: Gate, seconds: float) -> None:
-        """Count a refusal that has been answered."""
+    def refused(self, path: str, gate: Gate, seconds: float, from_head: bool = False) -> None:
+        """Count a refusal that has been answered (by the HTTP protocol from the request's
+        head, or by the middleware)."""
         if self.on_refused is not None:
-            self.on_refused(path, gate.name, seconds)
+            self.on_refused(path, gate.name, seconds, from_head)
 
 
 class AdmissionMiddleware:

@@ -141,7 +141,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             STATUS_LINE[503], *(name + b": " + value + b"\r\n" for name, value in headers),
             _SECURITY, b"" if early.keep_alive else b"connection: close\r\n", b"\r\n", body]))
         early.answered = True
-        early.shedder.refused(early.path, early.gate, time.perf_counter() - early.started)
+        early.shedder.refused(early.path, early.gate, time.perf_counter() - early.started,
+                              from_head=True)
         if early.body_done:
             self._finish_early(early)
         else:  # a body that does not finish soon is not waited for

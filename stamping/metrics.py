@@ -36,6 +36,9 @@ class Metrics:
                                 registry=r)
         self.rejected = Counter("stamping_rejected", "Requests refused by admission control",
                                 ["gate"], registry=r)
+        self.refused_from_head = Counter(
+            "stamping_refused_from_head", "Refusals (also in stamping_rejected) answered by the "
+            "HTTP protocol from the request head, without the app", ["gate"], registry=r)
         self.quota_sold = Counter("stamping_quota_sold", "Stamps credited after payment",
                                   ["account_kind"], registry=r)
         self.quota_spent = Counter("stamping_quota_spent", "Stamps spent on stamped documents",
@@ -44,10 +47,12 @@ class Metrics:
                                  "Time in the signing pool", buckets=_BUCKETS, registry=r)
         self.bad_input = Counter("stamping_bad_input", "Refused documents", ["error"],
                                  registry=r)
-        self._refusal_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self._refusal_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
 
-    def observe_refusal(self, path: str, gate: str, seconds: float) -> None:
-        """Count a refusal made by the admission gate (before the metrics middleware).
+    def observe_refusal(self, path: str, gate: str, seconds: float,
+                        from_head: bool = False) -> None:
+        """Count a refusal made by the admission gate (before the metrics middleware), and
+        whether the HTTP protocol made it from the request's head.
 
         The labelled children are looked up once per path and gate: at the peak this runs a hundred
         times a second.
@@ -56,9 +61,11 @@ class Metrics:
         if children is None:
             children = self._refusal_children[path, gate] = (
                 self.rejected.labels(gate), self.requests.labels("POST", path, "503", "none"),
-                self.latency.labels(path, "503"))
-        rejected, requests, latency = children
+                self.latency.labels(path, "503"), self.refused_from_head.labels(gate))
+        rejected, requests, latency, early = children
         rejected.inc()
+        if from_head:
+            early.inc()
         requests.inc()
         latency.observe(seconds)
 

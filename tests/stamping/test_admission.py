@@ -172,7 +172,7 @@ def test_middleware_admits_holds_refusals_and_gives_places_back() -> None:
     async def scenario() -> None:
         gate = Gate("stamp", slots=1, queue=0)
         release = asyncio.Event()
-        refused: list[tuple[str, str, float]] = []
+        refused: list[tuple[str, str, float, bool]] = []
 
         async def inner(scope: Scope, receive: Receive, send: Send) -> None:
             async with gate.admit():  # the handler's admit does not take a second place
@@ -194,7 +194,8 @@ def test_middleware_admits_holds_refusals_and_gives_places_back() -> None:
         assert sorted([held[0], at_once[0]]) == [503, 503]
         assert max(held[2], at_once[2]) >= 0.1
         assert held[1]["reason"] == "full" and held[1]["queue"] == "stamp"
-        assert [r[:2] for r in refused] == [("/api/v1/stamps", "stamp")] * 2
+        # counted as the middleware's refusals, not the protocol's
+        assert [(r[0], r[1], r[3]) for r in refused] == [("/api/v1/stamps", "stamp", False)] * 2
         release.set()
         assert (await first)[0] == 201
         assert gate.in_system == 0 and not gate.accounts.held and not gate.addresses.held

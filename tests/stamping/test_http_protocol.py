@@ -59,7 +59,7 @@ class Harness:
     def __init__(self, gate: Gate, fresh: bool = True, hold_seconds: float = 0.0,
                  max_held: int = 10) -> None:
         self.calls = 0
-        self.refused: list[tuple[str, str, float]] = []
+        self.refused: list[tuple[str, str, float, bool]] = []
         self.shedder = Shedder({"/api/v1/stamps": gate}, hold_seconds=hold_seconds,
                                max_held=max_held, on_refused=lambda *a: self.refused.append(a),
                                cached_capacity=lambda: (fresh, None))
@@ -112,7 +112,9 @@ def test_a_request_to_a_full_gate_is_refused_without_the_app() -> None:
             assert headers[name.lower()] == value
         assert int(headers["content-length"]) == len(transport.written.partition(
             b"\r\n\r\n")[2])
-        assert [r[:2] for r in harness.refused] == [("/api/v1/stamps", "stamp")]
+        # counted once, as made from the head (stamping_refused_from_head)
+        assert [(r[0], r[1], r[3]) for r in harness.refused] == [
+            ("/api/v1/stamps", "stamp", True)]
         assert not transport.closed  # kept for the client's next request
 
     asyncio.run(scenario())

@@ -86,10 +86,10 @@ def test_the_real_server_refuses_a_full_gate_from_the_head(
             assert r.status_code == 503, r.text
             assert time.monotonic() - started >= 0.09  # held 0.5-1x the hold
             assert r.json()["reason"] == "full" and int(r.headers["retry-after"]) >= 1
-            assert "server" not in r.headers  # uvicorn's Server header: not the ASGI path
             assert r.headers["x-frame-options"] == "DENY"
         metrics = httpx.get(f"{base}/metrics").text
         assert 'stamping_rejected_total{gate="stamp"} 3.0' in metrics
+        assert 'stamping_refused_from_head_total{gate="stamp"} 3.0' in metrics  # not the app
         assert httpx.get(f"{base}/api/v1/quota", headers=headers).json() == {
             "available": 1, "spent": 0}
         assert httpx.post(f"{base}/api/v1/admin/faults", json={},
